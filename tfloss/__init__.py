@@ -1,0 +1,22 @@
+"""tfloss: TensorFlow's cross-entropy ops in plain NumPy, with TensorFlow's exact behaviour.
+
+``import tfloss as tf`` and TF code that calls these ops runs unchanged:
+
+* :mod:`tfloss.nn` -- ``tf.nn`` (TF2): sigmoid, weighted, softmax and sparse softmax
+  cross-entropy with logits.
+* :mod:`tfloss.compat.v1.nn` -- ``tf.compat.v1.nn`` (TF1 signatures).
+* :mod:`tfloss.errors` -- the ``tf.errors`` classes these ops raise.
+* :mod:`tfloss.textbook` -- the naive formulas, for teaching where they break.
+
+Examples
+--------
+>>> import tfloss as tf
+>>> tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[0, 1], logits=[[2.0, 0.0], [2.0, 0.0]])
+array([0.12692805, 2.126928  ], dtype=float32)
+"""
+
+from . import compat, errors, nn, textbook
+
+__version__ = "0.1.0"
+
+__all__ = ["nn", "compat", "errors", "textbook", "__version__"]

@@ -1,0 +1,282 @@
+"""Conversion and validation: TensorFlow's rules for what goes in, and its words for what it rejects.
+
+Every public op passes its arguments through this module and nowhere else:
+
+* :func:`convert_to_tensor` turns Python and NumPy values into arrays with the dtype
+  ``tf.convert_to_tensor`` would give them (Python floats are float32, Python ints int32, NumPy
+  arrays keep their dtype, anything with ``__array__`` is accepted).
+* :func:`check_ops` replays the dtype checks of the TF ops a function executes, in the order it
+  executes them, so that a bad dtype fails at the same op, with the same message, as in TF.
+* The remaining helpers raise TF's shape and argument errors with TF's text.
+
+Messages are TF 2.21's, minus the ``{{function_node ...}}`` prefix that eager TF adds.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+import ml_dtypes
+
+from . import errors
+from ._opdefs import OP_DEFS
+
+_INT32 = np.iinfo(np.int32)
+
+#: TF's name for each NumPy dtype (``DataTypeString``), as it appears in TF's messages.
+_TF_NAMES = {
+    np.dtype(np.float16): "half",
+    np.dtype(ml_dtypes.bfloat16): "bfloat16",
+    np.dtype(np.float32): "float",
+    np.dtype(np.float64): "double",
+    np.dtype(np.int8): "int8",
+    np.dtype(np.int16): "int16",
+    np.dtype(np.int32): "int32",
+    np.dtype(np.int64): "int64",
+    np.dtype(np.uint8): "uint8",
+    np.dtype(np.uint16): "uint16",
+    np.dtype(np.uint32): "uint32",
+    np.dtype(np.uint64): "uint64",
+    np.dtype(np.bool_): "bool",
+    np.dtype(np.complex64): "complex64",
+    np.dtype(np.complex128): "complex128",
+}
+
+FLOAT_DTYPES = tuple(np.dtype(t) for t in (np.float16, ml_dtypes.bfloat16, np.float32, np.float64))
+
+
+def tf_dtype_name(dtype: np.dtype) -> str:
+    """TF's name for a dtype: ``float`` for float32, ``half`` for float16, ``string`` for text."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "USO":
+        return "string"
+    return _TF_NAMES[dtype]
+
+
+# --------------------------------------------------------------------------------------------
+# convert_to_tensor
+# --------------------------------------------------------------------------------------------
+
+
+def _unsupported(value) -> ValueError:
+    return ValueError(
+        f"Attempt to convert a value ({value!r}) with an unsupported type ({type(value)!r}) to a Tensor."
+    )
+
+
+def _python_leaf_kind(leaf) -> str:
+    if isinstance(leaf, (bool, np.bool_)):
+        return "bool"
+    if isinstance(leaf, numbers.Integral):
+        return "int"
+    if isinstance(leaf, numbers.Real):
+        return "float"
+    if isinstance(leaf, numbers.Complex):
+        return "complex"
+    if isinstance(leaf, (str, bytes)):
+        return "string"
+    raise _unsupported(leaf)
+
+
+def _nested_shape_and_leaves(value, leaves: list) -> tuple:
+    """Shape of a nested list/tuple; raises TF's error for ragged nesting."""
+    if isinstance(value, (list, tuple)):
+        shapes = [_nested_shape_and_leaves(item, leaves) for item in value]
+        if any(s != shapes[0] for s in shapes[1:]):
+            raise ValueError("Can't convert non-rectangular Python sequence to Tensor.")
+        return (len(value),) + (shapes[0] if shapes else ())
+    leaves.append(value)
+    return ()
+
+
+def _python_to_array(value) -> np.ndarray:
+    """TF's dtype inference for Python scalars and (nested) lists."""
+    leaves: list = []
+    shape = _nested_shape_and_leaves(value, leaves)
+    kinds = {_python_leaf_kind(leaf) for leaf in leaves}
+    if not kinds:
+        return np.zeros(shape, np.float32)
+    if "string" in kinds:
+        if kinds != {"string"}:
+            raise TypeError(f"Failed to convert elements of {value} to Tensor. Consider casting elements to a supported type.")
+        return np.array(value, dtype=object).reshape(shape)
+    if "complex" in kinds:
+        dtype = np.complex128
+    elif "float" in kinds:
+        dtype = np.float32
+    elif "int" in kinds:
+        small = all(_INT32.min <= int(leaf) <= _INT32.max for leaf in leaves)
+        dtype = np.int32 if small else np.int64
+        if kinds == {"int", "bool"}:
+            dtype = np.int32
+    else:
+        dtype = np.bool_
+    return np.array(value, dtype=dtype).reshape(shape)
+
+
+def convert_to_tensor(value) -> np.ndarray:
+    """Convert a value to an array following ``tf.convert_to_tensor``'s dtype rules.
+
+    The caller's array is never copied needlessly and never written to: kernels only read it.
+    """
+    if isinstance(value, np.ndarray):
+        array = value
+    elif isinstance(value, np.generic):
+        array = np.asarray(value)
+    elif isinstance(value, (bool, numbers.Number, str, bytes, list, tuple)):
+        array = _python_to_array(value)
+    elif hasattr(value, "__array__"):
+        array = np.asarray(value)
+    else:
+        raise _unsupported(value)
+    if array.dtype.kind not in "USO" and array.dtype not in _TF_NAMES:
+        raise _unsupported(value)
+    return array
+
+
+def to_python_scalar_tensor(value, dtype: np.dtype) -> np.ndarray:
+    """Convert a Python scalar to a tensor of ``dtype``, as TF does for ``scalar * tensor``."""
+    dtype = np.dtype(dtype)
+    kind = _python_leaf_kind(value)
+    fits = {
+        "bool": dtype == np.bool_,
+        "int": dtype.kind in "iuf" or dtype in FLOAT_DTYPES or dtype.kind == "c",
+        "float": dtype in FLOAT_DTYPES or dtype.kind == "c",
+        "complex": dtype.kind == "c",
+        "string": dtype.kind in "USO",
+    }[kind]
+    if not fits:
+        raise TypeError(f"Cannot convert {value!r} to EagerTensor of dtype {tf_dtype_name(dtype)}")
+    return np.asarray(value, dtype=dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors raised by TF ops
+# --------------------------------------------------------------------------------------------
+
+
+def op_error(error_class, op: str, message: str) -> errors.OpError:
+    """An error as eager TF raises it from op ``op``."""
+    return error_class(None, None, f"{message} [Op:{op}] name: ")
+
+
+def check_op_dtype(op: str, dtype: np.dtype, attr: str = "T") -> None:
+    """Raise TF's "Value for attr 'T' of X is not in the list of allowed values" for ``op``."""
+    attr, allowed, summary = OP_DEFS[op if attr == "T" else f"{op}:{attr}"]
+    name = tf_dtype_name(dtype)
+    if name not in allowed:
+        raise op_error(
+            errors.InvalidArgumentError,
+            op,
+            f"Value for attr '{attr}' of {name} is not in the list of allowed values: "
+            f"{', '.join(allowed)}\n\t; NodeDef: {{{{node {op}}}}}; {summary}",
+        )
+
+
+def check_same_dtype(op: str, x: np.dtype, y: np.dtype) -> None:
+    """Raise TF's error for a binary op whose second input has another dtype than the first."""
+    if np.dtype(x) != np.dtype(y) and not (np.dtype(x).kind in "USO" and np.dtype(y).kind in "USO"):
+        raise op_error(
+            errors.InvalidArgumentError,
+            op,
+            f"cannot compute {op} as input #1(zero-based) was expected to be a "
+            f"{tf_dtype_name(x)} tensor but is a {tf_dtype_name(y)} tensor",
+        )
+
+
+def check_ops(sequence: Sequence[tuple], dtypes: dict) -> None:
+    """Replay the dtype checks of a sequence of TF ops.
+
+    ``sequence`` holds ``(op, input, ...)`` tuples naming the inputs in ``dtypes``; a binary op
+    first checks that its inputs agree, then that the dtype is one the op accepts.
+    """
+    for op, first, *others in sequence:
+        for other in others:
+            check_same_dtype(op, dtypes[first], dtypes[other])
+        check_op_dtype(op, dtypes[first])
+
+
+def broadcast_shape(op: str, x_shape: tuple, y_shape: tuple) -> tuple:
+    """The broadcast shape of a binary op's inputs, or TF's "Incompatible shapes" error."""
+    try:
+        return np.broadcast_shapes(x_shape, y_shape)
+    except ValueError:
+        raise op_error(
+            errors.InvalidArgumentError,
+            op,
+            f"Incompatible shapes: {kernel_shape(x_shape)} vs. {kernel_shape(y_shape)}",
+        ) from None
+
+
+def check_cast(source: np.dtype, target: np.dtype) -> None:
+    """TF has no Cast between text and numbers."""
+    if (np.dtype(source).kind in "USO") != (np.dtype(target).kind in "USO"):
+        raise op_error(
+            errors.UnimplementedError,
+            "Cast",
+            f"Cast {tf_dtype_name(source)} to {tf_dtype_name(target)} is not supported",
+        )
+
+
+def cast(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """TF's Cast: complex to real keeps the real part; numbers to text is an error."""
+    check_cast(array.dtype, dtype)
+    if array.dtype == dtype:
+        return array
+    if array.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        array = array.real
+    with np.errstate(all="ignore"):
+        return array.astype(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Shapes and arguments
+# --------------------------------------------------------------------------------------------
+
+
+def static_shape(shape: tuple) -> str:
+    """A shape as ``TensorShape`` prints it in Python errors: ``(2, 3)``, ``(3,)``, ``()``."""
+    return str(tuple(shape))
+
+
+def kernel_shape(shape: tuple) -> str:
+    """A shape as TF's C++ kernels print it: ``[2,3]``."""
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def check_same_shape(labels: np.ndarray, logits: np.ndarray) -> None:
+    """The sigmoid losses' static check: labels and logits must have identical shapes."""
+    if labels.shape != logits.shape:
+        raise ValueError(
+            "`logits` and `labels` must have the same shape, "
+            f"received ({static_shape(logits.shape)} vs {static_shape(labels.shape)})."
+        )
+
+
+def ensure_xent_args(name: str, labels, logits) -> None:
+    """TF's ``_ensure_xent_args``: both must be given (TF's message has no space before Received)."""
+    if labels is None or logits is None:
+        raise ValueError(
+            f"Both `labels` and `logits` must be provided for {name}"
+            f"Received: labels={labels} and logits={logits}"
+        )
+
+
+def ensure_named_arguments(name: str, sentinel) -> None:
+    """TF 1.x-2.11's ``_sentinel`` guard against positional calls (removed from TF in 2.12)."""
+    if sentinel is not None:
+        raise ValueError(
+            f"Only call {name} with named arguments (labels=..., logits=..., ...). "
+            f"Received unnamed argument: {sentinel}"
+        )
+
+
+def deprecated_argument_lookup(new_name: str, new_value, old_name: str, old_value):
+    """TF's resolution of a renamed argument: the old name wins, giving both is an error."""
+    if old_value is not None:
+        if new_value is not None:
+            raise ValueError(f"Cannot specify both '{old_name}' and '{new_name}'.")
+        return old_value
+    return new_value

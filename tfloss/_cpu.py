@@ -1,0 +1,182 @@
+"""TensorFlow's CPU arithmetic, emulated in NumPy.
+
+The kernels in :mod:`tfloss._kernels` are written with :class:`CpuTensor` values and the functions
+below, so that they read like TensorFlow's own Python (``relu_logits - logits * labels``) while every
+step rounds the way TF's CPU kernels round.  This module has one job: make one NumPy operation
+behave like one TF CPU operation.  Three platform facts are emulated:
+
+* **Flush-to-zero and denormals-are-zero.**  TF runs its CPU kernels with the FTZ and DAZ bits
+  set, so a float32/float64 operation whose exact result is subnormal returns a zero of the same
+  sign, and a subnormal input is read as zero.  (float32 ``exp(-100)`` is ``0.0`` in TF, 3.7e-44
+  in NumPy.)  Data movement (``where``, reshape, transpose) does not flush: only arithmetic.
+* **16-bit types compute in float32.**  Eigen evaluates each float16/bfloat16 operation by
+  widening to float32, computing, and rounding the result back to 16 bits (round to nearest
+  even).  FTZ applies to the float32 intermediate, which is why a bfloat16 ``exp(-100)`` is 0.
+* **Python scalars are constants of the tensor's dtype**, as ``1 - labels`` is in TF.
+
+Not emulated: the bits of Eigen's vectorised ``exp``/``log``/``log1p`` polynomials and Eigen's
+order of summation.  NumPy's versions differ from them by an ulp or two in a few percent of
+elements; the parity suite measures exactly how much.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import ml_dtypes
+
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+HALF_TYPES = (np.dtype(np.float16), bfloat16)
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype Eigen computes in for values stored as ``dtype``."""
+    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
+
+def flush_denormals(values: np.ndarray) -> np.ndarray:
+    """Replace subnormal float32/float64 values by a zero of the same sign (FTZ/DAZ), in place."""
+    if values.dtype in (np.float32, np.float64) and values.size:
+        subnormal = np.abs(values) < np.finfo(values.dtype).tiny
+        np.copysign(0, values, out=values, where=subnormal)
+    return values
+
+
+class CpuTensor:
+    """A value held in its storage dtype, whose arithmetic rounds like one TF CPU op each.
+
+    Only what the cross-entropy kernels need is defined: ``+ - * /``, unary minus, comparisons
+    (which return plain boolean arrays, as they involve no rounding) and indexing.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: np.ndarray):
+        self.value = np.asarray(value)
+
+    @classmethod
+    def from_input(cls, array: np.ndarray) -> "CpuTensor":
+        """Wrap a caller's array, reading subnormal float32/float64 inputs as zero (DAZ)."""
+        value = np.array(array, copy=True)
+        if value.dtype == bfloat16:
+            # bfloat16 subnormals are float32 subnormals once widened, so DAZ reads them as 0.
+            widened = flush_denormals(value.astype(np.float32))
+            value = widened.astype(bfloat16)
+        return cls(flush_denormals(value))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.value.dtype
+
+    @property
+    def shape(self) -> tuple:
+        return self.value.shape
+
+    def astype(self, dtype) -> "CpuTensor":
+        """TF's Cast: rounds to nearest even; no flush (a cast is not arithmetic in Eigen)."""
+        return CpuTensor(self.value.astype(dtype))
+
+    def __getitem__(self, index) -> "CpuTensor":
+        return CpuTensor(self.value[index])
+
+    def __neg__(self) -> "CpuTensor":
+        return CpuTensor(-self.value)
+
+    def __add__(self, other):
+        return _apply(np.add, self, other)
+
+    def __radd__(self, other):
+        return _apply(np.add, other, self)
+
+    def __sub__(self, other):
+        return _apply(np.subtract, self, other)
+
+    def __rsub__(self, other):
+        return _apply(np.subtract, other, self)
+
+    def __mul__(self, other):
+        return _apply(np.multiply, self, other)
+
+    def __rmul__(self, other):
+        return _apply(np.multiply, other, self)
+
+    def __truediv__(self, other):
+        return _apply(np.divide, self, other)
+
+    def __rtruediv__(self, other):
+        return _apply(np.divide, other, self)
+
+    def __ge__(self, other) -> np.ndarray:
+        return _values(self) >= _values(other)
+
+    def __gt__(self, other) -> np.ndarray:
+        return _values(self) > _values(other)
+
+    def __le__(self, other) -> np.ndarray:
+        return _values(self) <= _values(other)
+
+    def __lt__(self, other) -> np.ndarray:
+        return _values(self) < _values(other)
+
+    def __repr__(self) -> str:
+        return f"CpuTensor({self.value!r})"
+
+
+def _values(x) -> np.ndarray:
+    return x.value if isinstance(x, CpuTensor) else np.asarray(x)
+
+
+def _storage_dtype(operands) -> np.dtype:
+    for x in operands:
+        if isinstance(x, CpuTensor):
+            return x.dtype
+    raise TypeError("at least one operand must be a CpuTensor")
+
+
+def _apply(ufunc, *operands, **kwargs) -> CpuTensor:
+    """Run ``ufunc`` as one TF CPU op: widen, compute, flush subnormals, round to storage dtype."""
+    dtype = _storage_dtype(operands)
+    wide = compute_dtype(dtype)
+    with np.errstate(all="ignore"):
+        result = ufunc(*(_values(x).astype(wide, copy=False) for x in operands), **kwargs)
+    result = flush_denormals(np.asarray(result, dtype=wide))
+    return CpuTensor(result.astype(dtype, copy=False))
+
+
+def exp(x: CpuTensor) -> CpuTensor:
+    return _apply(np.exp, x)
+
+
+def log(x: CpuTensor) -> CpuTensor:
+    return _apply(np.log, x)
+
+
+def log1p(x: CpuTensor) -> CpuTensor:
+    return _apply(np.log1p, x)
+
+
+def abs(x: CpuTensor) -> CpuTensor:  # noqa: A001 - mirrors tf.math.abs
+    return CpuTensor(np.abs(x.value))
+
+
+def relu(x: CpuTensor) -> CpuTensor:
+    """``max(x, 0)``; NaN stays NaN (TF's Relu propagates it)."""
+    return CpuTensor(np.where(x.value > 0, x.value, np.where(np.isnan(x.value), x.value, 0)).astype(x.dtype))
+
+
+def where(condition: np.ndarray, x: CpuTensor, y: CpuTensor) -> CpuTensor:
+    """Select elements; data movement only, nothing is rounded or flushed."""
+    return CpuTensor(np.where(condition, x.value, y.value))
+
+
+def zeros_like(x: CpuTensor) -> CpuTensor:
+    return CpuTensor(np.zeros_like(x.value))
+
+
+def reduce_max(x: CpuTensor, axis: int, keepdims: bool = False) -> CpuTensor:
+    """Maximum along ``axis``; an empty axis gives ``-inf`` (Eigen's initial value), NaN propagates."""
+    return CpuTensor(np.max(x.value, axis=axis, keepdims=keepdims, initial=-np.inf))
+
+
+def reduce_sum(x: CpuTensor, axis: int, keepdims: bool = False) -> CpuTensor:
+    """Sum along ``axis``, accumulated in the compute dtype, then rounded once."""
+    return _apply(np.sum, x, axis=axis, keepdims=keepdims)

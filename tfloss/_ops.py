@@ -1,0 +1,253 @@
+"""What TF's Python wrappers do around each kernel: convert, check, cast, reshape, call the math.
+
+One function per op, mirroring ``nn_impl.py``/``nn_ops.py`` step for step, so that an error is
+raised at the same step as in TF and a value goes through the same casts and reshapes.  The
+formulas themselves are in :mod:`tfloss._kernels`; the public signatures in :mod:`tfloss.nn` and
+:mod:`tfloss.compat.v1.nn`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from . import _kernels, errors
+from ._convert import (
+    broadcast_shape,
+    cast,
+    check_op_dtype,
+    check_ops,
+    check_same_shape,
+    convert_to_tensor,
+    ensure_xent_args,
+    kernel_shape,
+    op_error,
+    static_shape,
+    to_python_scalar_tensor,
+)
+from ._cpu import HALF_TYPES, CpuTensor
+
+# The TF ops each sigmoid loss executes, in order, with the tensors they read.  A dtype that
+# one of them rejects fails there, with that op's message.
+_SIGMOID_OPS = (
+    ("GreaterEqual", "logits"),
+    ("Neg", "logits"),
+    ("Mul", "logits", "labels"),
+    ("Sub", "logits"),
+    ("Exp", "logits"),
+    ("Log1p", "logits"),
+    ("AddV2", "logits"),
+)
+_WEIGHTED_OPS = (
+    ("Mul", "pos_weight", "labels"),  # (pos_weight - 1) * labels
+    ("AddV2", "labels"),  # 1 + ...
+    ("Sub", "labels"),  # 1 - labels
+    ("Mul", "labels", "logits"),  # (1 - labels) * logits
+    ("Abs", "logits"),
+    ("Neg", "logits"),
+    ("Exp", "logits"),
+    ("Log1p", "logits"),
+    ("Neg", "logits"),
+    ("Relu", "logits"),
+    ("AddV2", "logits"),
+)
+
+
+def sigmoid_cross_entropy_with_logits(labels, logits) -> np.ndarray:
+    ensure_xent_args("sigmoid_cross_entropy_with_logits", labels, logits)
+    logits = convert_to_tensor(logits)
+    labels = convert_to_tensor(labels)
+    check_same_shape(labels, logits)
+    check_ops(_SIGMOID_OPS, {"logits": logits.dtype, "labels": labels.dtype})
+    loss = _kernels.sigmoid_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(logits))
+    return loss.value
+
+
+def _pos_weight_minus_one(pos_weight, labels: np.ndarray) -> np.ndarray:
+    """``pos_weight - 1`` as TF evaluates it, then brought to a tensor for ``* labels``.
+
+    TF subtracts before converting, with the operand's own arithmetic: a Python scalar in
+    double precision, a NumPy value in NumPy.  The difference is then converted to labels' dtype
+    (a NumPy value is cast; a Python float cannot become an integer tensor), except a tensor,
+    whose dtype must already match.
+    """
+    minus_one = pos_weight - 1  # TypeError for None, lists and strings, as in TF
+    if isinstance(minus_one, (bool, numbers.Number)) and not isinstance(minus_one, np.generic):
+        return to_python_scalar_tensor(minus_one, labels.dtype)
+    if isinstance(minus_one, (np.ndarray, np.generic)):
+        return cast(np.asarray(minus_one), labels.dtype)
+    return convert_to_tensor(minus_one)
+
+
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight) -> np.ndarray:
+    logits = convert_to_tensor(logits)
+    labels = convert_to_tensor(labels)
+    check_same_shape(labels, logits)
+    pos_weight_minus_one = _pos_weight_minus_one(pos_weight, labels)
+    check_ops(
+        _WEIGHTED_OPS,
+        {"pos_weight": pos_weight_minus_one.dtype, "labels": labels.dtype, "logits": logits.dtype},
+    )
+    log_weight_shape = broadcast_shape("Mul", pos_weight_minus_one.shape, labels.shape)
+    broadcast_shape("Mul", log_weight_shape, logits.shape)
+    loss = _kernels.weighted_cross_entropy(
+        CpuTensor.from_input(labels),
+        CpuTensor.from_input(logits),
+        CpuTensor.from_input(pos_weight_minus_one),
+    )
+    return loss.value
+
+
+def _move_axis_to_end(array: np.ndarray, axis: int, rank: int) -> np.ndarray:
+    """TF's ``_move_dim_to_end``: ``range(axis)`` and ``range(axis + 1, rank)`` are TF Range ops.
+
+    The axis is not normalised, so a negative axis other than -1 makes ``range(axis)`` fail:
+    TF's broken negative axes, reproduced.
+    """
+    if isinstance(axis, float):
+        check_op_dtype("Transpose", np.dtype(np.float32))
+    for start, limit in ((0, axis), (axis + 1, rank)):
+        if start > limit:
+            raise op_error(
+                errors.InvalidArgumentError,
+                "Range",
+                f"Requires start <= limit when delta > 0: {start}/{limit}",
+            )
+    perm = list(range(axis)) + list(range(axis + 1, rank)) + [axis]
+    if array.ndim != len(perm):
+        raise op_error(
+            errors.InvalidArgumentError,
+            "Transpose",
+            f"transpose expects a vector of size {array.ndim}. But input(1) is a vector of size {len(perm)}",
+        )
+    return np.transpose(array, perm)
+
+
+def _flatten_outer_dims(array: np.ndarray) -> np.ndarray:
+    """Reshape to ``[-1, last_dim]``; a scalar has no last dimension and TF's Slice fails."""
+    if array.ndim == 0:
+        raise op_error(
+            errors.InvalidArgumentError,
+            "Slice",
+            "Expected begin[0] == 0 (got -1) and size[0] == 0 (got 1) when input.dim_size(0) == 0",
+        )
+    rows = math.prod(array.shape[:-1])
+    return array.reshape(rows, array.shape[-1])
+
+
+def _check_softmax_kernel_shapes(labels: np.ndarray, logits: np.ndarray) -> tuple:
+    """The SoftmaxCrossEntropyWithLogits kernel's broadcast check; returns the 2-D shape."""
+    if labels.shape == logits.shape:
+        return logits.shape
+    try:
+        return np.broadcast_shapes(logits.shape, labels.shape)
+    except ValueError:
+        raise op_error(
+            errors.InvalidArgumentError,
+            "SoftmaxCrossEntropyWithLogits",
+            f"logits and labels must be broadcastable: logits_size={kernel_shape(logits.shape)} "
+            f"labels_size={kernel_shape(labels.shape)}",
+        ) from None
+
+
+def _reshape(array: np.ndarray, shape: tuple) -> np.ndarray:
+    if array.size != math.prod(shape):
+        raise op_error(
+            errors.InvalidArgumentError,
+            "Reshape",
+            f"Input to reshape is a tensor with {array.size} values, but the requested shape has {math.prod(shape)}",
+        )
+    return array.reshape(shape)
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis) -> np.ndarray:
+    """TF's ``softmax_cross_entropy_with_logits_v2_helper`` after the dim/axis lookup."""
+    if axis is None:
+        axis = -1
+    logits = convert_to_tensor(logits)
+    labels = convert_to_tensor(labels)
+    # float16/bfloat16 are computed in float32 and the loss is cast back at the end.
+    precise_dtype = np.dtype(np.float32) if logits.dtype in HALF_TYPES else logits.dtype
+    precise_logits = cast(logits, precise_dtype)
+    labels = cast(labels, precise_dtype)
+    rank = precise_logits.ndim
+    if axis != -1:
+        precise_logits = _move_axis_to_end(precise_logits, axis, rank)
+        labels = _move_axis_to_end(labels, axis, rank)
+    input_shape = precise_logits.shape
+    precise_logits = _flatten_outer_dims(precise_logits)
+    labels = _flatten_outer_dims(labels)
+    check_op_dtype("SoftmaxCrossEntropyWithLogits", precise_dtype)
+    batch, _ = _check_softmax_kernel_shapes(labels, precise_logits)
+    if batch > 0:
+        cost, _ = _kernels.softmax_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(precise_logits))
+        cost = cost.value
+    else:
+        cost = np.zeros((0,), precise_dtype)
+    cost = _reshape(cost, input_shape[:-1])
+    return cost.astype(logits.dtype) if precise_dtype != logits.dtype else cost
+
+
+def _check_label_range(labels: np.ndarray, num_classes: int) -> None:
+    """TF CPU rejects a label outside [0, classes); it reports the minimum if any is negative."""
+    low, high = labels.min(), labels.max()
+    if low >= 0 and high < num_classes:
+        return
+    bad = low if low < 0 else high
+    values = " ".join(str(v) for v in labels.tolist())
+    raise op_error(
+        errors.InvalidArgumentError,
+        "SparseSoftmaxCrossEntropyWithLogits",
+        f"Received a label value of {bad} which is outside the valid range of [0, {num_classes}).  "
+        f"Label values: {values}",
+    )
+
+
+def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
+    ensure_xent_args("sparse_softmax_cross_entropy_with_logits", labels, logits)
+    labels = convert_to_tensor(labels)
+    logits = convert_to_tensor(logits)
+    # Only float16 is widened; bfloat16 runs the kernel natively in bfloat16.
+    precise_dtype = np.dtype(np.float32) if logits.dtype == np.float16 else logits.dtype
+    if logits.ndim == 0:
+        raise ValueError(f"`logits` cannot be a scalar. Received logits={format(logits)}`")
+    if labels.ndim != logits.ndim - 1:
+        raise ValueError(
+            "`labels.shape.rank` must equal `logits.shape.rank - 1`. "
+            f"Received: labels.shape={static_shape(labels.shape)} of rank {labels.ndim} "
+            f"and logits.shape={static_shape(logits.shape)} of rank {logits.ndim}"
+        )
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(
+            "`labels.shape` must equal `logits.shape` except for the last dimension. "
+            f"Received: labels.shape={static_shape(labels.shape)} and logits.shape={static_shape(logits.shape)}"
+        )
+    precise_logits = _flatten_outer_dims(cast(logits, precise_dtype))
+    flat_labels = labels.reshape(-1)
+    check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", precise_dtype)
+    check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", flat_labels.dtype, attr="Tlabels")
+    batch, num_classes = precise_logits.shape
+    if num_classes == 0:
+        raise op_error(
+            errors.InvalidArgumentError,
+            "SparseSoftmaxCrossEntropyWithLogits",
+            f"Must have at least one class, but got logits shape {kernel_shape(precise_logits.shape)}",
+        )
+    if batch > 0:
+        _check_label_range(flat_labels, num_classes)
+        cost, _ = _kernels.sparse_softmax_cross_entropy(flat_labels, CpuTensor.from_input(precise_logits))
+        cost = cost.value
+    else:
+        cost = np.zeros((0,), precise_dtype)
+    cost = cost.reshape(labels.shape)
+    return cost.astype(logits.dtype) if precise_dtype != logits.dtype else cost
+
+
+__all__ = [
+    "sigmoid_cross_entropy_with_logits",
+    "weighted_cross_entropy_with_logits",
+    "softmax_cross_entropy_with_logits",
+    "sparse_softmax_cross_entropy_with_logits",
+]

@@ -1,0 +1,143 @@
+"""The textbook formulas, written naively, as the original article and most lecture notes do.
+
+These are here to be compared with the stable ops in :mod:`tfloss.nn`, not to be used for
+training.  Each function is the same composition of TensorFlow ops that its docstring names,
+with TF's CPU rounding, so a lesson can show with real numbers where the naive form breaks:
+
+* :func:`clipped_cross_entropy` -- the article's
+  ``-tf.reduce_mean(y_ * tf.log(tf.clip_by_value(y, 1e-10, 1.0)))``.  It averages over every
+  element of the matrix, not per example; :func:`per_example_clipped_cross_entropy` is the
+  per-example mean the formula intends.  Clipping hides ``log(0)`` but also caps the loss of a
+  confidently wrong prediction at ``-log(1e-10) = 23.03``.
+* :func:`naive_sigmoid_cross_entropy` -- ``-z*log(sigmoid(x)) - (1-z)*log(1-sigmoid(x))``:
+  ``sigmoid(x)`` rounds to exactly 1 for ``x`` above about 17 in float32 (about 37 in float64),
+  then ``log(1 - 1) = -inf``.
+* :func:`naive_softmax_cross_entropy` -- ``-sum(z * log(softmax(x)), axis)``: a probability
+  that underflows to 0 gives ``log(0) = -inf``, and ``0 * -inf`` is NaN.
+
+Examples
+--------
+>>> import tfloss as tf
+>>> tf.textbook.naive_sigmoid_cross_entropy(labels=[0.0], logits=[20.0])
+array([inf], dtype=float32)
+>>> tf.nn.sigmoid_cross_entropy_with_logits(labels=[0.0], logits=[20.0])
+array([20.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._convert import check_ops, convert_to_tensor
+from ._cpu import CpuTensor, exp, log, reduce_max, reduce_sum
+
+_PROBABILITY_OPS = (("Maximum", "probs"), ("Log", "probs"), ("Mul", "labels", "probs"))
+_SIGMOID_OPS = (("Sigmoid", "logits"), ("Log", "logits"), ("Mul", "labels", "logits"))
+_SOFTMAX_OPS = (("Softmax", "logits"), ("Log", "logits"), ("Mul", "labels", "logits"))
+
+
+def _inputs(sequence, **arrays) -> dict:
+    arrays = {name: convert_to_tensor(value) for name, value in arrays.items()}
+    check_ops(sequence, {name: array.dtype for name, array in arrays.items()})
+    return {name: CpuTensor.from_input(array) for name, array in arrays.items()}
+
+
+def _clip(probs: CpuTensor, low: float, high: float) -> CpuTensor:
+    """``tf.clip_by_value``: ``maximum(minimum(t, high), low)``; NaN passes through."""
+    bounds = [np.asarray(b, dtype=probs.dtype) for b in (low, high)]
+    return CpuTensor(np.maximum(np.minimum(probs.value, bounds[1]), bounds[0]))
+
+
+def _mean(x: CpuTensor, axis=None) -> CpuTensor:
+    """``tf.reduce_mean``: the sum divided by the element count."""
+    count = x.value.size if axis is None else x.shape[axis]
+    return reduce_sum(x, axis=axis) / count
+
+
+def _sigmoid(x: CpuTensor) -> CpuTensor:
+    return 1 / (1 + exp(-x))
+
+
+def _softmax(x: CpuTensor, axis: int) -> CpuTensor:
+    """``tf.nn.softmax``: ``exp(x - max)`` times the reciprocal of its sum, as TF's kernel does."""
+    unnormalized = exp(x - reduce_max(x, axis=axis, keepdims=True))
+    return unnormalized * (1 / reduce_sum(unnormalized, axis=axis, keepdims=True))
+
+
+def clipped_cross_entropy(labels, probs) -> np.ndarray:
+    """The article's cross-entropy on probabilities: a mean over all elements.
+
+    ``-tf.reduce_mean(labels * tf.math.log(tf.clip_by_value(probs, 1e-10, 1.0)))``
+
+    Parameters
+    ----------
+    labels : array_like
+        Target probabilities ``y_``, same dtype as ``probs``.
+    probs : array_like
+        Predicted probabilities ``y`` (already through softmax), float dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        A scalar: the sum of all ``-labels * log(probs)`` terms divided by the number of
+        elements (batch x classes), which is the per-example loss divided by the class count.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.textbook.clipped_cross_entropy(labels=[[1.0, 0.0]], probs=[[0.5, 0.5]])
+    array(0.3465736, dtype=float32)
+    """
+    t = _inputs(_PROBABILITY_OPS, labels=labels, probs=probs)
+    return (-_mean(t["labels"] * log(_clip(t["probs"], 1e-10, 1.0)))).value
+
+
+def per_example_clipped_cross_entropy(labels, probs) -> np.ndarray:
+    """The clipped cross-entropy summed over classes, then averaged over examples.
+
+    ``tf.reduce_mean(-tf.reduce_sum(labels * tf.math.log(tf.clip_by_value(probs, 1e-10, 1.0)), axis=-1))``
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.textbook.per_example_clipped_cross_entropy(labels=[[1.0, 0.0]], probs=[[0.5, 0.5]])
+    array(0.6931472, dtype=float32)
+    """
+    t = _inputs(_PROBABILITY_OPS, labels=labels, probs=probs)
+    per_example = -reduce_sum(t["labels"] * log(_clip(t["probs"], 1e-10, 1.0)), axis=-1)
+    return _mean(per_example).value
+
+
+def naive_sigmoid_cross_entropy(labels, logits) -> np.ndarray:
+    """``-labels * log(sigmoid(logits)) - (1 - labels) * log(1 - sigmoid(logits))``, elementwise.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.textbook.naive_sigmoid_cross_entropy(labels=[1.0], logits=[0.0])
+    array([0.6931472], dtype=float32)
+    """
+    t = _inputs(_SIGMOID_OPS, labels=labels, logits=logits)
+    z, probs = t["labels"], _sigmoid(t["logits"])
+    return (-z * log(probs) - (1 - z) * log(1 - probs)).value
+
+
+def naive_softmax_cross_entropy(labels, logits, axis: int = -1) -> np.ndarray:
+    """``-reduce_sum(labels * log(softmax(logits, axis)), axis)``.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.textbook.naive_softmax_cross_entropy(labels=[[0.0, 1.0]], logits=[[0.0, 0.0]])
+    array([0.6931472], dtype=float32)
+    """
+    t = _inputs(_SOFTMAX_OPS, labels=labels, logits=logits)
+    return (-reduce_sum(t["labels"] * log(_softmax(t["logits"], axis)), axis=axis)).value
+
+
+__all__ = [
+    "clipped_cross_entropy",
+    "per_example_clipped_cross_entropy",
+    "naive_sigmoid_cross_entropy",
+    "naive_softmax_cross_entropy",
+]
