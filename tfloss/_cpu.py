@@ -178,5 +178,62 @@ def reduce_max(x: CpuTensor, axis: int, keepdims: bool = False) -> CpuTensor:
 
 
 def reduce_sum(x: CpuTensor, axis: int, keepdims: bool = False) -> CpuTensor:
-    """Sum along ``axis``, accumulated in the compute dtype, then rounded once."""
-    return _apply(np.sum, x, axis=axis, keepdims=keepdims)
+    """Sum along ``axis`` in the order Eigen's vectorised reducer adds (see :func:`_eigen_sum`)."""
+    rows = np.moveaxis(x.value, axis, -1)
+    total = _eigen_sum(rows.reshape(-1, rows.shape[-1]), x.dtype).reshape(rows.shape[:-1])
+    return CpuTensor(np.expand_dims(total, axis) if keepdims else total)
+
+
+# Eigen's packet width in elements for TF's official x86 wheel (built for AVX: 256-bit packets).
+_PACKET_SIZE = {np.dtype(np.float64): 4}
+# Above packet_size * leaf_size elements Eigen splits a sum in two halves and adds the halves.
+_LEAF_SIZE = {np.dtype(np.float16): 200, bfloat16: 128}
+
+
+def _eigen_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Row sums of a 2-D array, added in Eigen's order and rounded as Eigen rounds.
+
+    Eigen's inner-most-dimension reducer keeps four packet accumulators while at least four
+    packets remain, folds them into one, adds the remaining whole packets, adds the tail
+    elements one by one into a scalar, and returns ``tail + horizontal_sum(packet)``, where the
+    horizontal sum of ``[a0..a7]`` is ``((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))``.  Every packet
+    addition on a 16-bit type rounds to 16 bits; the horizontal sum is done in float32 and
+    rounded once.  This order makes a bfloat16 sum bit-identical to TF's.
+    """
+    wide = compute_dtype(dtype)
+    packet = _PACKET_SIZE.get(dtype, 8)
+    count = values.shape[-1]
+    if count > packet * _LEAF_SIZE.get(dtype, 1024):
+        split = packet * -(-((count + 1) // 2) // packet)
+        halves = _eigen_sum(values[:, :split], dtype), _eigen_sum(values[:, split:], dtype)
+        return _add(halves[0], halves[1], dtype)
+
+    values = values.astype(wide)
+    vectorized = count // packet * packet
+    unrolled = count // (4 * packet) * (4 * packet)
+    accumulators = np.zeros((4, values.shape[0], packet), wide)
+    for start in range(0, unrolled, 4 * packet):
+        block = values[:, start : start + 4 * packet].reshape(values.shape[0], 4, packet)
+        accumulators = _add(accumulators, np.moveaxis(block, 1, 0), dtype)
+    folded = accumulators[0]
+    for other in accumulators[1:]:
+        folded = _add(folded, other, dtype)
+    for start in range(unrolled, vectorized, packet):
+        folded = _add(folded, values[:, start : start + packet], dtype)
+    tail = np.zeros(values.shape[0], wide)
+    for column in range(vectorized, count):
+        tail = _add(tail, values[:, column], dtype)
+    while folded.shape[-1] > 1:  # the horizontal sum, in the compute dtype
+        half = folded.shape[-1] // 2
+        folded = flush_denormals(folded[:, :half] + folded[:, half:])
+    return _add(tail, _round(folded[:, 0], dtype), dtype).astype(dtype)
+
+
+def _round(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Round compute-dtype values to the storage dtype and back."""
+    return values.astype(dtype).astype(values.dtype)
+
+
+def _add(a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return _round(flush_denormals(a + b), dtype)
