@@ -180,7 +180,8 @@ def reduce_max(x: CpuTensor, axis: int, keepdims: bool = False) -> CpuTensor:
 def reduce_sum(x: CpuTensor, axis: int, keepdims: bool = False) -> CpuTensor:
     """Sum along ``axis`` in the order Eigen's vectorised reducer adds (see :func:`_eigen_sum`)."""
     rows = np.moveaxis(x.value, axis, -1)
-    total = _eigen_sum(rows.reshape(-1, rows.shape[-1]), x.dtype).reshape(rows.shape[:-1])
+    flat = rows.reshape(int(np.prod(rows.shape[:-1])), rows.shape[-1])
+    total = _eigen_sum(flat, x.dtype).reshape(rows.shape[:-1])
     return CpuTensor(np.expand_dims(total, axis) if keepdims else total)
 
 

@@ -132,6 +132,7 @@ def _flatten_outer_dims(array: np.ndarray) -> np.ndarray:
             errors.InvalidArgumentError,
             "Slice",
             "Expected begin[0] == 0 (got -1) and size[0] == 0 (got 1) when input.dim_size(0) == 0",
+            named=False,
         )
     rows = math.prod(array.shape[:-1])
     return array.reshape(rows, array.shape[-1])
