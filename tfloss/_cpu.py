@@ -21,11 +21,24 @@ elements; the parity suite measures exactly how much.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import ml_dtypes
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 HALF_TYPES = (np.dtype(np.float16), bfloat16)
+
+
+def silent_floating_point(op):
+    """TF returns inf and NaN without warnings; run ``op`` with NumPy's warnings off too."""
+
+    @functools.wraps(op)
+    def run(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return op(*args, **kwargs)
+
+    return run
 
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:

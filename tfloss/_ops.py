@@ -27,7 +27,9 @@ from ._convert import (
     static_shape,
     to_python_scalar_tensor,
 )
-from ._cpu import HALF_TYPES, CpuTensor
+from ._cpu import HALF_TYPES, CpuTensor, silent_floating_point as _quiet
+
+
 
 # The TF ops each sigmoid loss executes, in order, with the tensors they read.  A dtype that
 # one of them rejects fails there, with that op's message.
@@ -55,6 +57,7 @@ _WEIGHTED_OPS = (
 )
 
 
+@_quiet
 def sigmoid_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     ensure_xent_args("sigmoid_cross_entropy_with_logits", labels, logits)
     logits = convert_to_tensor(logits)
@@ -81,6 +84,7 @@ def _pos_weight_minus_one(pos_weight, labels: np.ndarray) -> np.ndarray:
     return convert_to_tensor(minus_one)
 
 
+@_quiet
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight) -> np.ndarray:
     logits = convert_to_tensor(logits)
     labels = convert_to_tensor(labels)
@@ -163,6 +167,7 @@ def _reshape(array: np.ndarray, shape: tuple) -> np.ndarray:
     return array.reshape(shape)
 
 
+@_quiet
 def softmax_cross_entropy_with_logits(labels, logits, axis) -> np.ndarray:
     """TF's ``softmax_cross_entropy_with_logits_v2_helper`` after the dim/axis lookup."""
     if axis is None:
@@ -206,6 +211,7 @@ def _check_label_range(labels: np.ndarray, num_classes: int) -> None:
     )
 
 
+@_quiet
 def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     ensure_xent_args("sparse_softmax_cross_entropy_with_logits", labels, logits)
     labels = convert_to_tensor(labels)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._convert import check_ops, convert_to_tensor
-from ._cpu import CpuTensor, exp, log, reduce_max, reduce_sum
+from ._cpu import CpuTensor, exp, log, reduce_max, reduce_sum, silent_floating_point
 
 _PROBABILITY_OPS = (("Maximum", "probs"), ("Log", "probs"), ("Mul", "labels", "probs"))
 _SIGMOID_OPS = (("Sigmoid", "logits"), ("Log", "logits"), ("Mul", "labels", "logits"))
@@ -64,6 +64,7 @@ def _softmax(x: CpuTensor, axis: int) -> CpuTensor:
     return unnormalized * (1 / reduce_sum(unnormalized, axis=axis, keepdims=True))
 
 
+@silent_floating_point
 def clipped_cross_entropy(labels, probs) -> np.ndarray:
     """The article's cross-entropy on probabilities: a mean over all elements.
 
@@ -92,6 +93,7 @@ def clipped_cross_entropy(labels, probs) -> np.ndarray:
     return (-_mean(t["labels"] * log(_clip(t["probs"], 1e-10, 1.0)))).value
 
 
+@silent_floating_point
 def per_example_clipped_cross_entropy(labels, probs) -> np.ndarray:
     """The clipped cross-entropy summed over classes, then averaged over examples.
 
@@ -108,6 +110,7 @@ def per_example_clipped_cross_entropy(labels, probs) -> np.ndarray:
     return _mean(per_example).value
 
 
+@silent_floating_point
 def naive_sigmoid_cross_entropy(labels, logits) -> np.ndarray:
     """``-labels * log(sigmoid(logits)) - (1 - labels) * log(1 - sigmoid(logits))``, elementwise.
 
@@ -122,6 +125,7 @@ def naive_sigmoid_cross_entropy(labels, logits) -> np.ndarray:
     return (-z * log(probs) - (1 - z) * log(1 - probs)).value
 
 
+@silent_floating_point
 def naive_softmax_cross_entropy(labels, logits, axis: int = -1) -> np.ndarray:
     """``-reduce_sum(labels * log(softmax(logits, axis)), axis)``.
 
