@@ -1,0 +1,130 @@
+"""``python -m parity``: run the parity suite against real TF and write the report.
+
+Usage::
+
+    python -m parity [--examples N] [--seed S] [--no-large] [--out reports]
+                     [--only SUBSTRING] [--reference-only]
+
+Exit status 0 when no case and no signature failed without explanation
+(against a TF release other than the target, differences are reported as
+release differences and do not fail the run), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+
+from . import catalogue, property as prop, report, signatures, targets, tfref
+from .runner import run_cases
+
+
+class Progress:
+    """Prints a progress line per phase: done/total, passes, failures."""
+
+    def __init__(self, label, stream=sys.stdout):
+        self.label = label
+        self.stream = stream
+        self.counts = Counter()
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, done, total, record):
+        self.counts[record.status] += 1
+        now = time.monotonic()
+        final = total is not None and done == total
+        if not final and now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        of = f"/{total}" if total else ""
+        line = (f"[{self.label}] {done}{of} runs: {self.counts['pass']} pass, {self.counts['fail']} fail, "
+                f"{self.counts['declared']} declared, {self.counts['release']} release, {self.counts['skip']} skip")
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        if final and self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def close(self):
+        """Finish the line."""
+        if self.tty:
+            self.stream.write("\n")
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m parity", description=__doc__.split("\n")[0])
+    parser.add_argument("--examples", type=int, default=60, help="hypothesis examples per family (0: none)")
+    parser.add_argument("--seed", type=int, default=None, help="random hypothesis seed (default: derandomized)")
+    parser.add_argument("--no-large", action="store_true", help="skip the large-input cases")
+    parser.add_argument("--out", default="reports", help="directory for parity.json and parity.md")
+    parser.add_argument("--only", default="", help="run only targets whose name contains this")
+    parser.add_argument("--reference-only", action="store_true",
+                        help="compare TF with itself (checks the machinery; no tfloss needed)")
+    opts = parser.parse_args(argv)
+
+    started = time.monotonic()
+    env = report.environment()
+    print(f"parity: TensorFlow {env['tensorflow']} (target {env['tensorflow_target']}), NumPy {env['numpy']}, "
+          f"tfloss {env['tfloss']}, {env['platform']}")
+    if not tfref.is_target_release():
+        print(f"parity: TF {env['tensorflow']} is not tfloss's target release; differences are reported as "
+              "TF-release differences, not tfloss failures")
+
+    chosen = [t for t in targets.all_targets() if opts.only in t.name]
+    chosen += [t for t in targets.gradient_targets() if opts.only in t.name]
+    missing = [t.name for t in chosen if not opts.reference_only and not t.available()]
+    print(f"parity: {len(chosen)} functions" + (f"; tfloss lacks {len(missing)}: {', '.join(missing)}" if missing else ""))
+
+    sig_checks = [] if opts.reference_only else signatures.check_all()
+    for s in sig_checks:
+        if s.status not in ("pass", "declared"):
+            print(f"signature {s.status}: {s.name}: tfloss {s.tfloss_signature} vs TF {s.tf_signature} {s.detail}")
+
+    cases = catalogue.all_cases(large=not opts.no_large)
+    print(f"parity: catalogue of {len(cases)} cases")
+    progress = Progress("catalogue")
+    records = list(run_cases(cases, chosen, reference_only=opts.reference_only, progress=progress))
+    progress.close()
+
+    counterexamples = []
+    if opts.examples > 0:
+        progress = Progress(f"hypothesis x{opts.examples}")
+        hyp_records, counterexamples = prop.run_all(
+            chosen, opts.examples, derandomize=opts.seed is None, random_seed=opts.seed or 0,
+            reference_only=opts.reference_only, progress=progress)
+        progress.close()
+        records += hyp_records
+
+    extra_sections = []
+    if counterexamples:
+        text = "\n\n".join("```python\n" + prop.format_counterexample(c) + "\n```" for c in counterexamples)
+        extra_sections.append(("Shrunk counterexamples (add to catalogue.REGRESSIONS)", text))
+    elapsed = time.monotonic() - started
+    env["seconds"] = round(elapsed, 1)
+    rows, total = report.write(
+        opts.out, env, records, sig_checks,
+        extra={"counterexamples": counterexamples, "hypothesis_examples": opts.examples,
+               "hypothesis_seed": opts.seed},
+        extra_sections=extra_sections)
+
+    print()
+    print(report.table(rows))
+    print()
+    failures = [r for r in records if r.status == "fail"]
+    for r in failures[:25]:
+        print(f"FAIL {r.target} {r.case_id}: {r.detail[:400]}")
+    if len(failures) > 25:
+        print(f"... {len(failures) - 25} more failures in {opts.out}/parity.md")
+    for c in counterexamples:
+        print("shrunk counterexample:\n" + prop.format_counterexample(c))
+    print(f"{total['passed']} passed, {total['failed']} failed, {total['declared']} declared, "
+          f"{total['release']} release differences, {total['skipped']} skipped; "
+          f"signatures {sum(s.status in ('pass', 'declared') for s in sig_checks)}/{len(sig_checks)}; "
+          f"{elapsed:.0f}s; report in {opts.out}/parity.md and {opts.out}/parity.json")
+    return 1 if total["failed"] or total["signatures_failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""Comparison primitives: ULPs, special-value patterns and the error bound.
+
+Everything here works for the four floating dtypes TensorFlow's cross-entropy
+ops return (float16, bfloat16, float32, float64).  NumPy's ``np.spacing`` and
+``np.nextafter`` reject ``ml_dtypes.bfloat16``, so ULPs are computed from the
+integer bit patterns and from the format parameters (significand width and
+minimum exponent), never from NumPy's float helpers.
+
+The error bound
+---------------
+A finite result ``actual`` is accepted against TF's ``expected`` when::
+
+    |actual - expected| <= min(budget * ulp(M), max(rtol * M, ulp(M)))
+
+where
+
+* ``M`` is the *term magnitude* of that output element: the largest magnitude
+  of the terms the computation adds up (each op states its own, see
+  :mod:`parity.targets`), never less than ``|expected|``.  A loss near 0 made
+  of large cancelling terms is judged against the terms, not against 0.
+* ``ulp(M)`` is the spacing of the output dtype at ``M`` (subnormal spacing
+  below the smallest normal).
+* ``budget`` is ``BASE_ULPS`` plus ``ceil(log2(n))`` for an output that sums
+  ``n`` terms (a reduction in a different order may differ by about one ULP
+  per level of a summation tree).
+* ``rtol`` is TF's own per-dtype test tolerance (1e-6 float32/float64, 1e-3
+  float16, 1e-2 bfloat16): the outer limit.  TF's ``assertAllClose`` also adds
+  ``atol``; we use the stricter floor of one ULP of ``M`` instead, so that a
+  one-ULP difference in a subnormal result is not rejected by a limit smaller
+  than the format can express.
+
+The NaN / +inf / -inf / zero pattern (including the sign of zero) must match
+exactly; the bound applies only where both values are finite and non-zero.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import ml_dtypes
+import numpy as np
+
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+FLOAT_DTYPES = {
+    "float16": np.dtype(np.float16),
+    "bfloat16": BFLOAT16,
+    "float32": np.dtype(np.float32),
+    "float64": np.dtype(np.float64),
+}
+
+#: TF's per-dtype test tolerances (xent_op_test_base / test_util.assertAllCloseAccordingToType).
+RTOL = {"float16": 1e-3, "bfloat16": 1e-2, "float32": 1e-6, "float64": 1e-6}
+
+#: ULPs of the term magnitude allowed for an element-wise result.
+BASE_ULPS = 4
+
+_UINT_FOR_SIZE = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+_INT_FOR_SIZE = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+@dataclass(frozen=True)
+class FloatFormat:
+    """Parameters of a binary floating-point format.
+
+    Attributes
+    ----------
+    name : str
+        Dtype name (``"bfloat16"``...).
+    nmant : int
+        Explicit significand bits (7 for bfloat16, 23 for float32...).
+    minexp : int
+        Exponent of the smallest normal number.
+    bits : int
+        Storage width in bits.
+    """
+
+    name: str
+    nmant: int
+    minexp: int
+    bits: int
+
+    @property
+    def smallest_subnormal(self) -> float:
+        """Spacing of the subnormal range, ``2**(minexp - nmant)``."""
+        return math.ldexp(1.0, self.minexp - self.nmant)
+
+
+def float_format(dtype) -> FloatFormat:
+    """Return the :class:`FloatFormat` of a floating dtype (bfloat16 included).
+
+    Parameters
+    ----------
+    dtype : dtype-like
+        One of float16, bfloat16, float32, float64.
+    """
+    dtype = np.dtype(dtype)
+    info = ml_dtypes.finfo(dtype) if dtype == BFLOAT16 else np.finfo(dtype)
+    return FloatFormat(dtype.name, int(info.nmant), int(info.minexp), dtype.itemsize * 8)
+
+
+def ordered_int(x: np.ndarray) -> np.ndarray:
+    """Map floats to integers whose order and differences count ULPs.
+
+    The bit pattern is read as a signed integer; negative floats (sign bit
+    set) are mirrored so that ``-0.0`` and ``+0.0`` both map to 0 and
+    adjacent floats differ by exactly 1.  Works for any 2-, 4- or 8-byte
+    float, bfloat16 included.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Floating array.
+
+    Returns
+    -------
+    numpy.ndarray of int64 (object-free; float64 results fit in int64 because
+    the sign bit is folded away).
+    """
+    x = np.asarray(x)
+    size = x.dtype.itemsize
+    signed = x.view(_INT_FOR_SIZE[size]).astype(np.int64)
+    magnitude_mask = (1 << (size * 8 - 1)) - 1
+    magnitude = signed & magnitude_mask
+    return np.where(signed < 0, -magnitude, magnitude)
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Number of representable values between ``a`` and ``b`` (same dtype).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Arrays of one floating dtype (bfloat16 allowed).  Only meaningful where
+        both are finite.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        ``|ordered_int(a) - ordered_int(b)|`` (float64 so that float64
+        distances near 2**63 do not overflow).
+    """
+    ia = ordered_int(a).astype(np.float64)
+    ib = ordered_int(b).astype(np.float64)
+    return np.abs(ia - ib)
+
+
+def ulp_of(magnitude, dtype) -> np.ndarray:
+    """Spacing of ``dtype`` at ``|magnitude|`` (float64 array).
+
+    ``ulp(m) = 2**(max(e, minexp) - nmant)`` where ``2**e <= m < 2**(e+1)``;
+    below the smallest normal the subnormal spacing is returned, and 0 maps to
+    the subnormal spacing as well.
+
+    Parameters
+    ----------
+    magnitude : array_like
+        Non-negative float64 magnitudes (may exceed the dtype's range).
+    dtype : dtype-like
+        The output dtype the ULP is measured in.
+    """
+    fmt = float_format(dtype)
+    m = np.abs(np.asarray(magnitude, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _, e = np.frexp(m)  # m = f * 2**e, 0.5 <= f < 1  ->  leading bit 2**(e-1)
+    exponent = np.maximum(e.astype(np.int64) - 1, fmt.minexp)
+    return np.ldexp(1.0, (exponent - fmt.nmant).astype(np.int32))
+
+
+def ulp_budget(n_terms) -> np.ndarray:
+    """ULP budget for outputs that each sum ``n_terms`` terms.
+
+    Parameters
+    ----------
+    n_terms : array_like of int
+        Terms added for each output element (1 for element-wise ops).
+    """
+    n = np.maximum(np.asarray(n_terms, dtype=np.float64), 1.0)
+    return BASE_ULPS + np.ceil(np.log2(n))
+
+
+def special_class(x: np.ndarray) -> np.ndarray:
+    """Classify each element: 0 finite non-zero, 1 +0, 2 -0, 3 +inf, 4 -inf, 5 NaN.
+
+    Works on bfloat16 by going through float64 (exact for every format here).
+    """
+    v = np.asarray(x).astype(np.float64)
+    out = np.zeros(v.shape, dtype=np.int8)
+    out[(v == 0) & ~np.signbit(v)] = 1
+    out[(v == 0) & np.signbit(v)] = 2
+    out[np.isposinf(v)] = 3
+    out[np.isneginf(v)] = 4
+    out[np.isnan(v)] = 5
+    return out
+
+
+_CLASS_NAMES = {0: "finite", 1: "+0", 2: "-0", 3: "+inf", 4: "-inf", 5: "nan"}
+
+
+@dataclass
+class ValueComparison:
+    """Outcome of comparing one output array with TF's.
+
+    Attributes
+    ----------
+    ok : bool
+        Dtype, shape, pattern and bound all hold.
+    problems : list of str
+        Human-readable reasons when ``ok`` is False.
+    n_elements : int
+        Elements compared.
+    n_bit_exact : int
+        Elements whose bit patterns are identical (NaNs count as identical).
+    err_ulps : numpy.ndarray
+        Error in ULPs of the term magnitude, for finite non-zero elements.
+    max_value_ulps : float
+        Largest plain ULP distance between the two values (finite elements).
+    """
+
+    ok: bool = True
+    problems: list = field(default_factory=list)
+    n_elements: int = 0
+    n_bit_exact: int = 0
+    err_ulps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    max_value_ulps: float = 0.0
+
+    @property
+    def bit_exact(self) -> bool:
+        """All elements identical bit for bit."""
+        return self.ok and self.n_bit_exact == self.n_elements
+
+
+def _describe_index(shape, flat_index) -> str:
+    if not shape:
+        return "()"
+    return str(tuple(int(i) for i in np.unravel_index(flat_index, shape)))
+
+
+def _same_or_both_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    same = np.asarray(a == b)
+    if b.dtype.kind in "fc":
+        same = same | (np.isnan(a) & np.isnan(b))
+    return same
+
+
+def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> ValueComparison:
+    """Compare tfloss's ``actual`` array with TF's ``expected`` one.
+
+    Parameters
+    ----------
+    actual : object
+        What tfloss returned; must be a ``numpy.ndarray``.
+    expected : numpy.ndarray
+        TF's result converted with ``.numpy()``.
+    magnitude : array_like, optional
+        Term magnitude ``M`` per element, broadcastable to ``expected``
+        (float64).  Defaults to ``|expected|``.
+    n_terms : array_like of int, optional
+        Terms summed per element (sets the ULP budget).
+
+    Returns
+    -------
+    ValueComparison
+    """
+    result = ValueComparison()
+    expected = np.asarray(expected)
+    if not isinstance(actual, np.ndarray):
+        result.ok = False
+        result.problems.append(f"result type {type(actual).__name__}, expected numpy.ndarray")
+        actual = np.asarray(actual)
+    if actual.dtype != expected.dtype:
+        result.ok = False
+        result.problems.append(f"dtype {actual.dtype} != TF {expected.dtype}")
+        return result
+    if actual.shape != expected.shape:
+        result.ok = False
+        result.problems.append(f"shape {actual.shape} != TF {expected.shape}")
+        return result
+    result.n_elements = int(expected.size)
+    if expected.size == 0:
+        return result
+    if expected.dtype.name not in RTOL:
+        # Not one of the four float dtypes (TF returned e.g. complex): demand identical bits.
+        same = _same_or_both_nan(actual, expected)
+        result.n_bit_exact = int(np.count_nonzero(same))
+        if not np.all(same):
+            result.ok = False
+            result.problems.append(f"{expected.dtype} values differ at {int(np.size(same) - np.count_nonzero(same))} element(s)")
+        return result
+    a_flat = np.ascontiguousarray(actual).reshape(-1)
+    e_flat = np.ascontiguousarray(expected).reshape(-1)
+    a_bits = a_flat.view(_UINT_FOR_SIZE[expected.dtype.itemsize])
+    e_bits = e_flat.view(_UINT_FOR_SIZE[expected.dtype.itemsize])
+    a_class = special_class(a_flat)
+    e_class = special_class(e_flat)
+    same_bits = (a_bits == e_bits) | ((a_class == 5) & (e_class == 5))
+    result.n_bit_exact = int(np.count_nonzero(same_bits))
+
+    pattern_bad = np.flatnonzero(a_class != e_class)
+    if pattern_bad.size:
+        result.ok = False
+        i = int(pattern_bad[0])
+        result.problems.append(
+            f"special-value pattern differs at {pattern_bad.size} element(s); first at "
+            f"{_describe_index(expected.shape, i)}: tfloss {a_flat[i]!r} "
+            f"({_CLASS_NAMES[int(a_class[i])]}) vs TF {e_flat[i]!r} ({_CLASS_NAMES[int(e_class[i])]})"
+        )
+
+    finite = (a_class == 0) & (e_class == 0)
+    if not np.any(finite):
+        return result
+    a64 = a_flat[finite].astype(np.float64)
+    e64 = e_flat[finite].astype(np.float64)
+    if magnitude is None:
+        m = np.abs(e64)
+    else:
+        m = np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape).reshape(-1)[finite]
+        m = np.where(np.isfinite(m), np.maximum(m, np.abs(e64)), np.abs(e64))
+    budget = np.broadcast_to(ulp_budget(n_terms), expected.shape).reshape(-1)[finite]
+    unit = ulp_of(m, expected.dtype)
+    err = np.abs(a64 - e64)
+    result.err_ulps = err / unit
+    result.max_value_ulps = float(np.max(ulp_distance(a_flat[finite], e_flat[finite])))
+    rtol = RTOL[expected.dtype.name]
+    allowed = np.minimum(budget * unit, np.maximum(rtol * m, unit))
+    over = np.flatnonzero(err > allowed)
+    if over.size:
+        result.ok = False
+        j = int(over[np.argmax(result.err_ulps[over])])
+        flat_positions = np.flatnonzero(finite)
+        i = int(flat_positions[j])
+        result.problems.append(
+            f"{over.size} finite element(s) outside the bound; worst at "
+            f"{_describe_index(expected.shape, i)}: tfloss {a_flat[i]!r} vs TF {e_flat[i]!r}, "
+            f"error {result.err_ulps[j]:.3g} ULP of term magnitude {m[j]:.6g} "
+            f"(allowed {allowed[j] / unit[j]:.3g} ULP)"
+        )
+    return result

@@ -1,0 +1,119 @@
+"""Declared differences: every place tfloss differs from the installed TF on purpose.
+
+Each :class:`Difference` names the functions it concerns, says why, and states
+*exactly* what the difference looks like as a predicate over the two outcomes.
+The runner accepts a mismatch only if one of these predicates holds; nothing
+else may differ.  ``parity/test_declared.py`` shows each difference happens
+exactly as declared.
+
+Signature differences are declared in :data:`SIGNATURE_EXTRAS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+#: compat.v1 functions that keep TF 2.10/2.11's ``_sentinel`` first parameter.
+SENTINEL_FUNCTIONS = (
+    "compat.v1.nn.sigmoid_cross_entropy_with_logits",
+    "compat.v1.nn.softmax_cross_entropy_with_logits",
+    "compat.v1.nn.sparse_softmax_cross_entropy_with_logits",
+)
+
+#: Extra leading parameters tfloss declares on top of TF's signature: name -> (param, default).
+SIGNATURE_EXTRAS = {name: ("_sentinel", None) for name in SENTINEL_FUNCTIONS}
+
+
+def sentinel_message(function_name: str, sentinel) -> str:
+    """TF 2.10/2.11's ``_ensure_xent_args`` text for a positional call."""
+    short = function_name.rsplit(".", 1)[-1]
+    return (
+        f"Only call {short} with named arguments (labels=..., logits=..., ...). "
+        f"Received unnamed argument: {sentinel}"
+    )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One declared difference.
+
+    Attributes
+    ----------
+    id : str
+        Short stable name (appears in the report).
+    functions : tuple of str
+        Target names it applies to.
+    reason : str
+        Why tfloss differs on purpose.
+    matches : callable
+        ``(case, target, tf_outcome, tfloss_outcome, call) -> bool``: True only
+        when the two outcomes differ exactly as declared.  ``call`` is
+        ``(args, kwargs)``.
+    """
+
+    id: str
+    functions: tuple
+    reason: str
+    matches: Callable
+
+
+def _sentinel_value(call):
+    args, kwargs = call
+    if args:
+        return True, args[0]
+    if "_sentinel" in kwargs:
+        return True, kwargs["_sentinel"]
+    return False, None
+
+
+def _sentinel_matches(case, target, tf_out, tfloss_out, call) -> bool:
+    """tfloss raises TF 2.10's ValueError; TF 2.21 binds positionally or rejects ``_sentinel=``."""
+    given, sentinel = _sentinel_value(call)
+    if not given or sentinel is None:
+        return False
+    if not (tfloss_out.error_kind == "builtins" and tfloss_out.error_name == "ValueError"):
+        return False
+    if tfloss_out.message != sentinel_message(target.name, sentinel):
+        return False
+    args, kwargs = call
+    if "_sentinel" in kwargs:
+        # TF 2.12+ removed the parameter; its dispatch wrapper rejects the keyword.
+        return (tf_out.error_kind, tf_out.error_name) == ("builtins", "TypeError") and (
+            tf_out.message == "Got an unexpected keyword argument '_sentinel'"
+        )
+    return True  # positional: TF 2.12+ binds (labels, logits, ...) and does whatever that gives
+
+
+DIFFERENCES = (
+    Difference(
+        id="compat-v1-sentinel",
+        functions=SENTINEL_FUNCTIONS,
+        reason=(
+            "TF 2.10/2.11's compat.v1 functions took `_sentinel=None` first so that positional "
+            "calls fail: TF's argument order changed (labels/logits were swapped in TF's history), "
+            "and a positional call silently computes the wrong loss. TF 2.12 removed the guard; "
+            "tfloss keeps it and raises TF 2.10/2.11's ValueError ('Only call ... with named "
+            "arguments ...'). Consequences against TF 2.12+: positional calls raise instead of "
+            "binding, `_sentinel=` is accepted as a parameter (ValueError) instead of TF's "
+            "TypeError, and the signature has `_sentinel=None` first."
+        ),
+        matches=_sentinel_matches,
+    ),
+)
+
+
+def explain(case, target, tf_out, tfloss_out, call) -> str:
+    """Return the id of the declared difference that explains a mismatch, or ``""``."""
+    for difference in DIFFERENCES:
+        if target.name in difference.functions and difference.matches(case, target, tf_out, tfloss_out, call):
+            return difference.id
+    return ""
+
+
+def by_id(difference_id: str) -> Difference:
+    """Look a declared difference up by id."""
+    for difference in DIFFERENCES:
+        if difference.id == difference_id:
+            return difference
+    raise KeyError(difference_id)

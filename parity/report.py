@@ -1,0 +1,191 @@
+"""The conformance report: aggregate records, print a table, write JSON and Markdown.
+
+One row per function x dtype: cases, passes, failures, declared and
+release differences, how many cases were TF errors, the bit-exact share, and
+the maximum and 99th-percentile error in ULPs of the term magnitude.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from . import declared, tfref
+from .compare import BASE_ULPS, RTOL
+
+
+def environment() -> dict:
+    """Versions and platform the run used."""
+    import ml_dtypes
+
+    try:
+        import tfloss
+
+        tfloss_version = getattr(tfloss, "__version__", "?")
+    except ImportError:
+        tfloss_version = "not importable"
+    return {
+        "tensorflow": tfref.tf_version(),
+        "tensorflow_target": tfref.TARGET_TF_VERSION,
+        "numpy": np.__version__,
+        "ml_dtypes": ml_dtypes.__version__,
+        "tfloss": tfloss_version,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def summarise(records) -> list:
+    """Rows per (target, dtype), sorted by target then dtype."""
+    groups = defaultdict(list)
+    for r in records:
+        groups[(r.target, r.dtype)].append(r)
+    rows = []
+    for (target, dtype), recs in sorted(groups.items()):
+        errs = [r.err_ulps for r in recs if r.err_ulps.size]
+        all_err = np.concatenate(errs) if errs else np.zeros(0)
+        values = [r for r in recs if r.kind == "value" and r.status != "skip"]
+        elements = sum(r.n_elements for r in values)
+        rows.append({
+            "function": target,
+            "dtype": dtype,
+            "cases": len(recs),
+            "passed": sum(r.status == "pass" for r in recs),
+            "failed": sum(r.status == "fail" for r in recs),
+            "declared": sum(r.status == "declared" for r in recs),
+            "release": sum(r.status == "release" for r in recs),
+            "skipped": sum(r.status == "skip" for r in recs),
+            "tf_errors": sum(r.kind == "error" for r in recs),
+            "bit_exact_cases": (sum(r.bit_exact for r in values) / len(values)) if values else None,
+            "bit_exact_elements": (sum(r.n_bit_exact for r in values) / elements) if elements else None,
+            "max_ulps": float(all_err.max()) if all_err.size else 0.0,
+            "p99_ulps": float(np.percentile(all_err, 99)) if all_err.size else 0.0,
+        })
+    return rows
+
+
+def totals(records, signature_checks=()) -> dict:
+    """Overall counts."""
+    statuses = defaultdict(int)
+    for r in records:
+        statuses[r.status] += 1
+    return {
+        "cases": len(records),
+        "passed": statuses["pass"],
+        "failed": statuses["fail"],
+        "declared": statuses["declared"],
+        "release": statuses["release"],
+        "skipped": statuses["skip"],
+        "signatures_failed": sum(s.status == "fail" for s in signature_checks),
+    }
+
+
+def _pct(x):
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _ulps(x):
+    return f"{x:.2f}" if x < 100 else f"{x:.3g}"
+
+
+def table(rows) -> str:
+    """The summary as a fixed-width text table."""
+    header = ("function", "dtype", "cases", "pass", "fail", "decl", "rel", "err", "exact%", "max ULP", "p99 ULP")
+    lines = []
+    for row in rows:
+        lines.append((
+            row["function"], row["dtype"], str(row["cases"]), str(row["passed"]), str(row["failed"]),
+            str(row["declared"]), str(row["release"]), str(row["tf_errors"]),
+            _pct(row["bit_exact_elements"]), _ulps(row["max_ulps"]), _ulps(row["p99_ulps"]),
+        ))
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
+    fmt = lambda cols: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cols, widths)))  # noqa: E731
+    out = [fmt(header), fmt(["-" * w for w in widths])]
+    out += [fmt(line) for line in lines]
+    return "\n".join(out)
+
+
+def markdown(env, rows, total, failures, signature_checks, extra_sections=()) -> str:
+    """The Markdown report."""
+    lines = [
+        "# tfloss parity report",
+        "",
+        f"TensorFlow {env['tensorflow']} (tfloss targets {env['tensorflow_target']}), NumPy {env['numpy']}, "
+        f"ml_dtypes {env['ml_dtypes']}, Python {env['python']}, {env['platform']}; {env['date']}.",
+        "",
+        f"**{total['cases']} cases: {total['passed']} passed, {total['failed']} failed, "
+        f"{total['declared']} declared differences, {total['release']} TF-release differences, "
+        f"{total['skipped']} skipped.** Signatures: "
+        f"{sum(s.status in ('pass', 'declared') for s in signature_checks)}/{len(signature_checks)} match "
+        f"({total['signatures_failed']} failed).",
+        "",
+        "How to read it: each row is one public function on one dtype. *cases* counts inputs run "
+        "(values and errors alike); *err* how many of them TF rejected (tfloss must raise the same "
+        "class with the same message); *decl* differences declared in `parity/declared.py`; *rel* "
+        "differences seen against a TF release other than the target (not tfloss failures). "
+        "*exact* is the share of returned elements that are bit-for-bit TF's; *max/p99 ULP* is the "
+        "error of finite elements in units in the last place of the computation's term magnitude. "
+        f"Bound: min({BASE_ULPS} + ceil(log2 n) ULP, max(rtol * M, 1 ULP)) with rtol "
+        + ", ".join(f"{k} {v:g}" for k, v in RTOL.items())
+        + "; the NaN/inf/zero pattern must match exactly.",
+        "",
+        "| function | dtype | cases | pass | fail | decl | rel | err | exact | max ULP | p99 ULP |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| `{r['function']}` | {r['dtype']} | {r['cases']} | {r['passed']} | {r['failed']} | "
+            f"{r['declared']} | {r['release']} | {r['tf_errors']} | {_pct(r['bit_exact_elements'])} | "
+            f"{_ulps(r['max_ulps'])} | {_ulps(r['p99_ulps'])} |"
+        )
+    lines += ["", "## Signatures", "", "| function | status | TF | tfloss |", "|---|---|---|---|"]
+    for s in signature_checks:
+        lines.append(f"| `{s.name}` | {s.status} | `{s.tf_signature}` | `{s.tfloss_signature}` |")
+    lines += ["", "## Declared differences", ""]
+    for d in declared.DIFFERENCES:
+        lines.append(f"- **{d.id}** ({', '.join(f'`{f}`' for f in d.functions)}): {d.reason}")
+    for title, body in extra_sections:
+        lines += ["", f"## {title}", "", body]
+    lines += ["", "## Failures", ""]
+    if not failures:
+        lines.append("None.")
+    for r in failures[:200]:
+        lines.append(f"- `{r.target}` `{r.case_id}`: {r.detail}")
+    if len(failures) > 200:
+        lines.append(f"- ... and {len(failures) - 200} more (see parity.json)")
+    return "\n".join(lines) + "\n"
+
+
+def write(out_dir, env, records, signature_checks, extra=None, extra_sections=()):
+    """Write ``parity.json`` and ``parity.md`` into ``out_dir``; returns (rows, totals)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = summarise(records)
+    total = totals(records, signature_checks)
+    not_passing = [r for r in records if r.status in ("fail", "release")]
+    data = {
+        "environment": env,
+        "totals": total,
+        "bound": {"base_ulps": BASE_ULPS, "rtol": RTOL},
+        "summary": rows,
+        "signatures": [s.to_json() for s in signature_checks],
+        "declared_differences": [
+            {"id": d.id, "functions": list(d.functions), "reason": d.reason} for d in declared.DIFFERENCES
+        ],
+        "declared_cases": [r.to_json() for r in records if r.status == "declared"],
+        "failures": [r.to_json() for r in not_passing],
+        **(extra or {}),
+    }
+    (out / "parity.json.tmp").write_text(json.dumps(data, indent=1, default=str))
+    (out / "parity.json.tmp").replace(out / "parity.json")
+    (out / "parity.md.tmp").write_text(markdown(env, rows, total, not_passing, signature_checks, extra_sections))
+    (out / "parity.md.tmp").replace(out / "parity.md")
+    return rows, total

@@ -1,0 +1,63 @@
+"""Signature parity: ``inspect.signature`` of tfloss against the installed TF.
+
+``tfloss.nn.X`` must show exactly ``tf.nn.X``'s signature, and
+``tfloss.compat.v1.nn.X`` exactly ``tf.compat.v1.nn.X``'s, except for the
+parameters declared in :data:`parity.declared.SIGNATURE_EXTRAS` (``_sentinel``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from . import declared, tfref
+from .targets import NN_NAMES, resolve
+
+
+@dataclass
+class SignatureCheck:
+    """Result for one public function."""
+
+    name: str
+    status: str  # pass | fail | declared | release | skip
+    tf_signature: str
+    tfloss_signature: str
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        """Plain-data form."""
+        return dict(self.__dict__)
+
+
+def expected_signature(name: str) -> inspect.Signature:
+    """TF's signature with tfloss's declared extra parameters added."""
+    sig = inspect.signature(resolve("tensorflow", name))
+    extra = declared.SIGNATURE_EXTRAS.get(name)
+    if extra is None:
+        return sig
+    param = inspect.Parameter(extra[0], inspect.Parameter.POSITIONAL_OR_KEYWORD, default=extra[1])
+    return sig.replace(parameters=[param, *sig.parameters.values()])
+
+
+def check_signature(name: str) -> SignatureCheck:
+    """Compare one function's signature."""
+    tf_sig = inspect.signature(resolve("tensorflow", name))
+    try:
+        ours = inspect.signature(resolve("tfloss", name))
+    except (ImportError, AttributeError) as exc:
+        return SignatureCheck(name, "skip", str(tf_sig), "-", f"tfloss lacks it ({exc})")
+    want = expected_signature(name)
+    if str(ours) == str(tf_sig):
+        if want is tf_sig or str(want) == str(tf_sig):
+            return SignatureCheck(name, "pass", str(tf_sig), str(ours))
+        return SignatureCheck(name, "fail", str(tf_sig), str(ours),
+                              f"declared {declared.SIGNATURE_EXTRAS[name][0]} is missing")
+    if str(ours) == str(want):
+        return SignatureCheck(name, "declared", str(tf_sig), str(ours), "compat-v1-sentinel")
+    status = "fail" if tfref.is_target_release() else "release"
+    return SignatureCheck(name, status, str(tf_sig), str(ours), f"expected {want}")
+
+
+def check_all() -> list:
+    """Signature checks for every tf.nn / compat.v1.nn function tfloss mirrors."""
+    return [check_signature(name) for name in NN_NAMES]
