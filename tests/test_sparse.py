@@ -1,0 +1,159 @@
+"""tfloss.nn.sparse_softmax_cross_entropy_with_logits: values, label dtypes, shapes, specials.
+
+Expected values: tests/reference.py (mpmath, closed form L = logsumexp(x) - x[label]) or the
+closed forms written below. Error cases (bad labels, bad shapes) are in tests/test_errors.py.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import tfloss
+from tests.reference import DTYPE_IDS, FLOAT_DTYPES, assert_close, finfo, sparse_reference
+
+sparse = tfloss.nn.sparse_softmax_cross_entropy_with_logits
+
+
+@pytest.mark.parametrize("label_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DTYPE_IDS)
+def test_moderate_logits_match_high_precision(dtype, label_dtype):
+    rng = np.random.default_rng(20)
+    logits = rng.normal(scale=3.0, size=(8, 4)).astype(dtype)
+    labels = np.array([0, 1, 2, 3, 3, 2, 1, 0], dtype=label_dtype)
+
+    result = sparse(labels=labels, logits=logits)
+
+    exact, scale = sparse_reference(labels, logits, dtype)
+    assert_close(result, exact, dtype, scale)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DTYPE_IDS)
+def test_extreme_logits_match_high_precision(dtype):
+    largest = float(finfo(dtype).max)
+    big = min(1e30, largest / 4)
+    logits = np.array([
+        [big, 0.0, -big],
+        [big, 0.0, -big],
+        [0.0, -200.0, -40.0],
+        [0.0, -200.0, -40.0],
+        [largest / 4, largest / 4, -largest / 4],
+    ], dtype=dtype)
+    labels = np.array([0, 2, 0, 1, 1], np.int32)
+
+    result = sparse(labels=labels, logits=logits)
+
+    exact, scale = sparse_reference(labels, logits, dtype)
+    assert_close(result, exact, dtype, scale)
+
+
+def test_huge_float32_logits_stay_finite():
+    # tf-behaviour.md 5.7: [1e38, -1e38] with label 1 -> 2e38.
+    result = sparse(labels=np.array([1]), logits=np.array([[1e38, -1e38]], np.float32))
+    assert result.dtype == np.float32
+    np.testing.assert_allclose(result.astype(np.float64), [2e38], rtol=1e-6)
+
+
+def test_float32_loss_beyond_range_is_inf():
+    result = sparse(labels=np.array([1]), logits=np.array([[3.4e38, -3.4e38]], np.float32))
+    assert float(result[0]) == math.inf
+
+
+def test_float16_is_computed_in_float32():
+    # tf-behaviour.md 5.4: float16 logits are upcast. 3000 equal logits: loss log(3000) = 8.006;
+    # a float16 running sum would stall at 2048 (log 2048 = 7.62).
+    logits = np.zeros((1, 3000), np.float16)
+    result = sparse(labels=np.array([7]), logits=logits)
+    assert result.dtype == np.float16
+    np.testing.assert_allclose(result.astype(np.float64), [math.log(3000)], rtol=1e-3)
+
+
+def test_bfloat16_result_is_bfloat16():
+    import ml_dtypes
+    logits = np.array([[1.0, 2.0, 0.5], [-1.0, 0.0, 4.0]], ml_dtypes.bfloat16)
+    result = sparse(labels=np.array([1, 2]), logits=logits)
+    assert result.dtype == np.dtype(ml_dtypes.bfloat16)
+    exact, scale = sparse_reference(np.array([1, 2]), logits, ml_dtypes.bfloat16)
+    assert_close(result, exact, ml_dtypes.bfloat16, scale)
+
+
+# --------------------------------------------------------------------------- shapes
+
+def test_rank1_logits_with_scalar_label_give_a_scalar():
+    result = sparse(labels=2, logits=[1.0, 2.0, 3.0])
+    assert isinstance(result, np.ndarray)
+    assert result.shape == () and result.dtype == np.float32
+    expected = math.log(math.exp(1) + math.exp(2) + math.exp(3)) - 3.0
+    np.testing.assert_allclose(float(result), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("labels_shape", [(5,), (2, 3), (2, 1, 3), (1, 2, 2, 2)])
+def test_output_shape_is_labels_shape(labels_shape):
+    rng = np.random.default_rng(21)
+    classes = 4
+    logits = rng.normal(size=labels_shape + (classes,))
+    labels = rng.integers(0, classes, size=labels_shape)
+    result = sparse(labels=labels, logits=logits)
+    assert result.shape == labels_shape and result.dtype == np.float64
+    exact, scale = sparse_reference(labels, logits, np.float64)
+    assert_close(result, exact, np.float64, scale)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DTYPE_IDS)
+def test_empty_batch(dtype):
+    # tf-behaviour.md 5.5: [0, C] -> [0]; the label range check is skipped for an empty batch.
+    result = sparse(labels=np.zeros(0, np.int32), logits=np.zeros((0, 3), dtype))
+    assert isinstance(result, np.ndarray)
+    assert result.shape == (0,) and result.dtype == dtype
+
+
+def test_empty_middle_dimension():
+    # tf-behaviour.md 5.5: logits [2, 0, 3] -> [2, 0].
+    result = sparse(labels=np.zeros((2, 0), np.int64), logits=np.zeros((2, 0, 3), np.float32))
+    assert result.shape == (2, 0) and result.dtype == np.float32
+
+
+def test_single_class_gives_zero_loss():
+    result = sparse(labels=[0, 0], logits=[[5.0], [-7.0]])
+    assert np.array_equal(result, np.zeros(2, np.float32))
+
+
+def test_python_int_labels_are_accepted():
+    # Python ints become int32, one of the two allowed label dtypes.
+    result = sparse(labels=[0, 1], logits=[[0.0, 0.0], [1.0, 1.0]])
+    assert result.dtype == np.float32
+    np.testing.assert_allclose(result, [math.log(2.0)] * 2, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- special values
+
+inf, nan = math.inf, math.nan
+
+# tf-behaviour.md 5.7. The sparse kernel only evaluates log S - shifted at the label, so a
+# -inf logit elsewhere is harmless (unlike the dense op).
+SPECIAL_ROWS = [
+    ([-inf, 0.0, 1.0], 1, math.log(1.0 + math.e)),   # 1.3132616: the -inf class drops out
+    ([-inf, 0.0, 1.0], 0, inf),                        # the labelled class has probability 0
+    ([inf, 0.0, 1.0], 1, nan),                         # inf - inf in the shift
+    ([0.0, 1.0, inf], 2, nan),
+    ([nan, 0.0, 1.0], 1, nan),
+    ([-inf, -inf, -inf], 1, nan),
+]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DTYPE_IDS)
+def test_special_values(dtype):
+    logits = np.array([row[0] for row in SPECIAL_ROWS], dtype=dtype)
+    labels = np.array([row[1] for row in SPECIAL_ROWS], np.int64)
+
+    result = sparse(labels=labels, logits=logits)
+
+    assert result.dtype == dtype
+    tolerance = {"float16": 1e-3, "bfloat16": 1e-2}.get(np.dtype(dtype).name, 1e-6)
+    for (x, label, want), value in zip(SPECIAL_ROWS, result.astype(np.float64)):
+        if math.isnan(want):
+            assert math.isnan(value), f"logits={x}, label={label}: expected nan, got {value}"
+        elif math.isinf(want):
+            assert value == want, f"logits={x}, label={label}: expected {want}, got {value}"
+        else:
+            assert abs(value - want) <= tolerance * (1 + abs(want)), (x, label, value, want)
