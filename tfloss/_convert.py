@@ -127,6 +127,8 @@ def convert_to_tensor(value) -> np.ndarray:
         array = np.asarray(value)
     elif isinstance(value, (bool, numbers.Number, str, bytes, list, tuple)):
         array = _python_to_array(value)
+    elif callable(getattr(value, "numpy", None)):  # a tf.Tensor, or anything shaped like one
+        array = np.asarray(value.numpy())
     elif hasattr(value, "__array__"):
         array = np.asarray(value)
     else:

@@ -190,8 +190,14 @@ def reduce_max(x: CpuTensor, axis: int, keepdims: bool = False) -> CpuTensor:
     return CpuTensor(np.max(x.value, axis=axis, keepdims=keepdims, initial=-np.inf))
 
 
-def reduce_sum(x: CpuTensor, axis: int, keepdims: bool = False) -> CpuTensor:
-    """Sum along ``axis`` in the order Eigen's vectorised reducer adds (see :func:`_eigen_sum`)."""
+def reduce_sum(x: CpuTensor, axis: int | None, keepdims: bool = False) -> CpuTensor:
+    """Sum along ``axis`` (all axes if None) in the order Eigen's vectorised reducer adds.
+
+    See :func:`_eigen_sum`.
+    """
+    if axis is None:
+        total = _eigen_sum(x.value.reshape(1, x.value.size), x.dtype)[0]
+        return CpuTensor(total.reshape((1,) * x.value.ndim) if keepdims else total)
     rows = np.moveaxis(x.value, axis, -1)
     flat = rows.reshape(int(np.prod(rows.shape[:-1])), rows.shape[-1])
     total = _eigen_sum(flat, x.dtype).reshape(rows.shape[:-1])
