@@ -7,12 +7,11 @@ accepted for compatibility and ignored (there is no graph to name).
 
 from __future__ import annotations
 
-import numpy as np
 
 from . import _ops
 
 
-def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> np.ndarray:
+def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """Elementwise logistic loss of ``logits`` against probabilities ``labels``.
 
     With ``x = logits`` and ``z = labels``, computes
@@ -49,7 +48,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> np
     return _ops.sigmoid_cross_entropy_with_logits(labels, logits)
 
 
-def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None) -> np.ndarray:
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     """Logistic loss with the positive term weighted by ``pos_weight``.
 
     With ``x = logits``, ``z = labels`` and ``q = pos_weight``, computes
@@ -82,7 +81,7 @@ def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None) ->
     return _ops.weighted_cross_entropy_with_logits(labels, logits, pos_weight)
 
 
-def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None) -> np.ndarray:
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """Cross-entropy between ``labels`` and ``softmax(logits)`` along ``axis``.
 
     Computes ``-sum(labels * log_softmax(logits), axis)`` as
@@ -115,7 +114,7 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None) -> np.
     return _ops.softmax_cross_entropy_with_logits(labels, logits, axis)
 
 
-def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> np.ndarray:
+def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
     """Cross-entropy between class indices ``labels`` and ``softmax(logits)`` on the last axis.
 
     Computes ``log(sum(exp(x - m))) - (x[label] - m)`` per row, ``m`` the row maximum.

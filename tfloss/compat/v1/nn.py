@@ -9,13 +9,12 @@ it, and since then ``tf.compat.v1.nn.sigmoid_cross_entropy_with_logits(y, x)`` s
 
 from __future__ import annotations
 
-import numpy as np
 
 from ... import _ops
 from ..._convert import deprecated_argument_lookup, ensure_named_arguments, ensure_xent_args
 
 
-def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None) -> np.ndarray:
+def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
     """TF1 form of :func:`tfloss.nn.sigmoid_cross_entropy_with_logits`; keyword arguments only.
 
     Examples
@@ -28,7 +27,7 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
     return _ops.sigmoid_cross_entropy_with_logits(labels, logits)
 
 
-def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None, targets=None) -> np.ndarray:
+def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None, targets=None):
     """TF1 form of :func:`tfloss.nn.weighted_cross_entropy_with_logits`.
 
     ``targets`` is the TF 1.x name of ``labels``; giving both raises ``ValueError``.
@@ -43,7 +42,7 @@ def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None
     return _ops.weighted_cross_entropy_with_logits(labels, logits, pos_weight)
 
 
-def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None) -> np.ndarray:
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
     """TF1 form of :func:`tfloss.nn.softmax_cross_entropy_with_logits` (labels get no gradient).
 
     ``dim`` is the TF1 name of ``axis`` and defaults to -1, not None, so passing ``axis``
@@ -61,7 +60,7 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
     return _ops.softmax_cross_entropy_with_logits(labels, logits, dim)
 
 
-def softmax_cross_entropy_with_logits_v2(labels, logits, axis=None, name=None, dim=None) -> np.ndarray:
+def softmax_cross_entropy_with_logits_v2(labels, logits, axis=None, name=None, dim=None):
     """``tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2``: ``axis`` or its old name ``dim``.
 
     Examples
@@ -74,7 +73,7 @@ def softmax_cross_entropy_with_logits_v2(labels, logits, axis=None, name=None, d
     return _ops.softmax_cross_entropy_with_logits(labels, logits, axis)
 
 
-def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None) -> np.ndarray:
+def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
     """TF1 form of :func:`tfloss.nn.sparse_softmax_cross_entropy_with_logits`; keyword arguments only.
 
     Examples
