@@ -7,7 +7,6 @@ accepted for compatibility and ignored (there is no graph to name).
 
 from __future__ import annotations
 
-
 from . import _ops
 
 

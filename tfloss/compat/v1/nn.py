@@ -9,7 +9,6 @@ it, and since then ``tf.compat.v1.nn.sigmoid_cross_entropy_with_logits(y, x)`` s
 
 from __future__ import annotations
 
-
 from ... import _ops
 from ..._convert import deprecated_argument_lookup, ensure_named_arguments, ensure_xent_args
 
