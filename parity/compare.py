@@ -140,9 +140,14 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ``|ordered_int(a) - ordered_int(b)|`` (float64 so that float64
         distances near 2**63 do not overflow).
     """
-    ia = ordered_int(a).astype(np.float64)
-    ib = ordered_int(b).astype(np.float64)
-    return np.abs(ia - ib)
+    ia = ordered_int(a)
+    ib = ordered_int(b)
+    same_sign = (ia >= 0) == (ib >= 0)
+    # Same sign: the int64 difference is exact.  Opposite signs: |ia| + |ib| may exceed int64,
+    # and such distances are astronomically large anyway, so float64 is precise enough.
+    exact = np.abs(np.where(same_sign, ia - ib, 0)).astype(np.float64)
+    across = np.abs(ia.astype(np.float64)) + np.abs(ib.astype(np.float64))
+    return np.where(same_sign, exact, across)
 
 
 def ulp_of(magnitude, dtype) -> np.ndarray:
@@ -163,7 +168,7 @@ def ulp_of(magnitude, dtype) -> np.ndarray:
     m = np.abs(np.asarray(magnitude, dtype=np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
         _, e = np.frexp(m)  # m = f * 2**e, 0.5 <= f < 1  ->  leading bit 2**(e-1)
-    exponent = np.maximum(e.astype(np.int64) - 1, fmt.minexp)
+    exponent = np.where(m > 0, np.maximum(e.astype(np.int64) - 1, fmt.minexp), fmt.minexp)
     return np.ldexp(1.0, (exponent - fmt.nmant).astype(np.int32))
 
 

@@ -1,0 +1,87 @@
+"""Each declared difference happens exactly as declared, and nowhere else.
+
+``compat-v1-sentinel``: tfloss's compat.v1 sigmoid / softmax / sparse keep
+``_sentinel=None`` first (TF 2.10/2.11), TF 2.12+ dropped it.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+
+from parity import declared, signatures
+from parity.compare import compare_arrays
+from parity.runner import run_cases
+from parity.targets import NN_TARGETS, resolve
+from parity.tfref import run_tf, run_tfloss
+
+LOGITS = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], np.float32)
+LABELS = {
+    "compat.v1.nn.sigmoid_cross_entropy_with_logits": np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]], np.float32),
+    "compat.v1.nn.softmax_cross_entropy_with_logits": np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]], np.float32),
+    "compat.v1.nn.sparse_softmax_cross_entropy_with_logits": np.array([0, 2]),
+}
+
+
+def test_declared_differences_are_well_formed():
+    ids = [d.id for d in declared.DIFFERENCES]
+    assert len(ids) == len(set(ids))
+    names = {t.name for t in NN_TARGETS}
+    for d in declared.DIFFERENCES:
+        assert d.reason and d.functions and set(d.functions) <= names
+
+
+@pytest.mark.parametrize("name", declared.SENTINEL_FUNCTIONS)
+def test_sentinel_signature_is_tf_signature_plus_sentinel(name):
+    ours = inspect.signature(resolve("tfloss", name))
+    theirs = inspect.signature(resolve("tensorflow", name))
+    first, *rest = ours.parameters.values()
+    assert (first.name, first.default, first.kind) == ("_sentinel", None, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    assert str(ours.replace(parameters=rest)) == str(theirs)
+    assert signatures.check_signature(name).status == "declared"
+
+
+@pytest.mark.parametrize("name", declared.SENTINEL_FUNCTIONS)
+def test_positional_call_raises_tf_2_10_error_where_tf_2_21_binds(name):
+    labels = LABELS[name]
+    tf_positional = run_tf(resolve("tensorflow", name), (labels, LOGITS))
+    tf_keywords = run_tf(resolve("tensorflow", name), (), {"labels": labels, "logits": LOGITS})
+    ours_positional = run_tfloss(resolve("tfloss", name), (labels, LOGITS))
+    ours_keywords = run_tfloss(resolve("tfloss", name), (), {"labels": labels, "logits": LOGITS})
+    # TF 2.21 binds positional arguments as (labels, logits).
+    assert not tf_positional.raised
+    np.testing.assert_array_equal(tf_positional.values[0], tf_keywords.values[0])
+    # tfloss raises TF 2.10/2.11's ValueError instead, naming the first positional argument ...
+    assert (ours_positional.error_kind, ours_positional.error_name) == ("builtins", "ValueError")
+    assert ours_positional.message == declared.sentinel_message(name, labels)
+    # ... and with keywords it is TF (within the suite's bound).
+    comparison = compare_arrays(ours_keywords.values[0], tf_keywords.values[0])
+    assert comparison.ok, comparison.problems
+
+
+@pytest.mark.parametrize("name", declared.SENTINEL_FUNCTIONS)
+def test_sentinel_keyword_is_valueerror_where_tf_raises_typeerror(name):
+    kwargs = {"_sentinel": 7, "labels": LABELS[name], "logits": LOGITS}
+    theirs = run_tf(resolve("tensorflow", name), (), kwargs)
+    ours = run_tfloss(resolve("tfloss", name), (), kwargs)
+    assert (theirs.error_name, theirs.message) == ("TypeError", "Got an unexpected keyword argument '_sentinel'")
+    assert (ours.error_name, ours.message) == ("ValueError", declared.sentinel_message(name, 7))
+
+
+def test_sentinel_is_only_in_the_declared_functions():
+    for target in NN_TARGETS:
+        params = inspect.signature(resolve("tfloss", target.name)).parameters
+        assert ("_sentinel" in params) == (target.name in declared.SENTINEL_FUNCTIONS), target.name
+
+
+def test_every_declared_difference_is_exercised_by_the_catalogue():
+    from parity import catalogue, targets
+
+    errors = [c for c in catalogue.error_cases() if c.regime in ("positional_call", "sentinel")]
+    records = list(run_cases(errors, targets.all_targets()))
+    seen = {r.declared_id for r in records if r.status == "declared"}
+    assert seen == {d.id for d in declared.DIFFERENCES}
+    # and the declared difference never leaks into functions it does not name
+    for r in records:
+        if r.status == "declared":
+            assert r.target in declared.by_id(r.declared_id).functions
