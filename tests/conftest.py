@@ -20,14 +20,14 @@ from tests import reference
 settings.register_profile(
     "tfloss-ci",
     derandomize=True,
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
     "tfloss-dev",
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

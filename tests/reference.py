@@ -131,16 +131,23 @@ def sigmoid_reference(labels, logits, dtype):
     x, z = np.broadcast_arrays(x, z)
     exact = np.array([sigmoid_xent(a, b) for a, b in zip(x.ravel(), z.ravel())],
                      dtype=object).reshape(x.shape)
-    # TF computes (max(x,0) - x*z) + log1p(exp(-|x|)). For labels 0 and 1 the bracket is exact
-    # and both parts are >= 0, so the result is accurate relative to itself; for other labels
-    # x*z is rounded and max(x,0) - x*z may cancel, so the error scales with those terms.
-    # (The largest term stands for their sum: no overflow near the dtype's maximum.)
+    return exact, sigmoid_scale(x, z)
+
+
+def sigmoid_scale(x, z):
+    """Size of the terms TF adds for sigmoid, as float64 (x, z: exact input values).
+
+    TF computes (max(x,0) - x*z) + log1p(exp(-|x|)). For labels 0 and 1 the bracket is exact and
+    both parts are >= 0, so the result is accurate relative to itself (scale 0 = "use |exact|");
+    for other labels x*z is rounded and max(x,0) - x*z may cancel, so the error scales with
+    those terms. (The largest term stands for their sum: no overflow near the dtype's maximum.)
+    """
+    x, z = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(z, np.float64))
     exact_bracket = (z == 0) | (z == 1)
     with np.errstate(over="ignore"):
         largest_term = np.maximum(np.maximum(x, 0), np.abs(x * z))
-        scale = np.where(exact_bracket, 0.0,
-                         np.minimum(3 * np.maximum(largest_term, math.log(2)), np.finfo(float).max))
-    return exact, scale
+        return np.where(exact_bracket, 0.0,
+                        np.minimum(3 * np.maximum(largest_term, math.log(2)), np.finfo(float).max))
 
 
 def weighted_reference(labels, logits, pos_weight, dtype):
@@ -150,13 +157,20 @@ def weighted_reference(labels, logits, pos_weight, dtype):
     x, z, q = np.broadcast_arrays(x, z, q)
     exact = np.array([weighted_xent(a, b, c) for a, b, c in zip(x.ravel(), z.ravel(), q.ravel())],
                      dtype=object).reshape(x.shape)
-    # TF computes (1-z)*x + log_weight*(log1p(exp(-|x|)) + max(-x,0)); the two products can
-    # cancel (x < 0, z = 0 is the common case), so the error scales with their sizes.
+    return exact, weighted_scale(x, z, q)
+
+
+def weighted_scale(x, z, q):
+    """Size of the terms TF adds for weighted, as float64.
+
+    TF computes (1-z)*x + log_weight*(log1p(exp(-|x|)) + max(-x,0)); the two products can cancel
+    (x < 0, z = 0 is the common case), so the error scales with their sizes.
+    """
+    x, z, q = np.broadcast_arrays(*(np.asarray(a, np.float64) for a in (x, z, q)))
     with np.errstate(over="ignore"):
         log_weight = 1.0 + np.abs((q - 1.0) * z)
-        scale = np.abs((1.0 - z) * x) + log_weight * (np.maximum(-x, 0)
-                                                       + np.log1p(np.exp(-np.abs(x))))
-    return exact, scale
+        return np.abs((1.0 - z) * x) + log_weight * (np.maximum(-x, 0)
+                                                      + np.log1p(np.exp(-np.abs(x))))
 
 
 def softmax_reference(labels, logits, dtype, axis=-1):
@@ -175,13 +189,14 @@ def softmax_reference(labels, logits, dtype, axis=-1):
     x2 = x.reshape(-1, x.shape[-1])
     z2 = z.reshape(-1, z.shape[-1])
     exact = np.array([softmax_xent(xr, zr) for xr, zr in zip(x2, z2)], dtype=object)
-    scale = np.array([_softmax_scale(xr, zr) for xr, zr in zip(x2, z2)], dtype=np.float64)
+    scale = np.array([softmax_scale(xr, zr) for xr, zr in zip(x2, z2)], dtype=np.float64)
     return exact.reshape(out_shape), scale.reshape(out_shape)
 
 
-def _softmax_scale(x_row, z_row) -> float:
+def softmax_scale(x_row, z_row) -> float:
     """Size of the terms TF's kernel adds: sum_j |z_j| * (log S - shifted_j), plus one unit per
     label weight for the absolute error of log S (S = sum exp(shifted) is rounded)."""
+    x_row, z_row = np.asarray(x_row, np.float64), np.asarray(z_row, np.float64)
     if len(x_row) == 0:
         return 0.0
     shifted = x_row - np.max(x_row)
@@ -196,7 +211,7 @@ def sparse_reference(labels, logits, dtype):
     y1 = y.reshape(-1)
     exact = np.array([sparse_xent(xr, int(k)) for xr, k in zip(x2, y1)], dtype=object)
     one_hot = np.eye(x.shape[-1])[y1]
-    scale = np.array([_softmax_scale(xr, zr) for xr, zr in zip(x2, one_hot)], dtype=np.float64)
+    scale = np.array([softmax_scale(xr, zr) for xr, zr in zip(x2, one_hot)], dtype=np.float64)
     return exact.reshape(y.shape), scale.reshape(y.shape)
 
 
@@ -257,6 +272,26 @@ def assert_close(actual, exact, dtype, scale=None, context=""):
     assert not bad.any(), (
         f"{dtype.name}: got {got[finite][bad]}, exact {expected[finite][bad]}, "
         f"error {error[bad]} > allowed {allowed[bad]}{where}")
+
+
+def assert_agree(a, b, dtype, scale, context=""):
+    """Two tfloss results that must agree within TF's tolerance for ``dtype``: same dtype,
+    shape, NaN and inf pattern; |a - b| <= 2 * (rtol * max(|a|, |b|, scale) + atol)."""
+    dtype = np.dtype(dtype)
+    assert a.dtype == dtype and b.dtype == dtype, (a.dtype, b.dtype, context)
+    assert a.shape == b.shape, (a.shape, b.shape, context)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    assert np.array_equal(np.isnan(a64), np.isnan(b64)), (a64, b64, context)
+    assert np.array_equal(a64[np.isinf(a64)], b64[np.isinf(a64)]), (a64, b64, context)
+    finite = np.isfinite(a64) & np.isfinite(b64)
+    rtol = RTOL[dtype.name]
+    atol = smallest_normal(dtype) if dtype.name in FTZ_DTYPES else rtol
+    magnitude = np.maximum(np.maximum(np.abs(a64), np.abs(b64)), np.broadcast_to(scale, a.shape))
+    error = np.abs(a64 - b64)[finite]
+    allowed = 2 * (rtol * magnitude[finite] + atol)
+    bad = ~(error <= allowed)
+    assert not bad.any(), (f"{dtype.name}: {a64[finite][bad]} vs {b64[finite][bad]}, "
+                           f"error {error[bad]} > {allowed[bad]} {context}")
 
 
 def assert_same_values(a, b, context=""):
