@@ -47,6 +47,7 @@ The term magnitude is never taken below ``|expected|``.
 from __future__ import annotations
 
 import importlib
+import zlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable
@@ -360,7 +361,7 @@ def gradient_magnitudes(family, inputs, expected):
         else:
             p, _ = _softmax64(x, -1)
             mags = {"logits": p + 1.0}
-    for name, grad in zip(GRADIENT_WRT[family], expected[1:]):
+    for name, grad in zip(gradient_wrt(family, inputs), expected[1:]):
         m = mags.get(name)
         if grad is None or m is None or np.shape(m) != np.shape(grad):
             out.append((None, 1))
@@ -369,50 +370,92 @@ def gradient_magnitudes(family, inputs, expected):
     return out
 
 
+def gradient_wrt(family, inputs):
+    """Names differentiated for a case: the family's, plus an array ``pos_weight``.
+
+    A Python-scalar ``pos_weight`` stays a Python scalar (TF folds it in double), so it is
+    not watched; an array one is.
+    """
+    wrt = GRADIENT_WRT[family]
+    pos_weight = inputs.get("pos_weight")
+    if family == "weighted" and isinstance(pos_weight, np.ndarray) and pos_weight.dtype.kind == "f":
+        wrt = wrt + ("pos_weight",)
+    return wrt
+
+
+def _case_vector(inputs):
+    """A deterministic tangent vector shaped like the logits (for Hessian-vector products)."""
+    logits = np.asarray(inputs["logits"])
+    seed = zlib.crc32(repr((logits.shape, logits.dtype.name)).encode())
+    return np.random.default_rng(seed).normal(0.0, 1.0, logits.shape).astype(logits.dtype)
+
+
+def _row_scale(expected, family):
+    e = np.abs(np.asarray(expected).astype(np.float64))
+    if family in ("softmax", "sparse") and e.ndim:
+        with np.errstate(invalid="ignore"):
+            return np.broadcast_to(np.nanmax(e, axis=-1, keepdims=True) if e.size else e, e.shape)
+    return e
+
+
 @dataclass(frozen=True)
 class GradientTarget(Target):
-    """``tfloss.value_and_gradient(op, **inputs)`` against ``tf.GradientTape``.
+    """``tfloss.value_and_gradient`` / ``hessian_vector_product`` against ``tf.GradientTape``.
 
-    Outputs are ``(loss, d loss / d wrt[0], ...)`` with upstream gradient 1.
+    ``mode="grad"``: outputs ``(loss, d loss / d wrt[0], ...)`` with upstream gradient 1.
+    ``mode="hvp"``: outputs ``(d/d labels, d/d logits)`` of ``<d loss / d logits, v>`` for a
+    fixed tangent ``v`` (TF's nested tapes).
     """
 
     op_name: str = ""
+    mode: str = "grad"
 
     def tf_callable(self):
         tf_op = resolve("tensorflow", self.op_name)
-        wrt = GRADIENT_WRT[self.family]
+        family = self.family
 
         def call(**kwargs):
-            return tfref.tf_value_and_gradient(tf_op, kwargs, wrt)
+            if self.mode == "grad":
+                return tfref.tf_value_and_gradient(tf_op, kwargs, gradient_wrt(family, kwargs))
+            return tfref.tf_hessian_vector_product(tf_op, kwargs, _case_vector(kwargs))
 
         return call
 
     def tfloss_callable(self):
-        value_and_gradient = resolve("tfloss", "value_and_gradient")
         op = resolve("tfloss", self.op_name)
-        wrt = GRADIENT_WRT[self.family]
+        family = self.family
+        if self.mode == "grad":
+            value_and_gradient = resolve("tfloss", "value_and_gradient")
+
+            def call(**kwargs):
+                loss, grads = value_and_gradient(op, **kwargs)
+                return (loss, *[grads.get(name) for name in gradient_wrt(family, kwargs)])
+
+            return call
+        hessian_vector_product = resolve("tfloss", "hessian_vector_product")
 
         def call(**kwargs):
-            loss, grads = value_and_gradient(op, **kwargs)
-            return (loss, *[grads.get(name) for name in wrt])
+            out = hessian_vector_product(op, _case_vector(kwargs), **kwargs)
+            return (out.get("labels"), out.get("logits"))
 
         return call
 
     def magnitudes(self, inputs, expected):
-        """Per-output term magnitudes."""
-        return gradient_magnitudes(self.family, inputs, expected)
+        """Per-output term magnitudes (see :func:`gradient_magnitudes`)."""
+        if self.mode == "grad":
+            return gradient_magnitudes(self.family, inputs, expected)
+        return [(None if e is None else _row_scale(e, self.family), 1) for e in expected]
 
 
 def gradient_targets() -> tuple:
-    """Gradient targets, present only once ``tfloss.value_and_gradient`` exists."""
+    """Gradient targets, present once ``tfloss.value_and_gradient`` / ``hessian_vector_product`` exist."""
     try:
         import tfloss
     except ImportError:
         return ()
-    if not hasattr(tfloss, "value_and_gradient"):
-        return ()
-    return tuple(
-        GradientTarget(f"grad:{t.name}", t.family, magnitude=t.magnitude, op_name=t.name)
-        for t in NN_TARGETS
-        if t.name.startswith("nn.")
-    )
+    found = []
+    for mode, attr in (("grad", "value_and_gradient"), ("hvp", "hessian_vector_product")):
+        if hasattr(tfloss, attr):
+            found += [GradientTarget(f"{mode}:{t.name}", t.family, adapt=t.adapt, magnitude=t.magnitude,
+                                     op_name=t.name, mode=mode) for t in NN_TARGETS]
+    return tuple(found)

@@ -232,3 +232,25 @@ def tf_value_and_gradient(fn, kwargs, wrt, grad_loss=None):
         loss = fn(**inputs)
     grads = tape.gradient(loss, watched, output_gradients=None if grad_loss is None else to_tf_input(grad_loss))
     return (loss, *grads)
+
+
+def tf_hessian_vector_product(fn, kwargs, vector, grad_loss=None):
+    """TF's nested tapes: ``outer.gradient(inner.gradient(loss, logits), [labels, logits], vector)``.
+
+    Returns
+    -------
+    tuple
+        ``(d/d labels, d/d logits)``; ``None`` where TF returns None.
+    """
+    t = tf()
+    inputs = dict(kwargs)
+    labels = inputs["labels"] = t.convert_to_tensor(to_tf_input(inputs["labels"]))
+    logits = inputs["logits"] = t.convert_to_tensor(to_tf_input(inputs["logits"]))
+    with t.GradientTape(persistent=True) as outer:
+        outer.watch([labels, logits])
+        with t.GradientTape() as inner:
+            inner.watch(logits)
+            loss = fn(**inputs)
+        grad = inner.gradient(loss, logits, output_gradients=None if grad_loss is None else to_tf_input(grad_loss))
+    hvp = outer.gradient(grad, [labels, logits], output_gradients=to_tf_input(vector))
+    return tuple(hvp)
