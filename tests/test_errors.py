@@ -35,6 +35,27 @@ def test_every_error_class_derives_from_op_error():
         assert issubclass(cls, OpError), cls
 
 
+# Canonical error codes (tensorflow/core/protobuf/error_codes.proto = absl::StatusCode).
+ERROR_CODES = {
+    "CancelledError": 1, "UnknownError": 2, "InvalidArgumentError": 3,
+    "DeadlineExceededError": 4, "NotFoundError": 5, "AlreadyExistsError": 6,
+    "PermissionDeniedError": 7, "ResourceExhaustedError": 8, "FailedPreconditionError": 9,
+    "AbortedError": 10, "OutOfRangeError": 11, "UnimplementedError": 12, "InternalError": 13,
+    "UnavailableError": 14, "DataLossError": 15, "UnauthenticatedError": 16,
+}
+
+
+def test_error_codes_are_tfs():
+    assert tfloss.errors.INVALID_ARGUMENT == 3
+    with pytest.raises(InvalidArgumentError) as info:
+        nn.sparse_softmax_cross_entropy_with_logits(labels=[0, 3], logits=np.zeros((2, 3)))
+    assert info.value.error_code == 3
+    for name, code in ERROR_CODES.items():
+        cls = getattr(tfloss.errors, name, None)
+        if cls is not None:
+            assert cls(None, None, "m").error_code == code, name
+
+
 def test_op_error_carries_its_message_like_tf():
     # tf.errors.OpError exposes .message (the text) like TF.
     with pytest.raises(InvalidArgumentError) as info:
