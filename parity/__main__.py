@@ -58,7 +58,9 @@ def main(argv=None) -> int:
     parser.add_argument("--examples", type=int, default=60, help="hypothesis examples per family (0: none)")
     parser.add_argument("--seed", type=int, default=None, help="random hypothesis seed (default: derandomized)")
     parser.add_argument("--no-large", action="store_true", help="skip the large-input cases")
-    parser.add_argument("--out", default="reports", help="directory for parity.json and parity.md")
+    parser.add_argument("--out", default="reports", help="directory for the report files")
+    parser.add_argument("--name", default=None,
+                        help="report file stem (default: parity, or parity-tfVERSION for a non-target TF)")
     parser.add_argument("--only", default="", help="run only targets whose name contains this")
     parser.add_argument("--reference-only", action="store_true",
                         help="compare TF with itself (checks the machinery; no tfloss needed)")
@@ -103,8 +105,9 @@ def main(argv=None) -> int:
         extra_sections.append(("Shrunk counterexamples (add to catalogue.REGRESSIONS)", text))
     elapsed = time.monotonic() - started
     env["seconds"] = round(elapsed, 1)
+    stem = opts.name or ("parity" if tfref.is_target_release() else f"parity-tf{env['tensorflow']}")
     rows, total = report.write(
-        opts.out, env, records, sig_checks,
+        opts.out, env, records, sig_checks, stem=stem,
         extra={"counterexamples": counterexamples, "hypothesis_examples": opts.examples,
                "hypothesis_seed": opts.seed},
         extra_sections=extra_sections)
@@ -116,13 +119,13 @@ def main(argv=None) -> int:
     for r in failures[:25]:
         print(f"FAIL {r.target} {r.case_id}: {r.detail[:400]}")
     if len(failures) > 25:
-        print(f"... {len(failures) - 25} more failures in {opts.out}/parity.md")
+        print(f"... {len(failures) - 25} more failures in the report")
     for c in counterexamples:
         print("shrunk counterexample:\n" + prop.format_counterexample(c))
     print(f"{total['passed']} passed, {total['failed']} failed, {total['declared']} declared, "
           f"{total['release']} release differences, {total['skipped']} skipped; "
           f"signatures {sum(s.status in ('pass', 'declared') for s in sig_checks)}/{len(sig_checks)}; "
-          f"{elapsed:.0f}s; report in {opts.out}/parity.md and {opts.out}/parity.json")
+          f"{elapsed:.0f}s; report in {opts.out}/{stem}.md and {opts.out}/{stem}.json")
     return 1 if total["failed"] or total["signatures_failed"] else 0
 
 

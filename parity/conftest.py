@@ -1,6 +1,6 @@
 """pytest configuration for the parity suite (real TensorFlow is required).
 
-``PARITY_EXAMPLES`` sets the hypothesis examples per family (default 40,
+``PARITY_EXAMPLES`` sets the hypothesis examples per family (default 100,
 derandomized so CI is reproducible).
 """
 

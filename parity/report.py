@@ -154,7 +154,7 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=()) ->
         lines.append(f"- **{d.id}** ({', '.join(f'`{f}`' for f in d.functions)}): {d.reason}")
     for title, body in extra_sections:
         lines += ["", f"## {title}", "", body]
-    lines += ["", "## Failures", ""]
+    lines += ["", "## Failures and TF-release differences", ""]
     if not failures:
         lines.append("None.")
     for r in failures[:200]:
@@ -164,8 +164,8 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=()) ->
     return "\n".join(lines) + "\n"
 
 
-def write(out_dir, env, records, signature_checks, extra=None, extra_sections=()):
-    """Write ``parity.json`` and ``parity.md`` into ``out_dir``; returns (rows, totals)."""
+def write(out_dir, env, records, signature_checks, extra=None, extra_sections=(), stem="parity"):
+    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir``; returns (rows, totals)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = summarise(records)
@@ -184,8 +184,11 @@ def write(out_dir, env, records, signature_checks, extra=None, extra_sections=()
         "failures": [r.to_json() for r in not_passing],
         **(extra or {}),
     }
-    (out / "parity.json.tmp").write_text(json.dumps(data, indent=1, default=str))
-    (out / "parity.json.tmp").replace(out / "parity.json")
-    (out / "parity.md.tmp").write_text(markdown(env, rows, total, not_passing, signature_checks, extra_sections))
-    (out / "parity.md.tmp").replace(out / "parity.md")
+    json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
+    tmp = out / f"{stem}.json.tmp"
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    tmp.replace(json_path)
+    tmp = out / f"{stem}.md.tmp"
+    tmp.write_text(markdown(env, rows, total, not_passing, signature_checks, extra_sections))
+    tmp.replace(md_path)
     return rows, total

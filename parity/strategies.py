@@ -35,7 +35,8 @@ def float_elements(dtype: str, allow_special: bool = True):
     width = _WIDTH[dtype]
     full = st.floats(width=width, allow_nan=allow_special, allow_infinity=allow_special)
     moderate = st.floats(-30, 30, width=width)
-    edge_list = [v for v in edge_values(dtype) if allow_special or np.isfinite(v)]
+    # Rounded to the dtype first: hypothesis rejects elements the array dtype cannot hold exactly.
+    edge_list = [float(cast(v, dtype)) for v in edge_values(dtype) if allow_special or np.isfinite(v)]
     return st.one_of(moderate, full, st.sampled_from(edge_list))
 
 

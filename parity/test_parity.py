@@ -2,7 +2,7 @@
 
 Every case runs on real TF and on tfloss; a test fails on any difference that
 is neither within the documented bound nor declared in ``parity/declared.py``.
-``PARITY_EXAMPLES`` (default 40) sets hypothesis examples per family.
+``PARITY_EXAMPLES`` (default 100) sets hypothesis examples per family.
 """
 
 import os
@@ -17,7 +17,7 @@ from parity.catalogue import case_to_literal, decode, encode
 from parity.property import format_counterexample
 from parity.runner import FAIL, SKIP, applicable_targets, run_case, run_cases
 
-EXAMPLES = int(os.environ.get("PARITY_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("PARITY_EXAMPLES", "100"))
 
 CASES = catalogue.all_cases()
 TARGETS = targets.all_targets() + targets.gradient_targets()
