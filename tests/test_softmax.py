@@ -105,6 +105,28 @@ def test_float16_is_computed_in_float32():
     np.testing.assert_allclose(result.astype(np.float64), [math.log(classes)], rtol=1e-3)
 
 
+def test_float32_denormal_loss_is_flushed_to_zero():
+    # Label 2e-38 on the winning class, logits [0, -10]: loss = 2e-38 * log(1 + e^-10) ~ 9e-43,
+    # a float32 denormal -> 0 under TF's flush-to-zero.
+    loss = 2e-38 * math.log1p(math.exp(-10.0))
+    assert 0 < loss < np.finfo(np.float32).tiny
+    result = softmax(labels=np.array([2e-38, 0.0], np.float32),
+                     logits=np.array([0.0, -10.0], np.float32))
+    assert result.dtype == np.float32 and result == 0.0
+
+
+@pytest.mark.parametrize("dtype, denormal_label", [(np.float32, 1e-39), (np.float64, 1e-310)],
+                         ids=["float32", "float64"])
+def test_denormal_labels_act_as_zero(dtype, denormal_label):
+    # logits [0, -1000], label only on the losing class: loss = z * (log(1 + e^-1000) + 1000)
+    # ~ 1000*z, a normal number (1e-36 / 1e-307) if the denormal label were used; TF reads
+    # the label as 0 (DAZ), so the loss is 0.
+    assert 1000 * denormal_label > np.finfo(dtype).tiny
+    result = softmax(labels=np.array([0.0, denormal_label], dtype),
+                     logits=np.array([0.0, -1000.0], dtype))
+    assert result.dtype == dtype and result == 0.0
+
+
 # --------------------------------------------------------------------------- label casting
 
 def test_integer_labels_are_cast_to_the_logits_dtype():
