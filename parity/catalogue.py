@@ -675,7 +675,28 @@ def case_to_literal(case: Case) -> dict:
 
 
 #: Shrunk counterexamples from hypothesis runs (paste ``case_to_literal`` output here).
-REGRESSIONS: list = []
+#: ``found`` records what differed when the case was found (for the reader; not checked).
+REGRESSIONS: list = [
+    {"id": "regression/clipped/float16/scalar_per_example", "family": "clipped", "dtype": "float16",
+     "inputs": {"labels": {"dtype": "float16", "shape": [], "values": ["0x0.0p+0"]},
+                "probs": {"dtype": "float16", "shape": [], "values": ["0x0.0p+0"]}},
+     "found": "per_example_clipped_cross_entropy on scalars: TF InvalidArgumentError 'Invalid reduction "
+              "dimension (-1 for input with 0 dimension(s) [Op:Sum]', tfloss numpy AxisError"},
+    {"id": "regression/softmax/float16/all_zero_dims", "family": "softmax", "dtype": "float16",
+     "inputs": {"labels": {"dtype": "float16", "shape": [0, 0, 0], "values": []},
+                "logits": {"dtype": "float16", "shape": [0, 0, 0], "values": []}},
+     "found": "TF InvalidArgumentError 'Input to reshape is a tensor with 1 values, but the requested shape "
+              "has 0 [Op:Reshape]'; tfloss returned float16 (0, 0)"},
+    {"id": "regression/sparse/float16/all_zero_dims", "family": "sparse", "dtype": "float16",
+     "inputs": {"labels": {"dtype": "int32", "shape": [0, 0], "values": []},
+                "logits": {"dtype": "float16", "shape": [0, 0, 0], "values": []}},
+     "found": "TF 'logits and labels must have the same first dimension, got logits shape [1,0] and labels "
+              "shape [0]'; tfloss 'Must have at least one class, but got logits shape [0,0]'"},
+    {"id": "regression/sigmoid/float16/naive_minus12", "family": "sigmoid", "dtype": "float16",
+     "inputs": {"labels": {"dtype": "float16", "shape": [], "values": ["0x0.0p+0"]},
+                "logits": {"dtype": "float16", "shape": [], "values": ["-0x1.8000000000000p+3"]}},
+     "found": "textbook.naive_sigmoid_cross_entropy(labels=0, logits=-12) float16: TF 0.0, tfloss nan"},
+]
 
 
 def regression_cases() -> list:
