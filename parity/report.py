@@ -64,6 +64,8 @@ def summarise(records) -> list:
             "release": sum(r.status == "release" for r in recs),
             "skipped": sum(r.status == "skip" for r in recs),
             "tf_errors": sum(r.kind == "error" for r in recs),
+            "elements": elements,
+            "bit_exact_count": sum(r.n_bit_exact for r in values),
             "bit_exact_cases": (sum(r.bit_exact for r in values) / len(values)) if values else None,
             "bit_exact_elements": (sum(r.n_bit_exact for r in values) / elements) if elements else None,
             "max_ulps": float(all_err.max()) if all_err.size else 0.0,
@@ -94,6 +96,37 @@ def _pct(x):
 
 def _ulps(x):
     return f"{x:.2f}" if x < 100 else f"{x:.3g}"
+
+
+def headline(rows) -> list:
+    """Rows aggregated over dtypes: one per function (for the README)."""
+    by_function = defaultdict(list)
+    for row in rows:
+        by_function[row["function"]].append(row)
+    out = []
+    for function, group in by_function.items():
+        elements = sum(r["elements"] for r in group)
+        out.append({
+            "function": function,
+            "cases": sum(r["cases"] for r in group),
+            "passed": sum(r["passed"] for r in group),
+            "failed": sum(r["failed"] for r in group),
+            "declared": sum(r["declared"] for r in group),
+            "tf_errors": sum(r["tf_errors"] for r in group),
+            "bit_exact": (sum(r["bit_exact_count"] for r in group) / elements) if elements else None,
+            "max_ulps": max((r["max_ulps"] for r in group), default=0.0),
+        })
+    return out
+
+
+def headline_markdown(rows) -> str:
+    """The headline table in Markdown."""
+    lines = ["| function | cases | pass | fail | declared | TF errors | bit-exact elements | max ULP |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in headline(rows):
+        lines.append(f"| `{r['function']}` | {r['cases']} | {r['passed']} | {r['failed']} | {r['declared']} | "
+                     f"{r['tf_errors']} | {_pct(r['bit_exact'])} | {_ulps(r['max_ulps'])} |")
+    return "\n".join(lines)
 
 
 def table(rows) -> str:
@@ -136,6 +169,10 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=()) ->
         f"Bound: min({BASE_ULPS} + ceil(log2 n) ULP, max(rtol * M, 1 ULP)) with rtol "
         + ", ".join(f"{k} {v:g}" for k, v in RTOL.items())
         + "; the NaN/inf/zero pattern must match exactly.",
+        "",
+        headline_markdown(rows),
+        "",
+        "Per dtype:",
         "",
         "| function | dtype | cases | pass | fail | decl | rel | err | exact | max ULP | p99 ULP |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
