@@ -70,6 +70,17 @@ def test_extreme_logits_match_high_precision(dtype):
     assert_close(result, exact, dtype, scale)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=DTYPE_IDS)
+def test_many_classes_match_high_precision(dtype):
+    # 1000 classes: the class sum is long enough for its order and precision to matter.
+    rng = np.random.default_rng(14)
+    logits = rng.normal(scale=4.0, size=(3, 1000)).astype(dtype)
+    labels = rng.dirichlet(np.ones(1000), size=3).astype(dtype)
+    result = softmax(labels=labels, logits=logits)
+    exact, scale = softmax_reference(labels, logits, dtype)
+    assert_close(result, exact, dtype, scale)
+
+
 def test_huge_float32_logits_stay_finite():
     # tf-behaviour.md 4.6: [1e38, -1e38, 0] with the label on class 1 -> 2e38 (finite in f32).
     result = softmax(labels=np.array([0.0, 1.0, 0.0], np.float32),
