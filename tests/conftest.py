@@ -37,5 +37,5 @@ settings.load_profile(HYPOTHESIS_PROFILE)
 
 @pytest.fixture(scope="session")
 def mp_reference():
-    """The mpmath reference (closed forms at 60 digits) and TF-tolerance checks: tests/reference.py."""
+    """tests/reference.py: mpmath closed forms (60 digits) and the TF-tolerance checks."""
     return reference

@@ -64,7 +64,8 @@ def test_import_as_tf_runs_tf_code_unchanged():
     labels = [[0.0, 1.0], [1.0, 0.0]]
     logits = [[2.0, 1.0], [0.5, 0.5]]
     assert tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits).shape == (2,)
-    assert tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[1, 0], logits=logits).shape == (2,)
+    sparse = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[1, 0], logits=logits)
+    assert sparse.shape == (2,)
     assert tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits).shape == (2, 2)
     assert tf.nn.weighted_cross_entropy_with_logits(labels, logits, 2.0).shape == (2, 2)
     assert tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2(labels, logits).shape == (2,)
@@ -89,7 +90,8 @@ def test_v2_functions_reject_sentinel(name):
     # tf.nn never had `_sentinel`; TF's dispatch wrapper raises
     # TypeError "Got an unexpected keyword argument '_sentinel'" (tf-behaviour.md 1.1; the same
     # wrapper text for tf.nn was seen by parity/ against TF 2.21).
-    with pytest.raises(TypeError, match=re.escape("Got an unexpected keyword argument '_sentinel'")):
+    message = "Got an unexpected keyword argument '_sentinel'"
+    with pytest.raises(TypeError, match=re.escape(message)):
         getattr(tfloss.nn, name)(_sentinel=1, labels=[[0.0]], logits=[[0.0]])
 
 

@@ -21,7 +21,8 @@ def _inputs(layout):
     if layout == "fortran":
         return (np.asfortranarray(base_logits[:, :3]), np.asfortranarray(base_labels[:, :3]),
                 base_sparse[:4].copy())
-    logits, labels, sparse = base_logits[:, :3].copy(), base_labels[:, :3].copy(), base_sparse[:4].copy()
+    logits, labels = base_logits[:, :3].copy(), base_labels[:, :3].copy()
+    sparse = base_sparse[:4].copy()
     if layout == "readonly":
         for array in (logits, labels, sparse):
             array.flags.writeable = False
