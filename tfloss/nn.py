@@ -8,8 +8,10 @@ accepted for compatibility and ignored (there is no graph to name).
 from __future__ import annotations
 
 from . import _ops
+from ._arguments import tf_api
 
 
+@tf_api
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """Elementwise logistic loss of ``logits`` against probabilities ``labels``.
 
@@ -47,6 +49,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     return _ops.sigmoid_cross_entropy_with_logits(labels, logits)
 
 
+@tf_api
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     """Logistic loss with the positive term weighted by ``pos_weight``.
 
@@ -80,6 +83,7 @@ def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     return _ops.weighted_cross_entropy_with_logits(labels, logits, pos_weight)
 
 
+@tf_api
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """Cross-entropy between ``labels`` and ``softmax(logits)`` along ``axis``.
 
@@ -113,6 +117,7 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     return _ops.softmax_cross_entropy_with_logits(labels, logits, axis)
 
 
+@tf_api
 def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
     """Cross-entropy between class indices ``labels`` and ``softmax(logits)`` on the last axis.
 

@@ -10,9 +10,11 @@ it, and since then ``tf.compat.v1.nn.sigmoid_cross_entropy_with_logits(y, x)`` s
 from __future__ import annotations
 
 from ... import _ops
+from ..._arguments import tf_api
 from ..._convert import deprecated_argument_lookup, ensure_named_arguments, ensure_xent_args
 
 
+@tf_api
 def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
     """TF1 form of :func:`tfloss.nn.sigmoid_cross_entropy_with_logits`; keyword arguments only.
 
@@ -26,6 +28,7 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
     return _ops.sigmoid_cross_entropy_with_logits(labels, logits)
 
 
+@tf_api
 def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None, targets=None):
     """TF1 form of :func:`tfloss.nn.weighted_cross_entropy_with_logits`.
 
@@ -41,6 +44,7 @@ def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None
     return _ops.weighted_cross_entropy_with_logits(labels, logits, pos_weight)
 
 
+@tf_api
 def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
     """TF1 form of :func:`tfloss.nn.softmax_cross_entropy_with_logits` (labels get no gradient).
 
@@ -59,6 +63,7 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
     return _ops.softmax_cross_entropy_with_logits(labels, logits, dim)
 
 
+@tf_api
 def softmax_cross_entropy_with_logits_v2(labels, logits, axis=None, name=None, dim=None):
     """``tf.compat.v1.nn.softmax_cross_entropy_with_logits_v2``: ``axis`` or its old name ``dim``.
 
@@ -72,6 +77,7 @@ def softmax_cross_entropy_with_logits_v2(labels, logits, axis=None, name=None, d
     return _ops.softmax_cross_entropy_with_logits(labels, logits, axis)
 
 
+@tf_api
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
     """TF1 form of :func:`tfloss.nn.sparse_softmax_cross_entropy_with_logits`; keyword arguments only.
 
