@@ -48,9 +48,12 @@ def float_arrays(dtype: str, shape, elements):
 
 @st.composite
 def shapes(draw, min_rank=0):
-    """Rank 0-4 shapes with dimensions 0-4 (at most 64 elements)."""
+    """Rank 0-4 shapes, dimensions 1-4 (at most 64 elements); one in eight has a zero-size dimension."""
     rank = draw(st.integers(min_rank, 4))
-    return tuple(draw(st.lists(st.integers(0, 4 if rank < 3 else 3), min_size=rank, max_size=rank)))
+    dims = draw(st.lists(st.integers(1, 4 if rank < 3 else 3), min_size=rank, max_size=rank))
+    if rank and draw(st.integers(0, 7)) == 7:
+        dims[draw(st.integers(0, rank - 1))] = 0
+    return tuple(dims)
 
 
 @st.composite
