@@ -168,8 +168,6 @@ def check_op_dtype(op: str, dtype: np.dtype, attr: str = "T") -> None:
     """Raise TF's "Value for attr 'T' of X is not in the list of allowed values" for ``op``."""
     attr, allowed, summary = OP_DEFS[op if attr == "T" else f"{op}:{attr}"]
     name = tf_dtype_name(dtype)
-    if op == "Abs" and name.startswith("complex"):
-        return  # math_ops.abs sends complex tensors to ComplexAbs, which accepts them
     if name not in allowed:
         raise op_error(
             errors.InvalidArgumentError,
@@ -191,15 +189,33 @@ def check_same_dtype(op: str, x: np.dtype, y: np.dtype) -> None:
 
 
 def check_ops(sequence: Sequence[tuple], dtypes: dict) -> None:
-    """Replay the dtype checks of a sequence of TF ops.
+    """Replay the dtype checks of a sequence of TF ops, tracking the dtype of each result.
 
-    ``sequence`` holds ``(op, input, ...)`` tuples naming the inputs in ``dtypes``; a binary op
-    first checks that its inputs agree, then that the dtype is one the op accepts.
+    Each step is ``(op, input, ...)``, optionally ending in ``"->name"`` to name its result for
+    later steps.  An input is a name in ``dtypes`` or a Python scalar, which TF converts to the
+    other input's dtype (and fails to, e.g. ``1`` into a bool tensor).  A binary op first checks
+    that its inputs agree, then that the dtype is one the op accepts.  Two of TF's Python-level
+    dispatches are followed: ``*`` with a bool operand is ``logical_and`` (its result is bool,
+    whatever the other dtype), and ``abs`` of a complex tensor is ``ComplexAbs`` (its result is
+    real).
     """
-    for op, first, *others in sequence:
-        for other in others:
-            check_same_dtype(op, dtypes[first], dtypes[other])
-        check_op_dtype(op, dtypes[first])
+    dtypes = dict(dtypes)
+    for op, *operands in sequence:
+        output = operands.pop()[2:] if str(operands[-1]).startswith("->") else None
+        named = [dtypes[x] for x in operands if isinstance(x, str)]
+        for scalar in (x for x in operands if not isinstance(x, str)):
+            to_python_scalar_tensor(scalar, named[0])
+        result = named[0]
+        if op == "Mul" and any(d == np.bool_ for d in named):
+            result = np.dtype(np.bool_)
+        elif op == "Abs" and result.kind == "c":
+            result = np.dtype(np.float32 if result == np.complex64 else np.float64)
+        else:
+            for other in named[1:]:
+                check_same_dtype(op, named[0], other)
+            check_op_dtype(op, named[0])
+        if output:
+            dtypes[output] = result
 
 
 def broadcast_shape(op: str, x_shape: tuple, y_shape: tuple) -> tuple:

@@ -31,31 +31,32 @@ from ._cpu import HALF_TYPES, CpuTensor, silent_floating_point as _quiet
 
 
 
-# The TF ops each sigmoid loss executes, in order, with the tensors they read.  A dtype that
-# one of them rejects fails there, with that op's message.
+# The TF ops each sigmoid loss executes, in order, with the tensors they read ("->name" names a
+# result).  A dtype that one of them rejects fails there, with that op's message.
 _SIGMOID_OPS = (
-    ("GreaterEqual", "logits"),
-    ("Neg", "logits"),
-    ("Mul", "logits", "labels"),
-    ("Sub", "logits"),
+    ("GreaterEqual", "logits"),  # logits >= zeros_like(logits)
+    ("Neg", "logits"),  # where(cond, -logits, logits)
+    ("Mul", "logits", "labels", "->product"),  # logits * labels
+    ("Sub", "logits", "product", "->difference"),  # relu_logits - logits * labels
     ("Exp", "logits"),
     ("Log1p", "logits"),
-    ("AddV2", "logits"),
+    ("AddV2", "difference", "logits"),
 )
 _WEIGHTED_OPS = (
-    ("Mul", "pos_weight", "labels"),  # (pos_weight - 1) * labels
-    ("AddV2", "labels"),  # 1 + ...
-    ("Sub", "labels"),  # 1 - labels
-    ("Mul", "labels", "logits"),  # (1 - labels) * logits
-    ("Abs", "logits"),
-    ("Neg", "logits"),
-    ("Exp", "logits"),
-    ("Log1p", "logits"),
+    ("Mul", "pos_weight", "labels", "->scaled"),  # (pos_weight - 1) * labels
+    ("AddV2", 1, "scaled", "->log_weight"),  # 1 + ...
+    ("Sub", 1, "labels", "->complement"),  # 1 - labels
+    ("Mul", "complement", "logits", "->linear"),  # (1 - labels) * logits
+    ("Abs", "logits", "->magnitude"),
+    ("Neg", "magnitude"),
+    ("Exp", "magnitude"),
+    ("Log1p", "magnitude"),
     ("Neg", "logits"),
     ("Relu", "logits"),
-    ("AddV2", "logits"),
+    ("AddV2", "magnitude", "logits", "->softplus"),  # log1p(exp(-|x|)) + relu(-x)
+    ("Mul", "log_weight", "softplus", "->weighted"),
+    ("AddV2", "linear", "weighted"),
 )
-
 
 @_quiet
 def sigmoid_cross_entropy_with_logits(labels, logits) -> np.ndarray:
@@ -110,15 +111,15 @@ def _move_axis_to_end(array: np.ndarray, axis: int, rank: int) -> np.ndarray:
     The axis is not normalised, so a negative axis other than -1 makes ``range(axis)`` fail:
     TF's broken negative axes, reproduced.
     """
-    if isinstance(axis, float):
-        check_op_dtype("Transpose", np.dtype(np.float32))
     for start, limit in ((0, axis), (axis + 1, rank)):
         if start > limit:
             raise op_error(
                 errors.InvalidArgumentError,
                 "Range",
-                f"Requires start <= limit when delta > 0: {start}/{limit}",
+                f"Requires start <= limit when delta > 0: {start:g}/{limit:g}",
             )
+    if isinstance(axis, float):  # the ranges are float, so the permutation is too
+        check_op_dtype("Transpose", np.dtype(np.float32))
     perm = list(range(axis)) + list(range(axis + 1, rank)) + [axis]
     if array.ndim != len(perm):
         raise op_error(
@@ -233,8 +234,9 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
         )
     precise_logits = _flatten_outer_dims(cast(logits, precise_dtype))
     flat_labels = labels.reshape(-1)
-    check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", precise_dtype)
+    # TF checks the labels' type attribute before the logits'.
     check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", flat_labels.dtype, attr="Tlabels")
+    check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", precise_dtype)
     batch, num_classes = precise_logits.shape
     if num_classes == 0:
         raise op_error(
