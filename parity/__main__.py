@@ -90,10 +90,10 @@ def main(argv=None) -> int:
     records = list(run_cases(cases, chosen, reference_only=opts.reference_only, progress=progress))
     progress.close()
 
-    counterexamples = []
+    counterexamples, labels = [], {}
     if opts.examples > 0:
         progress = Progress(f"hypothesis x{opts.examples}")
-        hyp_records, counterexamples = prop.run_all(
+        hyp_records, counterexamples, labels = prop.run_all(
             chosen, opts.examples, derandomize=opts.seed is None, random_seed=opts.seed or 0,
             reference_only=opts.reference_only, progress=progress)
         progress.close()
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     rows, total = report.write(
         opts.out, env, records, sig_checks, stem=stem,
         extra={"counterexamples": counterexamples, "hypothesis_examples": opts.examples,
-               "hypothesis_seed": opts.seed},
+               "hypothesis_seed": opts.seed, "hypothesis_draws": dict(sorted(labels.items()))},
         extra_sections=extra_sections)
 
     print()

@@ -10,8 +10,9 @@ a :data:`parity.catalogue.REGRESSIONS` entry.
 from __future__ import annotations
 
 import pprint
+from collections import Counter
 
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import HealthCheck, Phase, event, given, seed, settings
 
 from . import strategies
 from .catalogue import case_to_literal
@@ -38,8 +39,11 @@ def run_family(family, targets, examples, derandomize=True, random_seed=0, refer
     records : list of parity.runner.Record
     counterexample : dict or None
         The shrunk failing case as a REGRESSIONS literal.
+    labels : collections.Counter
+        How many cases were drawn per label (family, dtype, rank, regime).
     """
     records = []
+    labels = Counter()
 
     def judge_all(case):
         out = []
@@ -51,6 +55,8 @@ def run_family(family, targets, examples, derandomize=True, random_seed=0, refer
               **_SETTINGS)
     @given(strategies.cases(families=(family,)))
     def generate(case):
+        event(strategies.label(case))
+        labels[strategies.label(case)] += 1
         for record in judge_all(case):
             records.append(record)
             if progress is not None:
@@ -61,7 +67,7 @@ def run_family(family, targets, examples, derandomize=True, random_seed=0, refer
     generate()
 
     if not any(r.status == FAIL for r in records):
-        return records, None
+        return records, None, labels
 
     shrunk = {}
 
@@ -84,21 +90,23 @@ def run_family(family, targets, examples, derandomize=True, random_seed=0, refer
     except Exception as exc:  # noqa: BLE001 - a flaky replay still yields the last failure seen
         shrunk.setdefault("detail", repr(exc))
     if "case" not in shrunk:
-        return records, None
+        return records, None, labels
     literal = case_to_literal(shrunk["case"])
     literal["found"] = shrunk["detail"][:300]
-    return records, literal
+    return records, literal, labels
 
 
 def run_all(targets, examples, derandomize=True, random_seed=0, reference_only=False, progress=None):
-    """:func:`run_family` for every family the targets cover."""
-    records, counterexamples = [], []
+    """:func:`run_family` for every family the targets cover; returns (records, counterexamples, labels)."""
+    records, counterexamples, labels = [], [], Counter()
     for family in _families(targets):
-        recs, literal = run_family(family, targets, examples, derandomize, random_seed, reference_only, progress)
+        recs, literal, drawn = run_family(family, targets, examples, derandomize, random_seed, reference_only,
+                                          progress)
         records += recs
+        labels += drawn
         if literal is not None:
             counterexamples.append(literal)
-    return records, counterexamples
+    return records, counterexamples, labels
 
 
 def format_counterexample(literal: dict) -> str:

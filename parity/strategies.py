@@ -97,3 +97,12 @@ def cases(draw, families=("sigmoid", "weighted", "softmax", "sparse", "clipped")
             inputs["axis"] = draw(st.integers(0, len(shape) - 1))
     return Case(f"hypothesis/{family}/{dtype}/{next(_counter)}", family, inputs, dtype=dtype,
                 regime=regime, group="hypothesis")
+
+
+def label(case) -> str:
+    """The statistics label of a drawn case: family, dtype, rank, regime (for ``hypothesis.event``)."""
+    logits = case.inputs.get("logits", case.inputs.get("probs"))
+    rank = getattr(logits, "ndim", 0)
+    empty = " empty" if getattr(logits, "size", 1) == 0 else ""
+    axis = f" axis={case.inputs['axis']}" if "axis" in case.inputs else ""
+    return f"{case.family} {case.dtype} rank{rank}{empty}{axis} {case.regime}"

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 
 from parity import catalogue, strategies, targets, tfref
 from parity.catalogue import case_to_literal, decode, encode
@@ -74,6 +74,7 @@ def test_hypothesis(family):
               suppress_health_check=list(HealthCheck))
     @given(strategies.cases(families=(family,)))
     def check(case):
+        event(strategies.label(case))
         records = [run_case(case, t) for t in applicable_targets(case, family_targets)]
         failures = _unexplained(records)
         assert not failures, (_format(failures) + "\nadd to catalogue.REGRESSIONS:\n"
@@ -98,6 +99,22 @@ def test_regression_literals_round_trip_exactly():
         assert back.dtype == value.dtype and back.shape == value.shape
         assert back.tobytes() == np.ascontiguousarray(value).tobytes()
     assert literal["family"] == "softmax"
+
+
+def test_report_files_are_written_and_parse(tmp_path):
+    import json
+
+    from parity import report, signatures
+
+    records = list(run_cases(CASES[::200], TARGETS))
+    checks = signatures.check_all()
+    rows, total = report.write(tmp_path, report.environment(), records, checks, stem="parity")
+    data = json.loads((tmp_path / "parity.json").read_text())
+    assert data["totals"]["cases"] == len(records) == total["cases"]
+    assert data["environment"]["tensorflow"] == tfref.tf_version()
+    assert {"function", "dtype", "cases", "passed", "bit_exact_elements", "max_ulps", "p99_ulps"} <= set(rows[0])
+    text = (tmp_path / "parity.md").read_text()
+    assert text.startswith("# tfloss parity report") and "## Declared differences" in text
 
 
 def test_release_differences_only_against_other_tf_releases():
