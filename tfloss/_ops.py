@@ -139,8 +139,18 @@ def _flatten_outer_dims(array: np.ndarray) -> np.ndarray:
             "Expected begin[0] == 0 (got -1) and size[0] == 0 (got 1) when input.dim_size(0) == 0",
             named=False,
         )
-    rows = math.prod(array.shape[:-1])
-    return array.reshape(rows, array.shape[-1])
+    return array.reshape(_inferred_rows(array.shape), array.shape[-1])
+
+
+def _inferred_rows(shape: tuple) -> int:
+    """The ``-1`` of TF's Reshape to ``[-1, shape[-1]]``.
+
+    With a zero-size class dimension TF infers the missing size from the input's non-zero
+    dimensions only, so ``[2, 3, 0]`` flattens to ``[6, 0]`` and ``[0, 0]`` to ``[1, 0]``.
+    """
+    if shape[-1] == 0:
+        return math.prod(d for d in shape if d > 0)
+    return math.prod(shape[:-1])
 
 
 def _check_softmax_kernel_shapes(labels: np.ndarray, logits: np.ndarray) -> tuple:
@@ -232,12 +242,21 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
             "`labels.shape` must equal `logits.shape` except for the last dimension. "
             f"Received: labels.shape={static_shape(labels.shape)} and logits.shape={static_shape(logits.shape)}"
         )
-    precise_logits = _flatten_outer_dims(cast(logits, precise_dtype))
+    precise_logits = cast(logits, precise_dtype)
+    if precise_logits.ndim != 2:  # TF's rank-2 path skips the reshape
+        precise_logits = _flatten_outer_dims(precise_logits)
     flat_labels = labels.reshape(-1)
-    # TF checks the labels' type attribute before the logits'.
-    check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", flat_labels.dtype, attr="Tlabels")
+    # When both are wrong TF names either attribute, varying from run to run; we name T.
     check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", precise_dtype)
+    check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", flat_labels.dtype, attr="Tlabels")
     batch, num_classes = precise_logits.shape
+    if batch != flat_labels.shape[0]:
+        raise op_error(
+            errors.InvalidArgumentError,
+            "SparseSoftmaxCrossEntropyWithLogits",
+            "logits and labels must have the same first dimension, got logits shape "
+            f"{kernel_shape(precise_logits.shape)} and labels shape {kernel_shape(flat_labels.shape)}",
+        )
     if num_classes == 0:
         raise op_error(
             errors.InvalidArgumentError,
