@@ -115,11 +115,10 @@ def main(argv=None) -> int:
     print()
     print(report.table(rows))
     print()
-    failures = [r for r in records if r.status == "fail"]
-    for r in failures[:25]:
-        print(f"FAIL {r.target} {r.case_id}: {r.detail[:400]}")
-    if len(failures) > 25:
-        print(f"... {len(failures) - 25} more failures in the report")
+    failures = [r for r in records if r.status in ("fail", "release")]
+    for count, functions, example in report.clusters(failures, limit=20):
+        print(f"{example.status.upper()} x{count} {', '.join(functions[:3])}{' ...' if len(functions) > 3 else ''}"
+              f" e.g. {example.case_id}: {example.detail[:300]}")
     for c in counterexamples:
         print("shrunk counterexample:\n" + prop.format_counterexample(c))
     print(f"{total['passed']} passed, {total['failed']} failed, {total['declared']} declared, "

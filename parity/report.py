@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -88,6 +89,25 @@ def totals(records, signature_checks=()) -> dict:
         "skipped": statuses["skip"],
         "signatures_failed": sum(s.status == "fail" for s in signature_checks),
     }
+
+
+_NUMBERS = re.compile(r"np\.\w+\(|\)|-?\d[\d.e+-]*")
+
+
+def clusters(records, limit=40) -> list:
+    """Group non-passing records by kind: (count, functions, example record), largest first.
+
+    Records are alike when their detail texts agree after numbers are blanked out, so one
+    cause seen in many cases (a message that changed between TF releases, say) is one line.
+    """
+    groups = defaultdict(list)
+    for r in records:
+        groups[_NUMBERS.sub("#", r.detail)[:120]].append(r)
+    out = []
+    for recs in sorted(groups.values(), key=len, reverse=True)[:limit]:
+        example = min(recs, key=lambda r: (r.n_elements, len(r.case_id)))
+        out.append((len(recs), sorted({r.target for r in recs}), example))
+    return out
 
 
 def _pct(x):
@@ -191,7 +211,13 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=()) ->
         lines.append(f"- **{d.id}** ({', '.join(f'`{f}`' for f in d.functions)}): {d.reason}")
     for title, body in extra_sections:
         lines += ["", f"## {title}", "", body]
-    lines += ["", "## Failures and TF-release differences", ""]
+    lines += ["", "## Failures and TF-release differences, grouped", ""]
+    if not failures:
+        lines.append("None.")
+    for count, functions, example in clusters(failures):
+        lines.append(f"- **{count}x** ({', '.join(f'`{f}`' for f in functions[:4])}"
+                     f"{' ...' if len(functions) > 4 else ''}) e.g. `{example.case_id}`: {example.detail[:400]}")
+    lines += ["", "## Failures and TF-release differences, every case", ""]
     if not failures:
         lines.append("None.")
     for r in failures[:200]:
