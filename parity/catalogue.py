@@ -271,7 +271,8 @@ LABEL_BROADCASTS = {
 }
 
 #: pos_weight variants of the weighted op, cycled over the catalogue.
-POS_WEIGHTS = ("py_float", "py_int", "np_float64", "array_C", "array_dtype", "zero", "negative", "huge")
+POS_WEIGHTS = ("py_float", "py_int", "np_float64", "array_C", "array_dtype", "zero", "negative", "huge",
+               "array_B1", "array_float64")
 
 
 def _pos_weight(kind, rng, dtype, shape):
@@ -290,6 +291,12 @@ def _pos_weight(kind, rng, dtype, shape):
         return 0.0
     if kind == "negative":
         return -2.0
+    if kind == "array_B1":
+        # broadcasts along the classes (rank >= 2) or against a vector
+        b1 = shape[:-1] + (1,) if len(shape) >= 2 else shape[:1]
+        return cast(rng.uniform(0.1, 4.0, b1), dtype)
+    if kind == "array_float64":
+        return rng.uniform(0.1, 4.0, shape[-1:] if shape else ())  # TF converts NumPy float64 silently
     return 1e30
 
 
@@ -336,6 +343,10 @@ def value_case(family, dtype, shape_name, regime, axis=None, index=0, group="val
             case_id += f"/pw_{kind}"
         if family == "softmax" and axis is not None:
             inputs["axis"] = axis
+        if family == "softmax" and regime == "ties" and index % 3 == 0:
+            # integer one-hot labels: TF casts them to the logits' (compute) dtype
+            inputs["labels"] = labels.astype(np.float64).astype(np.int32)
+            case_id += "/int_labels"
         if family == "softmax" and index % 5 == 4 and regime == "ordinary":
             # TF casts softmax labels to the logits' (compute) dtype: try another label dtype.
             inputs["labels"] = labels.astype(np.float64 if dtype != "float64" else np.float32)
