@@ -390,6 +390,13 @@ def _case_vector(inputs):
     return np.random.default_rng(seed).normal(0.0, 1.0, logits.shape).astype(logits.dtype)
 
 
+def _upstream(op_name, kwargs):
+    """A deterministic upstream gradient shaped like the op's loss (shape and dtype taken from TF)."""
+    loss = tfref.to_numpy(resolve("tensorflow", op_name)(**{k: tfref.to_tf_input(v) for k, v in kwargs.items()}))
+    seed = zlib.crc32(repr((loss.shape, loss.dtype.name, op_name)).encode())
+    return np.random.default_rng(seed).uniform(-2.0, 2.0, loss.shape).astype(loss.dtype)
+
+
 def _row_scale(expected, family):
     e = np.abs(np.asarray(expected).astype(np.float64))
     if family in ("softmax", "sparse") and e.ndim:
@@ -403,6 +410,7 @@ class GradientTarget(Target):
     """``tfloss.value_and_gradient`` / ``hessian_vector_product`` against ``tf.GradientTape``.
 
     ``mode="grad"``: outputs ``(loss, d loss / d wrt[0], ...)`` with upstream gradient 1.
+    ``mode="grad_upstream"``: the same with a random upstream gradient (``grad_loss``).
     ``mode="hvp"``: outputs ``(d/d labels, d/d logits)`` of ``<d loss / d logits, v>`` for a
     fixed tangent ``v`` (TF's nested tapes).
     """
@@ -417,6 +425,9 @@ class GradientTarget(Target):
         def call(**kwargs):
             if self.mode == "grad":
                 return tfref.tf_value_and_gradient(tf_op, kwargs, gradient_wrt(family, kwargs))
+            if self.mode == "grad_upstream":
+                return tfref.tf_value_and_gradient(tf_op, kwargs, gradient_wrt(family, kwargs),
+                                                   grad_loss=_upstream(self.op_name, kwargs))
             return tfref.tf_hessian_vector_product(tf_op, kwargs, _case_vector(kwargs))
 
         return call
@@ -424,11 +435,14 @@ class GradientTarget(Target):
     def tfloss_callable(self):
         op = resolve("tfloss", self.op_name)
         family = self.family
-        if self.mode == "grad":
+        if self.mode in ("grad", "grad_upstream"):
             value_and_gradient = resolve("tfloss", "value_and_gradient")
 
             def call(**kwargs):
-                loss, grads = value_and_gradient(op, **kwargs)
+                if self.mode == "grad":
+                    loss, grads = value_and_gradient(op, **kwargs)
+                else:
+                    loss, grads = value_and_gradient(op, grad_loss=_upstream(self.op_name, kwargs), **kwargs)
                 return (loss, *[grads.get(name) for name in gradient_wrt(family, kwargs)])
 
             return call
@@ -444,6 +458,10 @@ class GradientTarget(Target):
         """Per-output term magnitudes (see :func:`gradient_magnitudes`)."""
         if self.mode == "grad":
             return gradient_magnitudes(self.family, inputs, expected)
+        if self.mode == "grad_upstream":
+            # d/dwrt scale with |upstream| <= 2: widen the unit-upstream magnitudes accordingly
+            return [(None if m is None else 2 * m, n) if i else (m, n)
+                    for i, (m, n) in enumerate(gradient_magnitudes(self.family, inputs, expected))]
         return [(None if e is None else _row_scale(e, self.family), 1) for e in expected]
 
 
@@ -454,7 +472,8 @@ def gradient_targets() -> tuple:
     except ImportError:
         return ()
     found = []
-    for mode, attr in (("grad", "value_and_gradient"), ("hvp", "hessian_vector_product")):
+    for mode, attr in (("grad", "value_and_gradient"), ("grad_upstream", "value_and_gradient"),
+                       ("hvp", "hessian_vector_product")):
         if hasattr(tfloss, attr):
             found += [GradientTarget(f"{mode}:{t.name}", t.family, adapt=t.adapt, magnitude=t.magnitude,
                                      op_name=t.name, mode=mode) for t in NN_TARGETS]
