@@ -222,6 +222,13 @@ def run_case(case: Case, target, reference_only: bool = False) -> Record:
             ok = False
             problems.append("tfloss modified an input array")
 
+    if not tfloss_out.raised and not reference_only:
+        inputs = [c for c in copies if isinstance(c, np.ndarray)]
+        for out in tfloss_out.values:
+            if isinstance(out, np.ndarray) and any(np.shares_memory(out, c) for c in inputs):
+                ok = False
+                problems.append("a tfloss result shares memory with an input (results must be independent arrays)")
+
     record = Record(**base, status=PASS if ok else FAIL, kind=kind)
     if comparisons:
         record.n_elements = sum(c.n_elements for c in comparisons)
