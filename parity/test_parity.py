@@ -23,11 +23,26 @@ CASES = catalogue.all_cases()
 TARGETS = targets.all_targets() + targets.gradient_targets()
 
 
+def _kind(target):
+    """``nn`` (tf.nn and compat.v1.nn), ``textbook``, or the gradient mode."""
+    if ":" in target.name:
+        return target.name.split(":")[0]
+    return "textbook" if target.name.startswith("textbook.") else "nn"
+
+
 def _chunks():
-    chunks = defaultdict(list)
+    """Tests by (group, family, dtype, kind of function), so a failure names its area."""
+    cases = defaultdict(list)
     for case in CASES:
-        chunks[f"{case.group}-{case.family}-{case.dtype}"].append(case)
-    return dict(sorted(chunks.items()))
+        cases[(case.group, case.family, case.dtype)].append(case)
+    kinds = sorted({_kind(t) for t in TARGETS})
+    chunks = {}
+    for (group, family, dtype), chunk_cases in sorted(cases.items()):
+        for kind in kinds:
+            chunk_targets = [t for t in TARGETS if _kind(t) == kind]
+            if any(applicable_targets(c, chunk_targets) for c in chunk_cases):
+                chunks[f"{kind}-{group}-{family}-{dtype}"] = (chunk_cases, chunk_targets)
+    return chunks
 
 
 CHUNKS = _chunks()
@@ -60,15 +75,18 @@ def test_every_textbook_function_has_a_tf_composition():
 
 @pytest.mark.parametrize("chunk", list(CHUNKS))
 def test_catalogue(chunk):
-    failures = _unexplained(list(run_cases(CHUNKS[chunk], TARGETS)))
+    chunk_cases, chunk_targets = CHUNKS[chunk]
+    failures = _unexplained(list(run_cases(chunk_cases, chunk_targets)))
     assert not failures, _format(failures)
 
 
-@pytest.mark.parametrize("family", targets.FAMILIES)
-def test_hypothesis(family):
-    family_targets = targets.targets_for(family, TARGETS)
-    if not family_targets:
-        pytest.skip(f"no {family} functions")
+HYPOTHESIS_RUNS = [(family, kind) for family in targets.FAMILIES for kind in sorted({_kind(t) for t in TARGETS})
+                   if any(_kind(t) == kind for t in targets.targets_for(family, TARGETS))]
+
+
+@pytest.mark.parametrize("family,kind", HYPOTHESIS_RUNS, ids=[f"{k}-{f}" for f, k in HYPOTHESIS_RUNS])
+def test_hypothesis(family, kind):
+    family_targets = [t for t in targets.targets_for(family, TARGETS) if _kind(t) == kind]
 
     @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
