@@ -17,7 +17,7 @@ import sys
 import time
 from collections import Counter
 
-from . import catalogue, property as prop, report, signatures, targets, tfref
+from . import catalogue, report, signatures, targets, tfref
 from .runner import run_cases
 
 
@@ -91,6 +91,11 @@ def main(argv=None) -> int:
     progress.close()
 
     counterexamples, labels = [], {}
+    try:
+        from . import property as prop
+    except ImportError as exc:  # hypothesis is in the "test" extra
+        print(f"parity: no hypothesis pass ({exc}); install hypothesis for property-based cases")
+        opts.examples = 0
     if opts.examples > 0:
         progress = Progress(f"hypothesis x{opts.examples}")
         hyp_records, counterexamples, labels = prop.run_all(
@@ -101,6 +106,8 @@ def main(argv=None) -> int:
 
     extra_sections = []
     if counterexamples:
+        from . import property as prop
+
         text = "\n\n".join("```python\n" + prop.format_counterexample(c) + "\n```" for c in counterexamples)
         extra_sections.append(("Shrunk counterexamples (add to catalogue.REGRESSIONS)", text))
     elapsed = time.monotonic() - started
@@ -120,6 +127,8 @@ def main(argv=None) -> int:
         print(f"{example.status.upper()} x{count} {', '.join(functions[:3])}{' ...' if len(functions) > 3 else ''}"
               f" e.g. {example.case_id}: {example.detail[:300]}")
     for c in counterexamples:
+        from . import property as prop
+
         print("shrunk counterexample:\n" + prop.format_counterexample(c))
     print(f"{total['passed']} passed, {total['failed']} failed, {total['declared']} declared, "
           f"{total['release']} release differences, {total['skipped']} skipped; "
