@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from parity import catalogue, strategies, targets, tfref
 from parity.catalogue import case_to_literal, decode, encode
 from parity.property import format_counterexample
-from parity.runner import FAIL, SKIP, applicable_targets, run_case, run_cases
+from parity.runner import FAIL, SKIP, applicable_targets, call_inputs, run_case, run_cases
 
 EXAMPLES = int(os.environ.get("PARITY_EXAMPLES", "100"))
 
@@ -141,3 +141,19 @@ def test_release_differences_only_against_other_tf_releases():
         case = CASES[0]
         record = run_case(case, applicable_targets(case, TARGETS)[0])
         assert record.status != "release"
+
+
+def test_tfloss_errors_mirror_every_tf_error_the_catalogue_raises(tf):
+    import tfloss.errors
+
+    raised = set()
+    for case in CASES[::3]:
+        for target in applicable_targets(case, targets.all_targets())[:1]:
+            args, kwargs = call_inputs(case, target)
+            out = tfref.run_tf(target.tf_callable(), args, kwargs)
+            if out.error_kind == "tf.errors":
+                raised.add(out.error_name)
+    assert raised  # the catalogue does provoke TF's op errors
+    for name in raised | {"OpError"}:
+        ours, theirs = getattr(tfloss.errors, name), getattr(tf.errors, name)
+        assert issubclass(ours, tfloss.errors.OpError) and issubclass(theirs, tf.errors.OpError), name

@@ -124,9 +124,11 @@ class Outcome:
         )
 
 
-def _classify(exc: BaseException, op_error_base) -> tuple[str, str]:
+def _classify(exc: BaseException, op_error_base, namespace=None) -> tuple[str, str]:
     name = type(exc).__name__
     if op_error_base is not None and isinstance(exc, op_error_base):
+        if namespace is not None and type(exc) is not getattr(namespace, name, None):
+            return "other", f"{type(exc).__module__}.{name} (not tfloss.errors.{name})"
         return "tf.errors", name
     if type(exc).__module__ == "builtins":
         return "builtins", name
@@ -161,11 +163,11 @@ def run_tfloss(fn, args=(), kwargs=None) -> Outcome:
 
         op_error_base = getattr(tfloss_errors, "OpError", None)
     except ImportError:
-        op_error_base = None
+        tfloss_errors, op_error_base = None, None
     try:
         out = fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001
-        kind, name = _classify(exc, op_error_base)
+        kind, name = _classify(exc, op_error_base, tfloss_errors)
         return Outcome(error_kind=kind, error_name=name, message=strip_function_node(str(exc)))
     outs = out if isinstance(out, tuple) else (out,)
     return Outcome(values=outs)
