@@ -707,6 +707,10 @@ REGRESSIONS: list = [
      "inputs": {"labels": {"dtype": "float16", "shape": [], "values": ["0x0.0p+0"]},
                 "logits": {"dtype": "float16", "shape": [], "values": ["-0x1.8000000000000p+3"]}},
      "found": "textbook.naive_sigmoid_cross_entropy(labels=0, logits=-12) float16: TF 0.0, tfloss nan"},
+    {"id": "regression/softmax/float16/naive_minus_zero_label", "family": "softmax", "dtype": "float16",
+     "inputs": {"labels": {"dtype": "float16", "shape": [1], "values": ["-0x0.0p+0"]},
+                "logits": {"dtype": "float16", "shape": [1], "values": ["0x0.0p+0"]}},
+     "found": "textbook.naive_softmax_cross_entropy(labels=[-0.], logits=[0.]): TF +0.0, tfloss -0.0"},
 ]
 
 
