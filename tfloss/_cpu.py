@@ -173,7 +173,9 @@ def abs(x: CpuTensor) -> CpuTensor:  # noqa: A001 - mirrors tf.math.abs
 
 def relu(x: CpuTensor) -> CpuTensor:
     """``max(x, 0)``; NaN stays NaN (TF's Relu propagates it)."""
-    return CpuTensor(np.where(x.value > 0, x.value, np.where(np.isnan(x.value), x.value, 0)).astype(x.dtype))
+    zero = np.zeros((), x.dtype)  # a typed zero: older NumPy cannot compare bfloat16 with int
+    keep = (x.value > zero) | np.isnan(x.value)
+    return CpuTensor(np.where(keep, x.value, zero))
 
 
 def where(condition: np.ndarray, x: CpuTensor, y: CpuTensor) -> CpuTensor:
