@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import declared, tfref
+from . import declared, isolate, tfref
 from .catalogue import Case
 from .compare import compare_arrays
 
@@ -187,6 +187,22 @@ def judge(case, target, tf_out: tfref.Outcome, tfloss_out: tfref.Outcome):
     return ok, kind, comparisons, problems
 
 
+_SCREEN = None
+
+
+def _tf_crashes(case, target) -> bool:
+    """Ask the crash screen first where TF might kill the interpreter (see parity.isolate)."""
+    global _SCREEN
+    if not (isolate.is_risky(case) or not tfref.is_target_release()):
+        return False
+    if _SCREEN is None:
+        import atexit
+
+        _SCREEN = isolate.CrashScreen()
+        atexit.register(_SCREEN.close)
+    return _SCREEN.crashes(case, target)
+
+
 def run_case(case: Case, target, reference_only: bool = False) -> Record:
     """Run one case on one target and judge it.
 
@@ -201,6 +217,9 @@ def run_case(case: Case, target, reference_only: bool = False) -> Record:
                 dtype=case.dtype, regime=case.regime)
     if not reference_only and not target.available():
         return Record(**base, status=SKIP, detail="tfloss lacks this function")
+    if _tf_crashes(case, target):
+        crash = f"TF {tfref.tf_version()} crashes the interpreter on this input (found in a child process)"
+        return Record(**base, status=SKIP if tfref.is_target_release() else RELEASE, kind="error", detail=crash)
     args, kwargs = call_inputs(case, target)
     tf_args = tuple(present(a, case.layout, "tf") for a in args)
     tf_kwargs = {k: present(v, case.layout, "tf") for k, v in kwargs.items()}
