@@ -102,3 +102,19 @@ def test_errors_need_same_class_and_message():
 def test_function_node_prefix_is_stripped():
     text = "{{function_node __wrapped__Op_device_/job:localhost/replica:0/task:0/device:CPU:0}} bad [Op:X] name: "
     assert tfref.strip_function_node(text) == "bad [Op:X] name: "
+
+
+def test_crash_screen_runs_tf_in_a_child_and_reports_no_crash_for_ordinary_input():
+    from parity.isolate import CrashScreen, is_risky
+    from parity.targets import NN_TARGETS
+
+    screen = CrashScreen()
+    try:
+        target = next(t for t in NN_TARGETS if t.name == "nn.sigmoid_cross_entropy_with_logits")
+        assert not screen.crashes(CASE, target)
+        assert not screen.crashes(BAD_CASE, target)  # a Python exception in TF is not a crash
+        assert screen.crashed == []
+    finally:
+        screen.close()
+    empty = Case("runner/empty", "softmax", {"labels": np.zeros((0,), np.float16), "logits": np.zeros((0,), np.float16)})
+    assert is_risky(empty) and not is_risky(CASE)
