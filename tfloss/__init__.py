@@ -7,6 +7,8 @@
 * :mod:`tfloss.compat.v1.nn` -- ``tf.compat.v1.nn`` (TF1 signatures).
 * :mod:`tfloss.errors` -- the ``tf.errors`` classes these ops raise.
 * :mod:`tfloss.textbook` -- the naive formulas, for teaching where they break.
+* :func:`tfloss.value_and_gradient`, :func:`tfloss.hessian_vector_product` -- gradients as
+  TF's ``GradientTape`` computes them.
 
 Examples
 --------
@@ -16,7 +18,8 @@ array([0.12692805, 2.126928  ], dtype=float32)
 """
 
 from . import compat, errors, nn, textbook
+from ._gradients import hessian_vector_product, value_and_gradient
 
 __version__ = "0.1.0"
 
-__all__ = ["nn", "compat", "errors", "textbook", "__version__"]
+__all__ = ["nn", "compat", "errors", "textbook", "value_and_gradient", "hessian_vector_product", "__version__"]

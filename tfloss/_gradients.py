@@ -1,0 +1,706 @@
+"""Gradients of the cross-entropy ops, computed the way TF's ``GradientTape`` computes them.
+
+One rule per op family, registered for every public function of that family (TF's
+``@ops.RegisterGradient``, keyed here by the public function instead of the op name):
+
+* **sigmoid** and **weighted**: TF registers no gradient for these losses, so its tape
+  differentiates the elementwise ops of the forward formula one by one (``where``, ``neg``,
+  ``mul``, ``sub``, ``exp``, ``log1p``, ``abs``, ``relu``).  The rules below replay that chain of
+  gradient ops in TF's order, each op rounding like TF's CPU kernel (:mod:`tfloss._cpu`).
+* **softmax** and **sparse**: TF's registered gradients (``nn_grad.py``) reuse the kernel's
+  second output ``backprop = softmax - labels``; the rules call the same kernels and then flow
+  back through the wrapper's cast, reshape and transpose steps.
+
+Second order (:func:`hessian_vector_product`) replays TF's nested tapes: the backward ops of the
+first-order chain are themselves differentiated.
+
+API, for the parity suite::
+
+    loss, grads = tfloss.value_and_gradient(op, grad_loss=None, labels=..., logits=..., ...)
+    hvp = tfloss.hessian_vector_product(op, vector, grad_loss=None, labels=..., logits=...)
+
+``op`` is any public op of :mod:`tfloss.nn` or :mod:`tfloss.compat.v1.nn`; the remaining keyword
+arguments are the op's own.  ``grads`` maps each array argument the caller passed (``labels`` or
+``targets``, ``logits``, and ``pos_weight`` when it is a float array) to the gradient TF's
+``tape.gradient(loss, [...], output_gradients=grad_loss)`` returns for it -- ``None`` where TF
+returns None.  ``hvp`` maps ``labels`` (or ``targets``) and ``logits`` to
+``outer.gradient(inner.gradient(loss, logits, output_gradients=grad_loss), [labels, logits],
+output_gradients=vector)``.  Errors are TF's: first the forward op's, then the ones TF's
+backward pass raises (softmax labels broadcast against the logits).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import _kernels, _ops, nn
+from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
+from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log, log1p, reduce_max,
+                   reduce_sum, relu, where)
+from ._cpu import silent_floating_point as _quiet
+from .compat.v1 import nn as nn_v1
+
+# --------------------------------------------------------------------------------------------
+# The gradient ops TF's backward pass runs, one function each
+# --------------------------------------------------------------------------------------------
+
+
+def _zero(like: CpuTensor) -> CpuTensor:
+    """TF's ``zeros([], dtype)``: the scalar that SelectV2's gradient selects against."""
+    return CpuTensor(np.zeros((), like.dtype))
+
+
+def _reciprocal(x: CpuTensor) -> CpuTensor:
+    return 1 / x
+
+
+def _reciprocal_grad(y: CpuTensor, dy: CpuTensor) -> CpuTensor:
+    """TF's ReciprocalGrad ``-y*y*dy``, but 0 where ``dy == 0`` (Eigen's ``mul_no_nan``)."""
+    product = (-y) * y * dy
+    return CpuTensor(np.where(dy.value == 0, np.zeros((), y.dtype), product.value))
+
+
+def _sign(x: CpuTensor) -> CpuTensor:
+    """Eigen's sign: -1, +0 or 1, and NaN for NaN."""
+    wide = x.value.astype(compute_dtype(x.dtype))
+    sign = np.where(wide > 0, 1.0, np.where(wide < 0, -1.0, np.where(np.isnan(wide), np.nan, 0.0)))
+    return CpuTensor(sign.astype(x.dtype))
+
+
+def _relu_grad(gradients: CpuTensor, features: CpuTensor) -> CpuTensor:
+    """TF's ReluGrad ``gradients * (features > 0)``: a multiplication, so NaN * 0 stays NaN."""
+    return gradients * CpuTensor((features.value > np.zeros((), features.dtype)).astype(features.dtype))
+
+
+def _add_n(*terms: CpuTensor) -> CpuTensor:
+    """TF's AddN (how the tape aggregates several gradients of one tensor): left to right."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def _reduce_axes(shape: tuple, output_shape: tuple) -> tuple:
+    """BroadcastGradientArgs: the axes of ``output_shape`` along which ``shape`` was broadcast."""
+    padded = (1,) * (len(output_shape) - len(shape)) + tuple(shape)
+    return tuple(i for i, (d, o) in enumerate(zip(padded, output_shape)) if d == 1 and o != 1)
+
+
+def _sum_leading_axis(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Eigen's sum over the first axis of ``[R, K]`` keeping the inner axis (column sums).
+
+    Whole packets of columns are added row by row; with 16 rows or more, four accumulators take
+    rows ``j, j+1, j+2, j+3`` in turn and are folded into the first before the remaining rows.
+    Columns past the last whole packet are added row by row into one scalar.
+    """
+    rows, columns = values.shape
+    packet = 4 if dtype == np.float64 else 8
+    vectorized = columns // packet * packet
+
+    def add(a, b):
+        with np.errstate(all="ignore"):
+            return flush_denormals(a + b).astype(dtype).astype(a.dtype)
+
+    wide = values.astype(compute_dtype(dtype))
+    total = np.zeros(columns, wide.dtype)
+    if rows >= 16:
+        unrolled = rows // 4 * 4
+        accumulators = [np.zeros(vectorized, wide.dtype) for _ in range(4)]
+        for j in range(0, unrolled, 4):
+            for k in range(4):
+                accumulators[k] = add(accumulators[k], wide[j + k, :vectorized])
+        head = accumulators[0]
+        for other in accumulators[1:]:
+            head = add(head, other)
+        for j in range(unrolled, rows):
+            head = add(head, wide[j, :vectorized])
+        total[:vectorized] = head
+    else:
+        for j in range(rows):
+            total[:vectorized] = add(total[:vectorized], wide[j, :vectorized])
+    for j in range(rows):
+        total[vectorized:] = add(total[vectorized:], wide[j, vectorized:])
+    return total.astype(dtype)
+
+
+def _reduce_sum(x: CpuTensor, axes: tuple) -> CpuTensor:
+    """TF's Sum op over ``axes`` (keepdims), in the order its CPU kernel adds.
+
+    TF first merges adjacent dimensions that are all reduced or all kept (size-1 dimensions
+    join their neighbour), then runs one of Eigen's reducers: a full sum, column sums or row
+    sums.  bfloat16 sums are accumulated in float32 and rounded once (TF's casting reducer).
+    """
+    if not axes:
+        return x  # TF's Sum with no axes copies its input
+    dtype = x.dtype
+    keep_shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    values = x.value
+    if dtype == bfloat16:
+        summed = _reduce_sum(CpuTensor(values.astype(np.float32)), axes)
+        return CpuTensor(summed.value.astype(bfloat16))
+    # Merge dimensions as TF's ReductionHelper does.
+    groups: list = []
+    for i, size in enumerate(x.shape):
+        reduced = i in axes
+        if size == 1 and groups:
+            reduced = groups[-1][0]
+        if groups and groups[-1][0] == reduced:
+            groups[-1][1] *= size
+        else:
+            groups.append([reduced, size])
+    pattern = tuple(g[0] for g in groups)
+    sizes = [g[1] for g in groups]
+    if values.size == 0:
+        return CpuTensor(np.zeros(keep_shape, dtype))
+    if pattern == (True,):
+        total = reduce_sum(CpuTensor(values.reshape(1, -1)), axis=1).value
+    elif pattern == (True, False):
+        total = _sum_leading_axis(values.reshape(sizes), dtype)
+    elif pattern == (False, True):
+        total = reduce_sum(CpuTensor(values.reshape(sizes)), axis=1).value
+    else:
+        # Other patterns: reduced dimensions moved last, then row sums (TF transposes likewise).
+        kept = [i for i in range(x.value.ndim) if i not in axes]
+        moved = np.transpose(values, kept + list(axes))
+        rows = math.prod(moved.shape[: len(kept)])
+        total = reduce_sum(CpuTensor(moved.reshape(rows, -1)), axis=1).value
+    return CpuTensor(np.asarray(total, dtype).reshape(keep_shape))
+
+
+def _unbroadcast(grad: CpuTensor, shape: tuple) -> CpuTensor:
+    """``_ReduceGradientArg``: sum a gradient over the axes its input was broadcast along."""
+    axes = _reduce_axes(shape, grad.shape)
+    if not axes and grad.shape == tuple(shape):
+        return grad
+    return CpuTensor(_reduce_sum(grad, axes).value.reshape(shape))
+
+
+def _broadcast_to(grad: CpuTensor, shape: tuple) -> CpuTensor:
+    """The gradient of a sum: the summed gradient copied back over the reduced axes."""
+    return CpuTensor(np.broadcast_to(grad.value, shape).copy())
+
+
+def _log_softmax(logits: CpuTensor) -> CpuTensor:
+    """TF's LogSoftmax kernel on ``[batch, classes]``: ``shifted - log(sum(exp(shifted)))``."""
+    shifted_logits = logits - reduce_max(logits, axis=1, keepdims=True)
+    return shifted_logits - log(reduce_sum(exp(shifted_logits), axis=1, keepdims=True))
+
+
+def _softmax(logits: CpuTensor) -> CpuTensor:
+    """TF's Softmax kernel: ``exp(shifted) * (1 / sum(exp(shifted)))`` (a reciprocal, not a division)."""
+    exp_shifted = exp(logits - reduce_max(logits, axis=1, keepdims=True))
+    return exp_shifted * _reciprocal(reduce_sum(exp_shifted, axis=1, keepdims=True))
+
+
+def _row_dot(a: CpuTensor, b: CpuTensor) -> CpuTensor:
+    """BatchMatMul of ``[B, 1, C]`` by ``[B, C, 1]``: one dot product per row, ``[B, 1]``."""
+    return reduce_sum(a * b, axis=1, keepdims=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The rules
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Inputs:
+    """An op's array arguments after TF's conversion, and the names the caller gave them."""
+
+    labels: np.ndarray
+    logits: np.ndarray
+    labels_name: str = "labels"
+    pos_weight: object = None
+    axis: int = -1
+    labels_differentiable: bool = True  # False under v1 softmax's stop_gradient
+
+
+def _is_float(array) -> bool:
+    return isinstance(array, np.ndarray) and array.dtype in FLOAT_DTYPES
+
+
+class SigmoidGradient:
+    """Gradient of ``sigmoid_cross_entropy_with_logits`` (no registered gradient in TF: autodiff).
+
+    Closed form, with ``x`` = logits, ``z`` = labels and upstream gradient ``g``::
+
+        d/dx = g * (sigmoid(x) - z)          (also at x = 0: 0.5 - z)
+        d/dz = -g * x
+
+    TF's tape computes ``sigmoid(x)`` as ``where(x >= 0, 1 - e/(1+e), e/(1+e))`` with
+    ``e = exp(-|x|)``, assembled from the gradients of ``where``, ``x*z``, ``log1p`` and ``exp``.
+    Second order: ``d2/dx2 = g * sigmoid'(x)``, ``d2/dxdz = -g``.
+    """
+
+    @staticmethod
+    def backward(labels: CpuTensor, logits: CpuTensor, grad_loss: CpuTensor) -> dict:
+        cond = logits >= CpuTensor(np.zeros_like(logits.value))
+        exp_neg_abs = exp(where(cond, -logits, logits))
+        # loss = (relu_logits - logits * labels) + log1p(exp(neg_abs_logits)): AddV2 hands
+        # grad_loss to both terms; Sub negates it for the product.
+        grad_product = -grad_loss
+        from_product = grad_product * labels
+        from_relu = where(cond, grad_loss, _zero(grad_loss))  # SelectV2's gradient
+        grad_neg_abs = grad_loss * _reciprocal(1 + exp_neg_abs) * exp_neg_abs  # Log1p's, then Exp's
+        from_negated = -where(cond, grad_neg_abs, _zero(grad_neg_abs))
+        from_unnegated = where(cond, _zero(grad_neg_abs), grad_neg_abs)
+        grad_logits = _add_n(*_SIGMOID_LOGITS_ORDER(from_relu, from_product, from_negated, from_unnegated))
+        return {"labels": grad_product * logits, "logits": grad_logits}
+
+    @staticmethod
+    def hvp(labels: CpuTensor, logits: CpuTensor, grad_loss: CpuTensor, vector: CpuTensor) -> dict:
+        cond = logits >= CpuTensor(np.zeros_like(logits.value))
+        exp_neg_abs = exp(where(cond, -logits, logits))
+        one_plus = 1 + exp_neg_abs
+        reciprocal = _reciprocal(one_plus)
+        grad_exp = grad_loss * reciprocal
+        # Outer pass: the vector reaches every AddN input; only the product term holds labels.
+        zero = _zero(vector)
+        d_grad_neg_abs = _add_n(where(cond, -vector, zero), where(cond, zero, vector))
+        d_grad_exp = d_grad_neg_abs * exp_neg_abs
+        d_exp_direct = grad_exp * d_grad_neg_abs
+        d_reciprocal = grad_loss * d_grad_exp
+        d_exp = _add_n(d_exp_direct, _reciprocal_grad(reciprocal, d_reciprocal))
+        d_neg_abs = d_exp * exp_neg_abs
+        d_logits = _add_n(-where(cond, d_neg_abs, _zero(d_neg_abs)), where(cond, _zero(d_neg_abs), d_neg_abs))
+        return {"labels": -grad_loss * vector, "logits": d_logits}
+
+
+def _sigmoid_logits_order(from_relu, from_product, from_negated, from_unnegated):
+    return from_relu, from_product, from_negated, from_unnegated
+
+
+_SIGMOID_LOGITS_ORDER = _sigmoid_logits_order
+
+
+class WeightedGradient:
+    """Gradient of ``weighted_cross_entropy_with_logits`` (autodiff in TF, like sigmoid).
+
+    With ``l = 1 + (q - 1)*z``, ``s = log1p(exp(-|x|)) + relu(-x)`` (softplus(-x))::
+
+        d/dx = g * ((1 - z) - l * (1 - sigmoid(x)))
+        d/dz = g * (-x + (q - 1) * s)
+        d/dq = sum over broadcast axes of g * z * s
+
+    Quirk: TF differentiates ``abs`` (sign, 0 at 0) and ``relu`` (0 at 0) one-sidedly, so at
+    exactly ``x = 0`` it returns ``d/dx = g * (1 - z)`` instead of ``g * ((1 - z) - l/2)``.
+    """
+
+    @staticmethod
+    def _forward(labels, logits, pos_weight_minus_one):
+        scaled = pos_weight_minus_one * labels
+        log_weight = 1 + scaled
+        complement = 1 - labels
+        magnitude = CpuTensor(np.abs(logits.value))
+        exp_neg_abs = exp(-magnitude)
+        relu_neg = relu(-logits)
+        softplus = log1p(exp_neg_abs) + relu_neg
+        return log_weight, complement, magnitude, exp_neg_abs, relu_neg, softplus
+
+    @classmethod
+    def backward(cls, labels, logits, pos_weight_minus_one, grad_loss) -> dict:
+        log_weight, complement, _, exp_neg_abs, relu_neg, softplus = cls._forward(labels, logits, pos_weight_minus_one)
+        weighted_shape = np.broadcast_shapes(log_weight.shape, softplus.shape)
+        # loss = linear + weighted: AddV2 hands grad_loss to both, summed to each one's shape.
+        grad_linear = _unbroadcast(grad_loss, logits.shape)
+        grad_weighted = _unbroadcast(grad_loss, weighted_shape)
+        from_linear = grad_linear * complement
+        grad_complement = grad_linear * logits
+        grad_softplus = _unbroadcast(log_weight * grad_weighted, softplus.shape)
+        grad_log_weight = _unbroadcast(grad_weighted * softplus, log_weight.shape)
+        from_relu = -_relu_grad(grad_softplus, relu_neg)
+        grad_neg_abs = grad_softplus * _reciprocal(1 + exp_neg_abs) * exp_neg_abs
+        from_abs = -grad_neg_abs * _sign(logits)
+        grad_logits = _add_n(*_WEIGHTED_LOGITS_ORDER(from_linear, from_abs, from_relu))
+        grad_scaled = _unbroadcast(grad_log_weight, np.broadcast_shapes(pos_weight_minus_one.shape, labels.shape))
+        grad_labels = _add_n(-grad_complement, _unbroadcast(pos_weight_minus_one * grad_scaled, labels.shape))
+        grad_pos_weight = _unbroadcast(grad_scaled * labels, pos_weight_minus_one.shape)
+        return {"labels": grad_labels, "logits": grad_logits, "pos_weight": grad_pos_weight}
+
+    @classmethod
+    def hvp(cls, labels, logits, pos_weight_minus_one, grad_loss, vector) -> dict:
+        log_weight, complement, _, exp_neg_abs, relu_neg, softplus = cls._forward(labels, logits, pos_weight_minus_one)
+        weighted_shape = np.broadcast_shapes(log_weight.shape, softplus.shape)
+        grad_linear = _unbroadcast(grad_loss, logits.shape)
+        grad_weighted = _unbroadcast(grad_loss, weighted_shape)
+        grad_softplus = _unbroadcast(log_weight * grad_weighted, softplus.shape)
+        one_plus = 1 + exp_neg_abs
+        reciprocal = _reciprocal(one_plus)
+        grad_exp = grad_softplus * reciprocal
+        grad_neg_abs = grad_exp * exp_neg_abs
+        sign = _sign(logits)
+        # Outer pass, from the three AddN inputs (from_linear, from_abs, from_relu) back.
+        d_complement = grad_linear * vector
+        d_grad_neg_abs = -(vector * sign)  # through from_abs = Neg(grad_neg_abs) * sign
+        d_softplus_from_relu = _relu_grad(-vector, relu_neg)  # ReluGrad's gradient
+        d_grad_exp = d_grad_neg_abs * exp_neg_abs
+        d_exp_direct = grad_exp * d_grad_neg_abs
+        d_softplus_from_log1p = d_grad_exp * reciprocal
+        d_reciprocal = grad_softplus * d_grad_exp
+        d_exp = _add_n(d_exp_direct, _reciprocal_grad(reciprocal, d_reciprocal))
+        d_magnitude = -(d_exp * exp_neg_abs)
+        from_abs_path = d_magnitude * sign
+        # ReluGrad's gradient w.r.t. its features is zeros_like, which Relu and Neg pass back;
+        # Sign's gradient is zeros_like too.  Both reach the logits as zeros.
+        zeros = CpuTensor(np.zeros_like(logits.value))
+        from_relu_path = -_relu_grad(zeros, relu_neg)
+        d_logits = _add_n(*_WEIGHTED_HVP_ORDER(from_abs_path, zeros, from_relu_path))
+        d_grad_softplus = _add_n(d_softplus_from_relu, d_softplus_from_log1p)
+        d_log_weight = _unbroadcast(grad_weighted * _broadcast_to(d_grad_softplus, weighted_shape), log_weight.shape)
+        scaled_shape = np.broadcast_shapes(pos_weight_minus_one.shape, labels.shape)
+        d_labels = _add_n(
+            -d_complement,
+            _unbroadcast(pos_weight_minus_one * _unbroadcast(d_log_weight, scaled_shape), labels.shape),
+        )
+        return {"labels": d_labels, "logits": d_logits}
+
+
+def _weighted_logits_order(from_linear, from_abs, from_relu):
+    return from_linear, from_abs, from_relu
+
+
+def _weighted_hvp_order(from_abs_path, sign_zeros, from_relu_path):
+    return from_abs_path, sign_zeros, from_relu_path
+
+
+_WEIGHTED_LOGITS_ORDER = _weighted_logits_order
+_WEIGHTED_HVP_ORDER = _weighted_hvp_order
+
+
+class SoftmaxGradient:
+    """TF's ``_SoftmaxCrossEntropyWithLogitsGrad``, and the wrapper's steps undone.
+
+    With ``p = softmax(x)`` along the class axis and upstream gradient ``g`` (one per row)::
+
+        d/dx = g * (p - z)          the kernel's backprop, used as is
+        d/dz = g * -log_softmax(x)
+
+    Quirk: ``p - z`` is the derivative of the loss only when each row of ``z`` sums to 1; the
+    true derivative is ``g * (sum(z) * p - z)``.  Second order: ``d/dx <d/dx, v> = (u - <u, p>) * p``
+    with ``u = g * v``, and TF's labels part is ``0 * -log_softmax(x)`` (0, or NaN where the
+    log-softmax is infinite) where the true value is ``-u``.
+    """
+
+    @staticmethod
+    def _prepare(inputs: _Inputs):
+        """The wrapper's steps: cast to the precise dtype, move the axis last, flatten."""
+        logits, labels, axis = inputs.logits, inputs.labels, inputs.axis
+        precise_dtype = np.dtype(np.float32) if logits.dtype in HALF_TYPES else logits.dtype
+        precise_logits = cast(logits, precise_dtype)
+        precise_labels = cast(labels, precise_dtype)
+        rank = precise_logits.ndim
+        perm = list(range(rank))
+        if axis != -1:
+            perm = list(range(axis)) + list(range(axis + 1, rank)) + [axis]
+        moved_logits = np.transpose(precise_logits, perm)
+        moved_labels = np.transpose(precise_labels, perm) if precise_labels.ndim == rank else precise_labels
+        logits_2d = moved_logits.reshape(_ops._inferred_rows(moved_logits.shape), moved_logits.shape[-1])
+        labels_2d = moved_labels.reshape(_ops._inferred_rows(moved_labels.shape), moved_labels.shape[-1])
+        return precise_dtype, perm, moved_logits.shape, moved_labels.shape, logits_2d, labels_2d
+
+    @staticmethod
+    def _back(grad_2d: np.ndarray, moved_shape: tuple, perm: list, dtype: np.dtype) -> np.ndarray:
+        """Reshape's, Transpose's and Cast's gradients: back to the input's layout and dtype."""
+        grad = _ops._reshape(grad_2d, moved_shape)
+        grad = np.transpose(grad, np.argsort(perm)) if len(perm) == grad.ndim else grad
+        return cast(grad, dtype)
+
+    @classmethod
+    def backward(cls, inputs: _Inputs, grad_loss: np.ndarray, second: np.ndarray | None = None) -> dict:
+        precise_dtype, perm, logits_shape, labels_shape, logits_2d, labels_2d = cls._prepare(inputs)
+        batch, classes = np.broadcast_shapes(logits_2d.shape, labels_2d.shape)
+        grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
+        if batch > 0:
+            _, backprop = _kernels.softmax_cross_entropy(CpuTensor.from_input(labels_2d), CpuTensor.from_input(logits_2d))
+            x = CpuTensor.from_input(np.broadcast_to(logits_2d, (batch, classes)))
+        else:
+            backprop = x = CpuTensor(np.zeros((batch, classes), precise_dtype))
+        grad_logits = grad_loss_flat * backprop
+        grad_labels = grad_loss_flat * -_log_softmax(x)
+        if second is not None:  # grad_grad: the outer tape's vector, brought to the kernel's layout
+            grad_logits = grad_logits + _second_order_term(x, second)
+        grads = {"logits": cls._back(grad_logits.value, logits_shape, perm, inputs.logits.dtype)}
+        if inputs.labels_differentiable and _is_float(inputs.labels):
+            grads["labels"] = cls._back(grad_labels.value, labels_shape, perm, inputs.labels.dtype)
+        else:
+            grads["labels"] = None
+        return grads
+
+    @classmethod
+    def hvp(cls, inputs: _Inputs, grad_loss: np.ndarray, vector: np.ndarray) -> dict:
+        precise_dtype, perm, logits_shape, _, logits_2d, labels_2d = cls._prepare(inputs)
+        batch, classes = np.broadcast_shapes(logits_2d.shape, labels_2d.shape)
+        # The inner gradient was g[:, None] * backprop, cast/reshaped/transposed back; the outer
+        # tape brings the vector through the same steps in reverse, then Mul's gradient.
+        v = np.transpose(cast(vector, precise_dtype), perm).reshape(batch, classes)
+        grad_grad = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1)) * CpuTensor(v)
+        # The loss output is not on the outer path: its gradient is zeros (not None).
+        return cls.backward(inputs, np.zeros(batch, precise_dtype), second=grad_grad)
+
+
+def _second_order_term(logits: CpuTensor, grad_grad: CpuTensor) -> CpuTensor:
+    """``(grad_grad - <grad_grad, softmax>) * softmax``, the grad_grad term of TF's xent gradients."""
+    softmax = _softmax(logits)
+    return (grad_grad - _row_dot(grad_grad, softmax)) * softmax
+
+
+class SparseGradient:
+    """TF's ``_SparseSoftmaxCrossEntropyWithLogitsGrad``: ``d/dx = g * (softmax(x) - onehot(y))``.
+
+    No gradient for the integer labels (``None``).  float16 logits are computed in float32 and
+    the gradient cast back; bfloat16 stays bfloat16 throughout, like the forward kernel.
+    Second order: ``(u - <u, p>) * p`` with ``u = g * v``, as for the dense softmax.
+    """
+
+    @staticmethod
+    def backward(inputs: _Inputs, grad_loss: np.ndarray, second: np.ndarray | None = None) -> dict:
+        logits = inputs.logits
+        precise_dtype = np.dtype(np.float32) if logits.dtype == np.float16 else logits.dtype
+        precise_logits = cast(logits, precise_dtype)
+        logits_2d = precise_logits if precise_logits.ndim == 2 else _ops._flatten_outer_dims(precise_logits)
+        labels_flat = inputs.labels.reshape(-1)
+        batch, classes = logits_2d.shape
+        grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
+        if batch > 0:
+            _, backprop = _kernels.sparse_softmax_cross_entropy(labels_flat, CpuTensor.from_input(logits_2d))
+        else:
+            backprop = CpuTensor(np.zeros((batch, classes), precise_dtype))
+        grad_logits = grad_loss_flat * backprop
+        if second is not None:
+            grad_logits = grad_logits + _second_order_term(CpuTensor.from_input(logits_2d), second)
+        grad = cast(grad_logits.value.reshape(logits.shape), logits.dtype)
+        return {"labels": None, "logits": grad}
+
+    @classmethod
+    def hvp(cls, inputs: _Inputs, grad_loss: np.ndarray, vector: np.ndarray) -> dict:
+        logits = inputs.logits
+        precise_dtype = np.dtype(np.float32) if logits.dtype == np.float16 else logits.dtype
+        classes = logits.shape[-1]
+        v = cast(vector, precise_dtype).reshape(-1, classes)
+        batch = v.shape[0]
+        grad_grad = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1)) * CpuTensor(v)
+        return cls.backward(inputs, np.zeros(batch, precise_dtype), second=grad_grad)
+
+
+# --------------------------------------------------------------------------------------------
+# Registry: public op -> (family rule, how to read its arguments)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Registration:
+    family: str
+    read_arguments: Callable[[dict], _Inputs]
+
+
+_REGISTRY: dict = {}
+
+
+def register_gradient(family: str, *ops):
+    """Register a reader of ``ops``' arguments for the gradient rule of ``family``."""
+
+    def register(read_arguments):
+        for op in ops:
+            _REGISTRY[op] = _Registration(family, read_arguments)
+        return read_arguments
+
+    return register
+
+
+def _bind(op, inputs: dict) -> dict:
+    bound = inspect.signature(op).bind_partial(**inputs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+@register_gradient("sigmoid", nn.sigmoid_cross_entropy_with_logits, nn_v1.sigmoid_cross_entropy_with_logits)
+def _sigmoid_arguments(arguments: dict) -> _Inputs:
+    return _Inputs(convert_to_tensor(arguments["labels"]), convert_to_tensor(arguments["logits"]))
+
+
+@register_gradient("weighted", nn.weighted_cross_entropy_with_logits)
+@register_gradient("weighted", nn_v1.weighted_cross_entropy_with_logits)
+def _weighted_arguments(arguments: dict) -> _Inputs:
+    targets = arguments.get("targets")
+    labels = deprecated_argument_lookup("labels", arguments["labels"], "targets", targets)
+    return _Inputs(
+        convert_to_tensor(labels),
+        convert_to_tensor(arguments["logits"]),
+        labels_name="targets" if targets is not None else "labels",
+        pos_weight=arguments["pos_weight"],
+    )
+
+
+@register_gradient("softmax", nn.softmax_cross_entropy_with_logits)
+def _softmax_arguments(arguments: dict) -> _Inputs:
+    axis = arguments.get("axis")
+    return _Inputs(convert_to_tensor(arguments["labels"]), convert_to_tensor(arguments["logits"]),
+                   axis=-1 if axis is None else axis)
+
+
+@register_gradient("softmax", nn_v1.softmax_cross_entropy_with_logits_v2)
+def _softmax_v1_v2_arguments(arguments: dict) -> _Inputs:
+    axis = deprecated_argument_lookup("axis", arguments["axis"], "dim", arguments["dim"])
+    return _softmax_arguments({**arguments, "axis": axis})
+
+
+@register_gradient("softmax", nn_v1.softmax_cross_entropy_with_logits)
+def _softmax_v1_arguments(arguments: dict) -> _Inputs:
+    # TF wraps the labels in stop_gradient: the tape returns None for them.
+    dim = deprecated_argument_lookup("axis", arguments["axis"], "dim", arguments["dim"])
+    inputs = _softmax_arguments({**arguments, "axis": dim})
+    inputs.labels_differentiable = False
+    return inputs
+
+
+@register_gradient("sparse", nn.sparse_softmax_cross_entropy_with_logits, nn_v1.sparse_softmax_cross_entropy_with_logits)
+def _sparse_arguments(arguments: dict) -> _Inputs:
+    return _Inputs(convert_to_tensor(arguments["labels"]), convert_to_tensor(arguments["logits"]))
+
+
+def _registration(op) -> _Registration:
+    try:
+        return _REGISTRY[op]
+    except (KeyError, TypeError):
+        raise TypeError(f"no gradient is registered for {op!r}; expected a tfloss.nn or tfloss.compat.v1.nn op") from None
+
+
+def _upstream(grad_loss, loss: np.ndarray) -> np.ndarray:
+    """``output_gradients``: ones like the loss by default, else converted to the loss's dtype."""
+    if grad_loss is None:
+        return np.ones(loss.shape, loss.dtype)
+    upstream = convert_to_tensor(grad_loss)
+    if upstream.shape != loss.shape:
+        upstream = np.broadcast_to(upstream, loss.shape)
+    return cast(upstream, loss.dtype)
+
+
+def _pos_weight_tensor(inputs: _Inputs):
+    """``pos_weight - 1`` as the forward op gets it, and whether pos_weight has a gradient."""
+    minus_one = _ops._pos_weight_minus_one(inputs.pos_weight, inputs.labels)
+    differentiable = _is_float(inputs.pos_weight) or (
+        hasattr(inputs.pos_weight, "numpy") and not isinstance(inputs.pos_weight, (np.ndarray, np.generic))
+    )
+    return CpuTensor.from_input(minus_one), differentiable
+
+
+def _elementwise_backward(family, inputs, upstream):
+    labels, logits = CpuTensor.from_input(inputs.labels), CpuTensor.from_input(inputs.logits)
+    g = CpuTensor(upstream)
+    if family == "sigmoid":
+        return SigmoidGradient.backward(labels, logits, g)
+    minus_one, differentiable = _pos_weight_tensor(inputs)
+    grads = WeightedGradient.backward(labels, logits, minus_one, g)
+    if differentiable:
+        pos_weight = np.asarray(convert_to_tensor(inputs.pos_weight))
+        grads["pos_weight"] = cast(grads["pos_weight"].value, pos_weight.dtype)
+    else:
+        grads["pos_weight"] = None
+    return grads
+
+
+def _as_arrays(grads: dict, inputs: _Inputs, family: str) -> dict:
+    out = {}
+    for name, grad in grads.items():
+        value = grad.value if isinstance(grad, CpuTensor) else grad
+        out[inputs.labels_name if name == "labels" else name] = None if value is None else np.array(value)
+    if family == "weighted" and inputs.pos_weight is None:
+        out.pop("pos_weight", None)
+    return out
+
+
+@_quiet
+def value_and_gradient(op, *, grad_loss=None, **inputs):
+    """Loss and gradients of a tfloss op, as TF's ``GradientTape`` returns them.
+
+    Parameters
+    ----------
+    op : callable
+        A public op of :mod:`tfloss.nn` or :mod:`tfloss.compat.v1.nn`.
+    grad_loss : array_like, optional
+        Upstream gradient (TF's ``output_gradients``), shaped like the loss; default ones.
+    **inputs
+        The op's keyword arguments.
+
+    Returns
+    -------
+    loss : numpy.ndarray
+        ``op(**inputs)``.
+    grads : dict
+        Array argument name (``labels``/``targets``, ``logits``, ``pos_weight``) to its
+        gradient, with the argument's converted shape and dtype, or ``None`` where TF returns
+        None: v1 softmax labels (``stop_gradient``), integer labels, sparse labels, and a
+        scalar ``pos_weight`` (folded into ``pos_weight - 1`` outside TF).
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> loss, grads = tf.value_and_gradient(tf.nn.sigmoid_cross_entropy_with_logits,
+    ...                                     labels=[1.0, 0.0], logits=[0.0, 0.0])
+    >>> grads["logits"]
+    array([-0.5,  0.5], dtype=float32)
+    """
+    registration = _registration(op)
+    loss = np.asarray(op(**inputs))
+    arguments = registration.read_arguments(_bind(op, inputs))
+    upstream = _upstream(grad_loss, loss)
+    family = registration.family
+    if family in ("sigmoid", "weighted"):
+        grads = _elementwise_backward(family, arguments, upstream)
+    elif family == "softmax":
+        grads = SoftmaxGradient.backward(arguments, upstream)
+    else:
+        grads = SparseGradient.backward(arguments, upstream)
+    return loss, _as_arrays(grads, arguments, family)
+
+
+@_quiet
+def hessian_vector_product(op, vector, *, grad_loss=None, **inputs) -> dict:
+    """TF's nested tapes: ``d/d[labels, logits] <d loss/d logits, vector>``.
+
+    Equals ``outer.gradient(inner.gradient(loss, logits, output_gradients=grad_loss),
+    [labels, logits], output_gradients=vector)``, TF's quirks included (for softmax, the
+    labels part is ``0 * -log_softmax``: zero, or NaN, where the true value is ``-g * vector``).
+
+    Parameters
+    ----------
+    op : callable
+        A public op of :mod:`tfloss.nn` or :mod:`tfloss.compat.v1.nn`.
+    vector : array_like
+        Tangent, shaped like ``logits``.
+    grad_loss : array_like, optional
+        Upstream gradient of the inner tape, shaped like the loss; default ones.
+
+    Returns
+    -------
+    dict
+        ``labels`` (or ``targets``) and ``logits`` to arrays, or ``None`` where TF returns None.
+    """
+    registration = _registration(op)
+    loss = np.asarray(op(**inputs))
+    arguments = registration.read_arguments(_bind(op, inputs))
+    upstream = _upstream(grad_loss, loss)
+    family = registration.family
+    logits_dtype = arguments.logits.dtype
+    vector = cast(np.broadcast_to(convert_to_tensor(vector), arguments.logits.shape), logits_dtype)
+    if family in ("sigmoid", "weighted"):
+        labels, logits = CpuTensor.from_input(arguments.labels), CpuTensor.from_input(arguments.logits)
+        g, v = CpuTensor(upstream), CpuTensor.from_input(vector)
+        if family == "sigmoid":
+            result = SigmoidGradient.hvp(labels, logits, g, v)
+        else:
+            minus_one, _ = _pos_weight_tensor(arguments)
+            result = WeightedGradient.hvp(labels, logits, minus_one, g, v)
+    elif family == "softmax":
+        result = SoftmaxGradient.hvp(arguments, upstream, vector)
+    else:
+        result = SparseGradient.hvp(arguments, upstream, vector)
+    result.pop("pos_weight", None)
+    return _as_arrays(result, arguments, family)
+
+
+__all__ = ["value_and_gradient", "hessian_vector_product", "register_gradient"]
