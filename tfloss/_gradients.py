@@ -192,14 +192,36 @@ def _log_softmax(logits: CpuTensor) -> CpuTensor:
 
 
 def _softmax(logits: CpuTensor) -> CpuTensor:
-    """TF's Softmax kernel: ``exp(shifted) * (1 / sum(exp(shifted)))`` (a reciprocal, not a division)."""
+    """TF's Softmax op on ``[batch, classes]``: ``exp(shifted) * (1 / sum(exp(shifted)))``.
+
+    float64 runs TF's Eigen kernel, whose form this is.  float32 and bfloat16 run oneDNN's
+    softmax on TF's x86 wheel: bfloat16 is computed in float32 and rounded once (bit-exact),
+    float32 differs from this form by an ulp where oneDNN's own ``exp`` does.
+    """
+    if logits.dtype == bfloat16:
+        return CpuTensor(_softmax(logits.astype(np.float32)).value.astype(bfloat16))
     exp_shifted = exp(logits - reduce_max(logits, axis=1, keepdims=True))
     return exp_shifted * _reciprocal(reduce_sum(exp_shifted, axis=1, keepdims=True))
 
 
 def _row_dot(a: CpuTensor, b: CpuTensor) -> CpuTensor:
-    """BatchMatMul of ``[B, 1, C]`` by ``[B, C, 1]``: one dot product per row, ``[B, 1]``."""
-    return reduce_sum(a * b, axis=1, keepdims=True)
+    """BatchMatMul of ``[B, 1, C]`` by ``[B, C, 1]``: one dot product per row, shape ``[B, 1]``.
+
+    TF's CPU matmul accumulates the products in class order: with fused multiply-adds in
+    float32, plain multiply-adds in float64, and in float32 for bfloat16 (rounded once).
+    """
+    dtype = a.dtype
+    wide = np.float64 if dtype == np.float64 else np.float32
+    x, y = a.value.astype(wide), b.value.astype(wide)
+    total = np.zeros(x.shape[0], wide)
+    with np.errstate(all="ignore"):
+        for j in range(x.shape[1]):
+            if dtype == np.float32:  # fma: the exact product (float64 holds it) plus the sum, rounded once
+                total = (x[:, j].astype(np.float64) * y[:, j] + total).astype(np.float32)
+            else:
+                total = total + x[:, j] * y[:, j]
+            total = flush_denormals(total)
+    return CpuTensor(total.astype(dtype)[:, None])
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +270,8 @@ class SigmoidGradient:
         grad_neg_abs = grad_loss * _reciprocal(1 + exp_neg_abs) * exp_neg_abs  # Log1p's, then Exp's
         from_negated = -where(cond, grad_neg_abs, _zero(grad_neg_abs))
         from_unnegated = where(cond, _zero(grad_neg_abs), grad_neg_abs)
-        grad_logits = _add_n(*_SIGMOID_LOGITS_ORDER(from_relu, from_product, from_negated, from_unnegated))
+        # The tape aggregates the left branch's gradients first (order verified bitwise in bfloat16).
+        grad_logits = _add_n(from_relu, from_product, from_negated, from_unnegated)
         return {"labels": grad_product * logits, "logits": grad_logits}
 
     @staticmethod
@@ -268,13 +291,6 @@ class SigmoidGradient:
         d_neg_abs = d_exp * exp_neg_abs
         d_logits = _add_n(-where(cond, d_neg_abs, _zero(d_neg_abs)), where(cond, _zero(d_neg_abs), d_neg_abs))
         return {"labels": -grad_loss * vector, "logits": d_logits}
-
-
-def _sigmoid_logits_order(from_relu, from_product, from_negated, from_unnegated):
-    return from_relu, from_product, from_negated, from_unnegated
-
-
-_SIGMOID_LOGITS_ORDER = _sigmoid_logits_order
 
 
 class WeightedGradient:
@@ -315,7 +331,8 @@ class WeightedGradient:
         from_relu = -_relu_grad(grad_softplus, relu_neg)
         grad_neg_abs = grad_softplus * _reciprocal(1 + exp_neg_abs) * exp_neg_abs
         from_abs = -grad_neg_abs * _sign(logits)
-        grad_logits = _add_n(*_WEIGHTED_LOGITS_ORDER(from_linear, from_abs, from_relu))
+        # Aggregated as for sigmoid: the linear term's gradient first (verified bitwise in bfloat16).
+        grad_logits = _add_n(from_linear, from_relu, from_abs)
         grad_scaled = _unbroadcast(grad_log_weight, np.broadcast_shapes(pos_weight_minus_one.shape, labels.shape))
         grad_labels = _add_n(-grad_complement, _unbroadcast(pos_weight_minus_one * grad_scaled, labels.shape))
         grad_pos_weight = _unbroadcast(grad_scaled * labels, pos_weight_minus_one.shape)
@@ -348,7 +365,7 @@ class WeightedGradient:
         # Sign's gradient is zeros_like too.  Both reach the logits as zeros.
         zeros = CpuTensor(np.zeros_like(logits.value))
         from_relu_path = -_relu_grad(zeros, relu_neg)
-        d_logits = _add_n(*_WEIGHTED_HVP_ORDER(from_abs_path, zeros, from_relu_path))
+        d_logits = _add_n(from_relu_path, from_abs_path, zeros)
         d_grad_softplus = _add_n(d_softplus_from_relu, d_softplus_from_log1p)
         d_log_weight = _unbroadcast(grad_weighted * _broadcast_to(d_grad_softplus, weighted_shape), log_weight.shape)
         scaled_shape = np.broadcast_shapes(pos_weight_minus_one.shape, labels.shape)
@@ -357,18 +374,6 @@ class WeightedGradient:
             _unbroadcast(pos_weight_minus_one * _unbroadcast(d_log_weight, scaled_shape), labels.shape),
         )
         return {"labels": d_labels, "logits": d_logits}
-
-
-def _weighted_logits_order(from_linear, from_abs, from_relu):
-    return from_linear, from_abs, from_relu
-
-
-def _weighted_hvp_order(from_abs_path, sign_zeros, from_relu_path):
-    return from_abs_path, sign_zeros, from_relu_path
-
-
-_WEIGHTED_LOGITS_ORDER = _weighted_logits_order
-_WEIGHTED_HVP_ORDER = _weighted_hvp_order
 
 
 class SoftmaxGradient:
