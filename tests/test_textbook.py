@@ -127,3 +127,74 @@ def test_naive_softmax_breaks_where_the_stable_form_does_not():
     assert naive[0] == math.inf
     assert math.isnan(naive[1])
     np.testing.assert_allclose(stable.astype(np.float64), [200.0, 0.0], rtol=1e-6, atol=1e-30)
+
+
+# --------------------------------------------------------------------------- where TF's ops round
+# Thresholds below are derived from the formats, not read off tfloss: a p-bit significand makes
+# 1 + e round to e once ulp(e) > 2, i.e. e >= 2**(p+1); then sigmoid = e / e = 1 exactly.
+
+import ml_dtypes  # noqa: E402
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+
+
+@pytest.mark.parametrize("dtype, bits", [(np.float16, 11), (BF16, 8)])
+def test_sixteen_bit_sigmoid_rounds_each_step_so_it_saturates_early(dtype, bits):
+    # TF's Sigmoid for 16-bit types is e / (1 + e) with every step rounded to 16 bits, so it is
+    # exactly 1 once exp(x) >= 2**(bits+1): x >= (bits+1)*ln 2 (8.32 in float16, 6.24 in bfloat16),
+    # and the naive loss of a zero label is log(1 - 1) = -inf -> inf.  Exact loss: ~x.
+    x = (bits + 1) * math.log(2) + 0.2
+    naive = textbook.naive_sigmoid_cross_entropy(labels=np.array([0.0], dtype), logits=np.array([x], dtype))
+    assert naive.dtype == dtype and naive.astype(np.float64)[0] == math.inf
+
+
+@pytest.mark.parametrize("dtype, bits", [(np.float32, 24), (np.float64, 53)])
+def test_naive_sigmoid_is_inf_where_exp_minus_x_is_below_half_an_ulp_of_one(dtype, bits):
+    # sigmoid(x) = 1 / (1 + e^-x) rounds to 1 once e^-x < 2**-(bits+1), i.e. x > (bits+1)*ln 2
+    # (17.3 in float32, 37.4 in float64); then log(1 - sigmoid) = -inf.  Even a label of 1 does
+    # not escape: its other term is (1 - 1) * -inf = 0 * -inf = nan.  Exact losses: ~x and ~e^-x.
+    x = (bits + 1) * math.log(2) + 0.5
+    naive = textbook.naive_sigmoid_cross_entropy(labels=np.array([0.0, 1.0], dtype), logits=np.array([x, x], dtype))
+    assert naive[0] == math.inf
+    assert math.isnan(naive[1])
+
+
+def test_eigen_float32_sigmoid_is_exactly_one_from_its_cap():
+    # Eigen's float32 logistic caps its argument at 16.6355324, "the first point where the
+    # interpolant is exactly one": sigmoid(17) is 1 in TF although 1 - e^-17 = 1 - 4.1e-8 rounds
+    # to 1 - 2**-24 in float32.  So the naive loss of a zero label is already inf at 17.
+    labels = np.zeros(8, np.float32)  # 8 elements: one whole packet, Eigen's vectorised path
+    naive = textbook.naive_sigmoid_cross_entropy(labels=labels, logits=np.full(8, 17.0, np.float32))
+    assert np.all(naive == math.inf)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, BF16, np.float32])
+def test_softmax_below_ln_flt_min_is_zero_so_the_naive_loss_is_inf(dtype):
+    # oneDNN's exp (TF's float32/16-bit softmax on x86) returns 0 below ln(FLT_MIN) = -87.34, and
+    # TF's CPU flushes denormals anyway: softmax([0, -90]) = [1, 0] and -log(0) = inf.
+    naive = textbook.naive_softmax_cross_entropy(labels=np.array([[0.0, 1.0]], dtype),
+                                                 logits=np.array([[0.0, -90.0]], dtype))
+    assert naive.dtype == dtype and naive.astype(np.float64)[0] == math.inf
+
+
+def test_float64_softmax_survives_where_float32_underflows():
+    # float64 reaches 0 only below ln(2**-1022) = -708.4 (flush-to-zero): -90 is fine there.
+    labels = np.array([[0.0, 1.0], [0.0, 1.0]])
+    naive = textbook.naive_softmax_cross_entropy(labels=labels, logits=np.array([[0.0, -90.0], [0.0, -710.0]]))
+    np.testing.assert_allclose(naive[0], 90.0 + math.log1p(math.exp(-90.0)), rtol=1e-12)
+    assert naive[1] == math.inf
+
+
+def test_mean_of_bfloat16_is_accumulated_in_float32():
+    # TF's Mean (and Sum) on bfloat16 casts to float32 first (reduction_ops.h).  256 + 16 ones:
+    # in bfloat16 each 256 + 1 would round back to 256; in float32 the sum is 272, the mean 16.
+    from tfloss._cpu import CpuTensor, mean_op, sum_op
+    values = CpuTensor(np.array([256.0] + [1.0] * 16, BF16))
+    assert float(mean_op(values).value) == 16.0
+    assert float(sum_op(values).value) == 272.0
+
+
+def test_clipped_cross_entropy_passes_nan_through_the_clip():
+    # tf.clip_by_value is minimum then maximum, and TF's Minimum/Maximum propagate NaN.
+    result = textbook.clipped_cross_entropy(labels=[[1.0, 0.0]], probs=[[math.nan, 0.5]])
+    assert math.isnan(float(result))

@@ -22,6 +22,7 @@ elements; the parity suite measures exactly how much.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 import ml_dtypes
@@ -259,3 +260,253 @@ def _round(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def _add(a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> np.ndarray:
     with np.errstate(all="ignore"):
         return _round(flush_denormals(a + b), dtype)
+
+
+# ================================================================================================
+# Whole TF ops with their own kernels: Sigmoid, Softmax, and the Sum/Mean ops' accumulation.
+#
+# The textbook compositions call TF ops that are not one NumPy ufunc each.  Eigen evaluates a
+# float32/float64 elementwise op in 256-bit packets (8 floats, 4 doubles) with its own polynomial
+# ``exp`` and logistic, and the last ``size % packet`` elements one by one with the C library's
+# ``exp``.  TF's x86 wheel is built for AVX without FMA, so every ``pmadd`` is a rounded multiply
+# followed by a rounded add.
+# ================================================================================================
+
+
+def _flushed(values: np.ndarray) -> np.ndarray:
+    return flush_denormals(np.array(values))
+
+
+def _madd(a, b, c) -> np.ndarray:
+    """Eigen's ``pmadd`` without FMA: ``a * b`` rounded, then ``+ c`` rounded."""
+    return _flushed(_flushed(a * b) + c)
+
+
+def _ldexp(y: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``y * 2**m`` with one rounding (the scaling is exact unless it over- or underflows)."""
+    return _flushed((y.astype(np.float64) * np.exp2(m.astype(np.float64))).astype(y.dtype))
+
+
+def _eigen_exp_float(x: np.ndarray) -> np.ndarray:
+    """Eigen's ``pexp_float``: ``2**m * p(r)`` with ``r = x - m*ln2`` and a degree-6 polynomial."""
+    f = np.float32
+    clamped = np.where(np.isnan(x), x, np.minimum(x, f(88.723)))
+    m = np.floor(_madd(clamped, f(1.44269504088896341), f(0.5)))
+    r = _madd(m, f(-0.693359375), clamped)  # m*ln2 subtracted in two parts (Cephes)
+    r = _madd(m, f(2.12194440e-4), r)
+    r2 = _flushed(r * r)
+    even = _madd(r2, f(1.37449637986719608306884765625e-3), f(4.166965186595916748046875e-2))
+    odd = _madd(r2, f(8.36894474923610687255859375e-3), f(0.16666518151760101318359375))
+    even = _madd(r2, even, f(0.49999988079071044921875))
+    y = _madd(r2, _madd(r, odd, even), r + f(1))
+    result = _ldexp(y, m)
+    result = np.where(np.isnan(x) | (result < x), x, result)  # pmax(result, x) lets inf and NaN through
+    return np.where(x < f(-104), f(0), result).astype(f)
+
+
+def _eigen_exp_double(x: np.ndarray) -> np.ndarray:
+    """Eigen's ``pexp_double``: ``2**n * (1 + 2 P(g) / (Q(g) - P(g)))``, Cephes' rational form."""
+    clamped = np.where(np.isnan(x), x, np.minimum(x, 709.784))
+    n = np.floor(_madd(np.float64(1.4426950408889634073599), clamped, 0.5))
+    g = _flushed(clamped - _flushed(n * 0.693145751953125))
+    g = _flushed(g - _flushed(n * 1.42860682030941723212e-6))
+    g2 = _flushed(g * g)
+    p = _madd(_madd(np.float64(1.26177193074810590878e-4), g2, 3.02994407707441961300e-2), g2,
+              9.99999999999999999910e-1)
+    p = _flushed(p * g)
+    q = _madd(np.float64(3.00198505138664455042e-6), g2, 2.52448340349684104192e-3)
+    q = _madd(_madd(q, g2, 2.27265548208155028766e-1), g2, 2.00000000000000000009e0)
+    y = _madd(np.float64(2), _flushed(p / _flushed(q - p)), 1.0)
+    result = _ldexp(y, n)
+    result = np.where(np.isnan(x) | (result < x), x, result)
+    return np.where(x < -745.519, 0.0, result)
+
+
+def _eigen_logistic_float(x: np.ndarray) -> np.ndarray:
+    """Eigen's ``scalar_logistic_op<float>::packetOp``: ``e / (1 + e)`` with ``e = exp(x/2)**2``.
+
+    Its exp is a degree-5 polynomial of its own, and ``x`` is capped at 16.6355324, the first
+    point where the result is exactly 1; below -104 the result is 0.
+    """
+    f = np.float32
+    half_x = np.where(np.isnan(x), x, np.minimum(x, f(16.6355324))) * f(0.5)
+    m = np.floor(_madd(half_x, f(1.44269504088896341), f(0.5)))
+    r = _madd(m, f(2.12194440e-4), _madd(m, f(-0.693359375), half_x))
+    r2 = _flushed(r * r)
+    even = _madd(r2, f(4.1898667812347412109375e-2), f(0.49999141693115234375))
+    odd = _madd(r2, f(8.33471305668354034423828125e-3), f(0.16666877269744873046875))
+    y = _madd(r2, _madd(r, odd, even), r + f(1))
+    e = _ldexp(y, m)
+    e = _flushed(e * e)
+    return np.where(x < f(-104), f(0), _flushed(e / (f(1) + e))).astype(f)
+
+
+def _packets_then_scalars(values: np.ndarray, packet_op, scalar_op, packet_size: int) -> np.ndarray:
+    """Eigen's elementwise executor: whole packets first, the last ``size % packet`` one by one."""
+    flat = values.reshape(-1)
+    vectorized = flat.size // packet_size * packet_size
+    result = np.concatenate([packet_op(flat[:vectorized]), scalar_op(flat[vectorized:])])
+    return result.reshape(values.shape)
+
+
+def _libm_exp(x: np.ndarray) -> np.ndarray:
+    """The C library's exp, correctly rounded (computed wider and rounded once)."""
+    return _flushed(np.exp(x.astype(np.float64)).astype(x.dtype)) if x.dtype == np.float32 else _flushed(np.exp(x))
+
+
+def eigen_exp(x: CpuTensor) -> CpuTensor:
+    """TF's Exp op as Eigen computes it: the packet polynomial, libm for the tail.
+
+    16-bit types go through the float32 polynomial and are rounded once.
+    """
+    wide = compute_dtype(x.dtype)
+    values = x.value.astype(wide)
+    with np.errstate(all="ignore"):
+        if wide == np.float64:
+            result = _packets_then_scalars(values, _eigen_exp_double, _libm_exp, 4)
+        elif x.dtype == np.float32:
+            result = _packets_then_scalars(values, _eigen_exp_float, _libm_exp, 8)
+        else:
+            result = _flushed(_eigen_exp_float(values))
+    return CpuTensor(result.astype(x.dtype))
+
+
+def sigmoid(x: CpuTensor) -> CpuTensor:
+    """TF's Sigmoid op (Eigen's ``scalar_logistic_op``), one op with its own rounding per type.
+
+    * float32: Eigen's dedicated logistic (see :func:`_eigen_logistic_float`) on whole packets,
+      ``e / (1 + e)`` with ``e = exp(min(x, 16.6355324))`` on the tail.
+    * float64, float16, bfloat16: the generic ``e / (1 + e)`` with ``e = exp(x)``, and 1 where
+      ``e`` overflows to inf.  For 16-bit types each of the three steps rounds to 16 bits, so
+      ``sigmoid`` is exactly 1 as soon as ``1 + e`` rounds to ``e`` (x >= 8.3 in float16).
+    """
+    if x.dtype == np.float32:
+        with np.errstate(all="ignore"):
+            capped_exp = lambda v: _libm_exp(np.where(np.isnan(v), v, np.minimum(v, np.float32(16.6355324))))
+            scalar = lambda v: _flushed(capped_exp(v) / (np.float32(1) + capped_exp(v)))
+            return CpuTensor(_packets_then_scalars(x.value, _eigen_logistic_float, scalar, 8))
+    e = eigen_exp(x)
+    probability = e / (1 + e)
+    return where(np.isinf(e.value), CpuTensor(np.ones_like(x.value)), probability)
+
+
+def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
+    """TF's Softmax op over ``axis``: ``exp(x - max)`` times the reciprocal of its sum.
+
+    With oneDNN on (TF's default on x86; ``TF_ENABLE_ONEDNN_OPTS=0`` turns it off), float32,
+    float16 and bfloat16 run oneDNN's softmax, computed in float32 and rounded once to the
+    storage type (:func:`_onednn_softmax_rows`).  Otherwise, and always for float64, TF's Eigen
+    kernel (softmax_op_functor.h) runs: each step is one expression that rounds to the storage
+    type, and the row sum is Eigen's inner-dimension sum in the storage type.
+    """
+    rows = CpuTensor(np.moveaxis(x.value, axis, -1))
+    if _onednn_enabled() and x.dtype != np.float64:
+        flat = rows.value.reshape(-1, rows.shape[-1]).astype(np.float32)
+        result = _onednn_softmax_rows(flat).astype(x.dtype).reshape(rows.shape)
+    else:
+        unnormalized = eigen_exp(rows - reduce_max(rows, axis=-1, keepdims=True))
+        result = (unnormalized * (1 / reduce_sum(unnormalized, axis=-1, keepdims=True))).value
+    return CpuTensor(np.moveaxis(result, -1, axis))
+
+
+def _onednn_enabled() -> bool:
+    """TF reads ``TF_ENABLE_ONEDNN_OPTS`` once; on x86 Linux it defaults to on."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
+
+
+# oneDNN's JIT kernels use the widest vectors the CPU has: 16 float32 lanes with AVX-512.
+_ONEDNN_LANES = 16
+
+
+def _as_float32(bits: int) -> np.float32:
+    return np.array([bits], np.uint32).view(np.float32)[0]
+
+
+def _maxps(a, b):
+    """x86 ``maxps``: ``a > b ? a : b``, so a NaN in either operand yields ``b``."""
+    return np.where(a > b, a, b)
+
+
+def _minps(a, b):
+    """x86 ``minps``: ``a < b ? a : b``, so a NaN in either operand yields ``b``."""
+    return np.where(a < b, a, b)
+
+
+def _fma(a, b, c) -> np.ndarray:
+    """A fused multiply-add on float32 (the product is exact in float64; one rounding)."""
+    return _flushed((a.astype(np.float64) * b + np.asarray(c, np.float64)).astype(np.float32))
+
+
+def _onednn_exp(x: np.ndarray) -> np.ndarray:
+    """oneDNN's JIT ``exp``: ``2 * 2**(n-1) * p(r)``, degree-5 polynomial, FMA, no denormals.
+
+    The input is clamped to ``[ln(FLT_MIN), ln(FLT_MAX)]`` with ``minps``/``maxps`` (which
+    replace NaN by the bound), and inputs below ``ln(FLT_MIN)`` give 0.
+    """
+    f = np.float32
+    ln_max, ln_min = _as_float32(0x42B17218), _as_float32(0xC2AEAC50)
+    coefficients = [_as_float32(b) for b in (0x3C07CFCE, 0x3D2B9D0D, 0x3E2AAD40, 0x3EFFFEE3, 0x3F7FFFFB)]
+    below = x < ln_min
+    clamped = _maxps(_minps(x, ln_max), ln_min)
+    n = np.floor(_flushed(clamped * _as_float32(0x3FB8AA3B)) + f(0.5))
+    r = _fma(-n, _as_float32(0x3F317218), clamped)
+    scale = np.where(below, f(0), np.exp2(n - f(1)).astype(f))  # 2**(n-1): 2**128 is not a float32
+    p = np.full_like(r, coefficients[0])
+    for c in coefficients[1:] + [f(1)]:
+        p = _fma(p, r, c)
+    return _flushed(_flushed(p * scale) * f(2))
+
+
+def _onednn_lanes_fold(vectors: np.ndarray, op) -> np.ndarray:
+    """oneDNN's horizontal reduction of a ``[rows, 16]`` vector: lanes ``i`` and ``i^8``, then ``i^4``, ..."""
+    lanes = np.arange(vectors.shape[-1])
+    step = vectors.shape[-1] // 2
+    while step:
+        vectors = op(vectors, vectors[:, lanes ^ step])
+        step //= 2
+    return vectors[:, 0]
+
+
+def _onednn_softmax_rows(rows: np.ndarray) -> np.ndarray:
+    """oneDNN's dense softmax of float32 ``[rows, classes]``: vector max, ``exp(x - max)``
+    summed into one vector accumulator, both folded across lanes, times ``1 / sum``."""
+    f = np.float32
+    lanes = _ONEDNN_LANES
+    count, classes = rows.shape
+    blocks = -(-classes // lanes)
+    padded = np.zeros((count, blocks * lanes), f)
+    padded[:, :classes] = rows
+    valid = (np.arange(blocks * lanes) < classes).reshape(blocks, lanes)
+    with np.errstate(all="ignore"):
+        vmax = np.full((count, lanes), -np.finfo(f).max, f)
+        for b in range(blocks):  # the tail is masked: its lanes keep their value
+            vmax = np.where(valid[b], _maxps(vmax, padded[:, b * lanes:(b + 1) * lanes]), vmax)
+        row_max = _onednn_lanes_fold(vmax, _maxps)
+        exps = _onednn_exp(_flushed(padded - row_max[:, None]))
+        vsum = np.zeros((count, lanes), f)
+        for b in range(blocks):
+            vsum = np.where(valid[b], _flushed(vsum + exps[:, b * lanes:(b + 1) * lanes]), vsum)
+        reciprocal = _flushed(f(1) / _onednn_lanes_fold(vsum, lambda a, c: _flushed(a + c)))
+        return _flushed(exps[:, :classes] * reciprocal[:, None])
+
+
+def sum_op(x: CpuTensor, axis: int | None = None) -> CpuTensor:
+    """TF's Sum op: Eigen's sum, except that bfloat16 is summed in float32 and rounded once.
+
+    (``CASTING_SPECIALIZATION(SumReducer, bfloat16, float)`` in TF's reduction_ops.h.)
+    """
+    if x.dtype == bfloat16:
+        return reduce_sum(x.astype(np.float32), axis=axis).astype(bfloat16)
+    return reduce_sum(x, axis=axis)
+
+
+def mean_op(x: CpuTensor, axis: int | None = None) -> CpuTensor:
+    """TF's Mean op: the sum divided by the count, the count cast to the tensor's type.
+
+    bfloat16 is summed and divided in float32 and rounded once (reduction_ops.h); float16 is
+    summed in float16 and divided by ``half(count)``.
+    """
+    count = x.value.size if axis is None else x.shape[axis]
+    if x.dtype == bfloat16:
+        return (reduce_sum(x.astype(np.float32), axis=axis) / count).astype(bfloat16)
+    return reduce_sum(x, axis=axis) / np.asarray(count, x.dtype)

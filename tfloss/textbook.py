@@ -29,11 +29,16 @@ from __future__ import annotations
 import numpy as np
 
 from ._convert import check_ops, convert_to_tensor
-from ._cpu import CpuTensor, exp, log, reduce_max, reduce_sum, silent_floating_point
+from ._cpu import CpuTensor, log, mean_op, sigmoid, silent_floating_point, softmax, sum_op
 
-_PROBABILITY_OPS = (("Maximum", "probs"), ("Log", "probs"), ("Mul", "labels", "probs"))
-_SIGMOID_OPS = (("Sigmoid", "logits"), ("Log", "logits"), ("Mul", "labels", "logits"))
-_SOFTMAX_OPS = (("Softmax", "logits"), ("Log", "logits"), ("Mul", "labels", "logits"))
+# The dtype checks of each composition's ops, in TF's order (see _convert.check_ops).
+# tf.clip_by_value is Minimum(t, 1.0) then Maximum(t, 1e-10).
+_PROBABILITY_OPS = (("Minimum", "probs", 1.0, "->probs"), ("Maximum", "probs", 1e-10),
+                    ("Log", "probs"), ("Mul", "labels", "probs", "->terms"))
+_CLIPPED_OPS = _PROBABILITY_OPS + (("Mean", "terms"), ("Neg", "terms"))
+_PER_EXAMPLE_OPS = _PROBABILITY_OPS + (("Sum", "terms"), ("Neg", "terms"), ("Mean", "terms"))
+_SIGMOID_OPS = (("Sigmoid", "logits"), ("Neg", "labels"), ("Log", "logits"), ("Mul", "labels", "logits"))
+_SOFTMAX_OPS = (("Softmax", "logits"), ("Log", "logits"), ("Mul", "labels", "logits", "->terms"), ("Sum", "terms"))
 
 
 def _inputs(sequence, **arrays) -> dict:
@@ -43,25 +48,9 @@ def _inputs(sequence, **arrays) -> dict:
 
 
 def _clip(probs: CpuTensor, low: float, high: float) -> CpuTensor:
-    """``tf.clip_by_value``: ``maximum(minimum(t, high), low)``; NaN passes through."""
+    """``tf.clip_by_value``: ``maximum(minimum(t, high), low)``; NaN passes through both."""
     bounds = [np.asarray(b, dtype=probs.dtype) for b in (low, high)]
     return CpuTensor(np.maximum(np.minimum(probs.value, bounds[1]), bounds[0]))
-
-
-def _mean(x: CpuTensor, axis=None) -> CpuTensor:
-    """``tf.reduce_mean``: the sum divided by the element count."""
-    count = x.value.size if axis is None else x.shape[axis]
-    return reduce_sum(x, axis=axis) / count
-
-
-def _sigmoid(x: CpuTensor) -> CpuTensor:
-    return 1 / (1 + exp(-x))
-
-
-def _softmax(x: CpuTensor, axis: int) -> CpuTensor:
-    """``tf.nn.softmax``: ``exp(x - max)`` times the reciprocal of its sum, as TF's kernel does."""
-    unnormalized = exp(x - reduce_max(x, axis=axis, keepdims=True))
-    return unnormalized * (1 / reduce_sum(unnormalized, axis=axis, keepdims=True))
 
 
 @silent_floating_point
@@ -89,8 +78,8 @@ def clipped_cross_entropy(labels, probs) -> np.ndarray:
     >>> tf.textbook.clipped_cross_entropy(labels=[[1.0, 0.0]], probs=[[0.5, 0.5]])
     array(0.3465736, dtype=float32)
     """
-    t = _inputs(_PROBABILITY_OPS, labels=labels, probs=probs)
-    return (-_mean(t["labels"] * log(_clip(t["probs"], 1e-10, 1.0)))).value
+    t = _inputs(_CLIPPED_OPS, labels=labels, probs=probs)
+    return (-mean_op(t["labels"] * log(_clip(t["probs"], 1e-10, 1.0)))).value
 
 
 @silent_floating_point
@@ -105,9 +94,9 @@ def per_example_clipped_cross_entropy(labels, probs) -> np.ndarray:
     >>> tf.textbook.per_example_clipped_cross_entropy(labels=[[1.0, 0.0]], probs=[[0.5, 0.5]])
     array(0.6931472, dtype=float32)
     """
-    t = _inputs(_PROBABILITY_OPS, labels=labels, probs=probs)
-    per_example = -reduce_sum(t["labels"] * log(_clip(t["probs"], 1e-10, 1.0)), axis=-1)
-    return _mean(per_example).value
+    t = _inputs(_PER_EXAMPLE_OPS, labels=labels, probs=probs)
+    per_example = -sum_op(t["labels"] * log(_clip(t["probs"], 1e-10, 1.0)), axis=-1)
+    return mean_op(per_example).value
 
 
 @silent_floating_point
@@ -121,7 +110,7 @@ def naive_sigmoid_cross_entropy(labels, logits) -> np.ndarray:
     array([0.6931472], dtype=float32)
     """
     t = _inputs(_SIGMOID_OPS, labels=labels, logits=logits)
-    z, probs = t["labels"], _sigmoid(t["logits"])
+    z, probs = t["labels"], sigmoid(t["logits"])
     return (-z * log(probs) - (1 - z) * log(1 - probs)).value
 
 
@@ -136,7 +125,7 @@ def naive_softmax_cross_entropy(labels, logits, axis: int = -1) -> np.ndarray:
     array([0.6931472], dtype=float32)
     """
     t = _inputs(_SOFTMAX_OPS, labels=labels, logits=logits)
-    return (-reduce_sum(t["labels"] * log(_softmax(t["logits"], axis)), axis=axis)).value
+    return (-sum_op(t["labels"] * log(softmax(t["logits"], axis)), axis=axis)).value
 
 
 __all__ = [
