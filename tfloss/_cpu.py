@@ -27,6 +27,8 @@ import os
 import numpy as np
 import ml_dtypes
 
+from . import _eigen_math
+
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 HALF_TYPES = (np.dtype(np.float16), bfloat16)
 
@@ -157,15 +159,32 @@ def _apply(ufunc, *operands, **kwargs) -> CpuTensor:
 
 
 def exp(x: CpuTensor) -> CpuTensor:
-    return _apply(np.exp, x)
+    """TF's Exp op: Eigen's packet polynomial, the C library for the tail (see ``_eigen_math``)."""
+    return _apply(_eigen_math.exp, x)
+
+
+def exp_along_rows(x: CpuTensor) -> CpuTensor:
+    """``exp`` of a 2-D tensor evaluated inside a row reduction, as in ``reduce_sum(exp(x))``.
+
+    Same values as :func:`exp` up to the last bit; Eigen's reducer splits each row, not the whole
+    tensor, between its packet and scalar paths.
+    """
+    return _apply(_eigen_math.exp_along_rows, x)
 
 
 def log(x: CpuTensor) -> CpuTensor:
-    return _apply(np.log, x)
+    """TF's Log op, with Eigen's and the C library's rounding (see ``_eigen_math``)."""
+    return _apply(_eigen_math.log, x)
+
+
+def scalar_log(x: CpuTensor) -> CpuTensor:
+    """``log`` called one element at a time, as inside the sparse kernel's loss generator."""
+    return _apply(_eigen_math.scalar_log, x)
 
 
 def log1p(x: CpuTensor) -> CpuTensor:
-    return _apply(np.log1p, x)
+    """TF's Log1p op, with Eigen's and the C library's rounding (see ``_eigen_math``)."""
+    return _apply(_eigen_math.log1p, x)
 
 
 def abs(x: CpuTensor) -> CpuTensor:  # noqa: A001 - mirrors tf.math.abs
@@ -287,41 +306,6 @@ def _ldexp(y: np.ndarray, m: np.ndarray) -> np.ndarray:
     return _flushed((y.astype(np.float64) * np.exp2(m.astype(np.float64))).astype(y.dtype))
 
 
-def _eigen_exp_float(x: np.ndarray) -> np.ndarray:
-    """Eigen's ``pexp_float``: ``2**m * p(r)`` with ``r = x - m*ln2`` and a degree-6 polynomial."""
-    f = np.float32
-    clamped = np.where(np.isnan(x), x, np.minimum(x, f(88.723)))
-    m = np.floor(_madd(clamped, f(1.44269504088896341), f(0.5)))
-    r = _madd(m, f(-0.693359375), clamped)  # m*ln2 subtracted in two parts (Cephes)
-    r = _madd(m, f(2.12194440e-4), r)
-    r2 = _flushed(r * r)
-    even = _madd(r2, f(1.37449637986719608306884765625e-3), f(4.166965186595916748046875e-2))
-    odd = _madd(r2, f(8.36894474923610687255859375e-3), f(0.16666518151760101318359375))
-    even = _madd(r2, even, f(0.49999988079071044921875))
-    y = _madd(r2, _madd(r, odd, even), r + f(1))
-    result = _ldexp(y, m)
-    result = np.where(np.isnan(x) | (result < x), x, result)  # pmax(result, x) lets inf and NaN through
-    return np.where(x < f(-104), f(0), result).astype(f)
-
-
-def _eigen_exp_double(x: np.ndarray) -> np.ndarray:
-    """Eigen's ``pexp_double``: ``2**n * (1 + 2 P(g) / (Q(g) - P(g)))``, Cephes' rational form."""
-    clamped = np.where(np.isnan(x), x, np.minimum(x, 709.784))
-    n = np.floor(_madd(np.float64(1.4426950408889634073599), clamped, 0.5))
-    g = _flushed(clamped - _flushed(n * 0.693145751953125))
-    g = _flushed(g - _flushed(n * 1.42860682030941723212e-6))
-    g2 = _flushed(g * g)
-    p = _madd(_madd(np.float64(1.26177193074810590878e-4), g2, 3.02994407707441961300e-2), g2,
-              9.99999999999999999910e-1)
-    p = _flushed(p * g)
-    q = _madd(np.float64(3.00198505138664455042e-6), g2, 2.52448340349684104192e-3)
-    q = _madd(_madd(q, g2, 2.27265548208155028766e-1), g2, 2.00000000000000000009e0)
-    y = _madd(np.float64(2), _flushed(p / _flushed(q - p)), 1.0)
-    result = _ldexp(y, n)
-    result = np.where(np.isnan(x) | (result < x), x, result)
-    return np.where(x < -745.519, 0.0, result)
-
-
 def _eigen_logistic_float(x: np.ndarray) -> np.ndarray:
     """Eigen's ``scalar_logistic_op<float>::packetOp``: ``e / (1 + e)`` with ``e = exp(x/2)**2``.
 
@@ -349,28 +333,6 @@ def _packets_then_scalars(values: np.ndarray, packet_op, scalar_op, packet_size:
     return result.reshape(values.shape)
 
 
-def _libm_exp(x: np.ndarray) -> np.ndarray:
-    """The C library's exp, correctly rounded (computed wider and rounded once)."""
-    return _flushed(np.exp(x.astype(np.float64)).astype(x.dtype)) if x.dtype == np.float32 else _flushed(np.exp(x))
-
-
-def eigen_exp(x: CpuTensor) -> CpuTensor:
-    """TF's Exp op as Eigen computes it: the packet polynomial, libm for the tail.
-
-    16-bit types go through the float32 polynomial and are rounded once.
-    """
-    wide = compute_dtype(x.dtype)
-    values = x.value.astype(wide)
-    with np.errstate(all="ignore"):
-        if wide == np.float64:
-            result = _packets_then_scalars(values, _eigen_exp_double, _libm_exp, 4)
-        elif x.dtype == np.float32:
-            result = _packets_then_scalars(values, _eigen_exp_float, _libm_exp, 8)
-        else:
-            result = _flushed(_eigen_exp_float(values))
-    return CpuTensor(result.astype(x.dtype))
-
-
 def sigmoid(x: CpuTensor) -> CpuTensor:
     """TF's Sigmoid op (Eigen's ``scalar_logistic_op``), one op with its own rounding per type.
 
@@ -382,10 +344,10 @@ def sigmoid(x: CpuTensor) -> CpuTensor:
     """
     if x.dtype == np.float32:
         with np.errstate(all="ignore"):
-            capped_exp = lambda v: _libm_exp(np.where(np.isnan(v), v, np.minimum(v, np.float32(16.6355324))))
+            capped_exp = lambda v: _eigen_math.scalar_exp(np.where(np.isnan(v), v, np.minimum(v, np.float32(16.6355324))))
             scalar = lambda v: _flushed(capped_exp(v) / (np.float32(1) + capped_exp(v)))
             return CpuTensor(_packets_then_scalars(x.value, _eigen_logistic_float, scalar, 8))
-    e = eigen_exp(x)
+    e = exp(x)
     probability = e / (1 + e)
     return where(np.isinf(e.value), CpuTensor(np.ones_like(x.value)), probability)
 
@@ -404,7 +366,7 @@ def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
         flat = rows.value.reshape(-1, rows.shape[-1]).astype(np.float32)
         result = _onednn_softmax_rows(flat).astype(x.dtype).reshape(rows.shape)
     else:
-        unnormalized = eigen_exp(rows - reduce_max(rows, axis=-1, keepdims=True))
+        unnormalized = exp(rows - reduce_max(rows, axis=-1, keepdims=True))
         result = (unnormalized * (1 / reduce_sum(unnormalized, axis=-1, keepdims=True))).value
     return CpuTensor(np.moveaxis(result, -1, axis))
 

@@ -361,6 +361,39 @@ def _split_apply(name, packet_function, x):
     return _flush(out).reshape(x.shape)
 
 
+def scalar_exp(x: np.ndarray) -> np.ndarray:
+    """The C library's ``exp`` (TF's scalar path) elementwise, subnormal results flushed."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    with np.errstate(all="ignore"):
+        return _flush(_scalar("exp", flat)).reshape(np.shape(x))
+
+
+def exp_along_rows(x: np.ndarray) -> np.ndarray:
+    """``exp`` of a 2-D array as Eigen evaluates it inside a row (inner-dimension) reduction.
+
+    The reducer reads each row from its start in packets, and the row's last ``C % P`` elements
+    one by one, so here the packet/scalar split is per row, not over the flattened tensor.
+    """
+    x = np.asarray(x)
+    rows, columns = x.shape
+    vectorized = columns - columns % PACKET_SIZE[x.dtype]
+    out = np.empty_like(x)
+    with np.errstate(all="ignore"):
+        if vectorized:
+            out[:, :vectorized] = _exp_packets(np.ascontiguousarray(x[:, :vectorized]).reshape(-1)).reshape(rows, vectorized)
+        if vectorized < columns:
+            tail = np.ascontiguousarray(x[:, vectorized:]).reshape(-1)
+            out[:, vectorized:] = _scalar("exp", tail).reshape(rows, columns - vectorized)
+    return _flush(out)
+
+
+def scalar_log(x: np.ndarray) -> np.ndarray:
+    """The C library's ``log`` elementwise (Eigen's coefficient-wise generators call it)."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    with np.errstate(all="ignore"):
+        return _flush(_scalar("log", flat)).reshape(np.shape(x))
+
+
 def exp(x: np.ndarray) -> np.ndarray:
     """TF CPU ``tf.math.exp`` of a float32/float64 array, bit for bit."""
     return _split_apply("exp", _exp_packets, x)
