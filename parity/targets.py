@@ -336,7 +336,8 @@ def gradient_magnitudes(family, inputs, expected):
     * sigmoid: d/dx = sigmoid(x) - z -> ``sigmoid(x) + |z|``; d/dz = -x -> ``|x|``.
     * weighted: d/dx = (1-z) - l*(1-sigmoid(x)) -> ``|1-z| + |l|``;
       d/dz = -x + (q-1)*softplus(-x) -> ``|x| + |q-1|*(|x|+1)``.
-    * softmax: d/dx = softmax - z (times sum z) -> ``p*sum|z| + |z|``; d/dz = -log_softmax -> ``|log p|``.
+    * softmax: d/dx = softmax - z (times sum z) -> ``p*sum|z| + |z|``; d/dz = -log_softmax = log S - shifted
+      -> ``max(|log S|, 1) + |shifted|`` (as for the loss).
     * sparse: d/dx = softmax - onehot -> ``p + onehot``.
     """
     value_target = {t.family: t for t in NN_TARGETS}[family]
@@ -357,7 +358,10 @@ def gradient_magnitudes(family, inputs, expected):
             z = _f64(inputs["labels"])
             p, log_p = _softmax64(x, axis)
             zsum = np.abs(z).sum(axis=axis, keepdims=True) if z.shape == x.shape else np.abs(z).sum()
-            mags = {"logits": p * zsum + np.abs(z), "labels": np.abs(log_p)}
+            # -log_softmax = log S - shifted: as in the forward loss, log S counts as >= 1
+            shifted = x - x.max(axis=axis, keepdims=True)
+            log_sum = shifted - log_p
+            mags = {"logits": p * zsum + np.abs(z), "labels": np.maximum(np.abs(log_sum), 1.0) + np.abs(shifted)}
         else:
             p, _ = _softmax64(x, -1)
             mags = {"logits": p + 1.0}
@@ -371,38 +375,81 @@ def gradient_magnitudes(family, inputs, expected):
 
 
 def gradient_wrt(family, inputs):
-    """Names differentiated for a case: the family's, plus an array ``pos_weight``.
+    """Names differentiated for a case: the family's, plus an array ``pos_weight`` of the logits' dtype.
 
     A Python-scalar ``pos_weight`` stays a Python scalar (TF folds it in double), so it is
-    not watched; an array one is.
+    not watched.
     """
     wrt = GRADIENT_WRT[family]
     pos_weight = inputs.get("pos_weight")
-    if family == "weighted" and isinstance(pos_weight, np.ndarray) and pos_weight.dtype.kind == "f":
+    logits = inputs.get("logits")
+    if (family == "weighted" and isinstance(pos_weight, np.ndarray) and isinstance(logits, np.ndarray)
+            and pos_weight.dtype == logits.dtype):
+        # Only then is watching it (as a tensor) the same computation; a float64 NumPy
+        # pos_weight with float32 logits is converted by TF's Mul, a float64 tensor is not.
         wrt = wrt + ("pos_weight",)
     return wrt
 
 
 def _case_vector(inputs):
     """A deterministic tangent vector shaped like the logits (for Hessian-vector products)."""
-    logits = np.asarray(inputs["logits"])
-    seed = zlib.crc32(repr((logits.shape, logits.dtype.name)).encode())
-    return np.random.default_rng(seed).normal(0.0, 1.0, logits.shape).astype(logits.dtype)
+    raw = inputs["logits"]
+    logits = np.asarray(raw)
+    # Python lists become float32 tensors in TF, so the tangent must be float32 too.
+    dtype = np.dtype(np.float32) if isinstance(raw, (list, tuple, float, int)) else logits.dtype
+    seed = zlib.crc32(repr((logits.shape, dtype.name)).encode())
+    return np.random.default_rng(seed).normal(0.0, 1.0, logits.shape).astype(dtype)
 
 
 def _upstream(op_name, kwargs):
-    """A deterministic upstream gradient shaped like the op's loss (shape and dtype taken from TF)."""
-    loss = tfref.to_numpy(resolve("tensorflow", op_name)(**{k: tfref.to_tf_input(v) for k, v in kwargs.items()}))
+    """A deterministic upstream gradient shaped like the op's loss (shape and dtype taken from TF).
+
+    ``None`` where TF's forward call raises: the op's own error is then what both sides give.
+    """
+    try:
+        loss = tfref.to_numpy(resolve("tensorflow", op_name)(**{k: tfref.to_tf_input(v) for k, v in kwargs.items()}))
+    except Exception:  # noqa: BLE001
+        return None
     seed = zlib.crc32(repr((loss.shape, loss.dtype.name, op_name)).encode())
     return np.random.default_rng(seed).uniform(-2.0, 2.0, loss.shape).astype(loss.dtype)
 
 
-def _row_scale(expected, family):
-    e = np.abs(np.asarray(expected).astype(np.float64))
-    if family in ("softmax", "sparse") and e.ndim:
-        with np.errstate(invalid="ignore"):
-            return np.broadcast_to(np.nanmax(e, axis=-1, keepdims=True) if e.size else e, e.shape)
-    return e
+def hvp_magnitudes(family, inputs, expected):
+    """Term magnitudes of ``(d/d labels, d/d logits)`` of ``<grad, v>`` (upstream gradient 1).
+
+    * softmax / sparse: d/dlogits = (v - <v, p>) p -> ``p * (|v| + sum |v| p)``, n = C;
+      d/dlabels -> ``|v|``.
+    * sigmoid: d/dx = sigmoid'(x) v, computed as y - y*y -> ``|v| * sigmoid(x)``; d/dz = -v -> ``|v|``.
+    * weighted: d/dx = l * sigmoid'(x) v through log1p(exp(-|x|)) -> ``2 |v| |l| e / (1 + e)``
+      with ``e = exp(-|x|)``; d/dz -> ``|v| (1 + |q - 1|)``.
+    """
+    x = _f64(inputs["logits"])
+    v = _f64(_case_vector(inputs))
+    with np.errstate(all="ignore"):
+        if family in ("softmax", "sparse"):
+            axis = inputs.get("axis", -1) if family == "softmax" else -1
+            p, _ = _softmax64(x, axis)
+            m_logits = p * (np.abs(v) + (np.abs(v) * p).sum(axis=axis, keepdims=True))
+            m_labels = np.abs(v)
+            n = x.shape[axis] if x.ndim else 1
+        elif family == "sigmoid":
+            m_logits = np.abs(v) * _sigmoid64(x)
+            m_labels = np.abs(v)
+            n = 1
+        else:
+            z = _f64(inputs["labels"])
+            q = _f64(inputs["pos_weight"])
+            e = np.exp(-np.abs(x))
+            m_logits = 2 * np.abs(v) * np.abs(1 + (q - 1) * z) * e / (1 + e)
+            m_labels = np.abs(v) * (1 + np.abs(q - 1)) + 0 * z
+            n = 1
+    out = []
+    for m, grad in ((m_labels, expected[0]), (m_logits, expected[1])):
+        if grad is None or np.shape(m) != np.shape(grad):
+            out.append((None, 1))
+        else:
+            out.append((m, n))
+    return out
 
 
 @dataclass(frozen=True)
@@ -462,7 +509,7 @@ class GradientTarget(Target):
             # d/dwrt scale with |upstream| <= 2: widen the unit-upstream magnitudes accordingly
             return [(None if m is None else 2 * m, n) if i else (m, n)
                     for i, (m, n) in enumerate(gradient_magnitudes(self.family, inputs, expected))]
-        return [(None if e is None else _row_scale(e, self.family), 1) for e in expected]
+        return hvp_magnitudes(self.family, inputs, expected)
 
 
 def gradient_targets() -> tuple:

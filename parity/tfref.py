@@ -226,9 +226,14 @@ def tf_value_and_gradient(fn, kwargs, wrt, grad_loss=None):
     t = tf()
     inputs = dict(kwargs)
     watched = []
+    try:
+        converted = {name: t.convert_to_tensor(to_tf_input(inputs[name])) for name in wrt}
+    except Exception:  # noqa: BLE001 - inputs a tape cannot watch: the op's own error is the outcome
+        fn(**{k: to_tf_input(v) for k, v in kwargs.items()})
+        raise
     with t.GradientTape() as tape:
         for name in wrt:
-            inputs[name] = t.convert_to_tensor(to_tf_input(inputs[name]))
+            inputs[name] = converted[name]
             tape.watch(inputs[name])
             watched.append(inputs[name])
         loss = fn(**inputs)
@@ -246,8 +251,12 @@ def tf_hessian_vector_product(fn, kwargs, vector, grad_loss=None):
     """
     t = tf()
     inputs = dict(kwargs)
-    labels = inputs["labels"] = t.convert_to_tensor(to_tf_input(inputs["labels"]))
-    logits = inputs["logits"] = t.convert_to_tensor(to_tf_input(inputs["logits"]))
+    try:
+        labels = inputs["labels"] = t.convert_to_tensor(to_tf_input(inputs["labels"]))
+        logits = inputs["logits"] = t.convert_to_tensor(to_tf_input(inputs["logits"]))
+    except Exception:  # noqa: BLE001 - the op's own error is the outcome
+        fn(**{k: to_tf_input(v) for k, v in kwargs.items()})
+        raise
     with t.GradientTape(persistent=True) as outer:
         outer.watch([labels, logits])
         with t.GradientTape() as inner:
