@@ -321,6 +321,26 @@ def test_softmax_second_order_labels_part_is_nan_at_minus_inf_quirk():
     np.testing.assert_array_equal(hvp["labels"], np.array([[0.0, 0.0, np.nan]], np.float32))
 
 
+@pytest.mark.parametrize("op, labels", [(softmax_op, [[1.0, 0.0, 0.0, 0.0]]), (sparse_op, [0])])
+def test_float32_second_order_is_zero_where_onednn_exp_underflows_quirk(op, labels):
+    # TF's xent second-order term (u - <u, p>) * p takes p from the Softmax op, which in float32 is
+    # oneDNN's: its exp scales by 2 * 2**(n-1) with denormals flushed, so p = 0 exactly where
+    # x - max(x) < -125.5 * ln 2 (about -86.99), where the true p (about 1.9e-38 at -87.3) is normal.
+    x = [[0.0, -86.5, -87.3, -100.0]]
+    v = [[0.0, 4.0, 4.0, 4.0]]
+    p = mp_softmax(x[0])
+    dot = mpmath.fsum(vi * pi for vi, pi in zip(v[0], p))
+    expected = [float((vi - dot) * pi) for vi, pi in zip(v[0], p)]
+    assert expected[2] > 1e-38  # a normal float32 in exact arithmetic
+    hvp32 = tfloss.hessian_vector_product(op, np.array(v, np.float32), labels=labels, logits=np.array(x, np.float32))
+    np.testing.assert_allclose(hvp32["logits"][0, 1], expected[1], rtol=1e-5)  # above the cut: kept
+    np.testing.assert_array_equal(hvp32["logits"][0, 2:], np.zeros(2, np.float32))
+    # float64 runs Eigen's softmax, which keeps the tiny probabilities.
+    labels64 = np.array(labels, np.float64) if op is softmax_op else labels
+    hvp64 = tfloss.hessian_vector_product(op, np.array(v), labels=labels64, logits=np.array(x))
+    np.testing.assert_allclose(hvp64["logits"][0, 1:], expected[1:], rtol=1e-12)
+
+
 def test_softmax_gradient_special_values_quirk():
     # A -inf logit has probability 0 (gradient -z there); a +inf logit makes the row NaN (inf - inf).
     z = np.array([[0.5, 0.5, 0.0]], np.float32)

@@ -41,7 +41,7 @@ import numpy as np
 from . import _kernels, _ops, nn
 from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
 from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log, log1p, reduce_max,
-                   reduce_sum, relu, where)
+                   reduce_sum, relu, softmax, where)
 from ._cpu import silent_floating_point as _quiet
 from .compat.v1 import nn as nn_v1
 
@@ -189,19 +189,6 @@ def _log_softmax(logits: CpuTensor) -> CpuTensor:
     """TF's LogSoftmax kernel on ``[batch, classes]``: ``shifted - log(sum(exp(shifted)))``."""
     shifted_logits = logits - reduce_max(logits, axis=1, keepdims=True)
     return shifted_logits - log(reduce_sum(exp(shifted_logits), axis=1, keepdims=True))
-
-
-def _softmax(logits: CpuTensor) -> CpuTensor:
-    """TF's Softmax op on ``[batch, classes]``: ``exp(shifted) * (1 / sum(exp(shifted)))``.
-
-    float64 runs TF's Eigen kernel, whose form this is.  float32 and bfloat16 run oneDNN's
-    softmax on TF's x86 wheel: bfloat16 is computed in float32 and rounded once (bit-exact),
-    float32 differs from this form by an ulp where oneDNN's own ``exp`` does.
-    """
-    if logits.dtype == bfloat16:
-        return CpuTensor(_softmax(logits.astype(np.float32)).value.astype(bfloat16))
-    exp_shifted = exp(logits - reduce_max(logits, axis=1, keepdims=True))
-    return exp_shifted * _reciprocal(reduce_sum(exp_shifted, axis=1, keepdims=True))
 
 
 def _row_dot(a: CpuTensor, b: CpuTensor) -> CpuTensor:
@@ -448,9 +435,16 @@ class SoftmaxGradient:
 
 
 def _second_order_term(logits: CpuTensor, grad_grad: CpuTensor) -> CpuTensor:
-    """``(grad_grad - <grad_grad, softmax>) * softmax``, the grad_grad term of TF's xent gradients."""
-    softmax = _softmax(logits)
-    return (grad_grad - _row_dot(grad_grad, softmax)) * softmax
+    """``(grad_grad - <grad_grad, p>) * p``, the grad_grad term of TF's xent gradients.
+
+    ``p`` is TF's Softmax op (``gen_nn_ops.softmax``), not the xent kernel's softmax: float64
+    runs Eigen's kernel, float32 and bfloat16 run oneDNN on TF's x86 wheel.  Quirk: oneDNN's
+    ``exp`` scales by ``2 * 2**(n-1)`` with denormals flushed, so ``p`` is exactly 0 where
+    ``x - max(x)`` is below about -87 (``n < -125``), and so is this term, where Eigen's
+    float32 softmax keeps a tiny normal probability.
+    """
+    probabilities = softmax(logits)
+    return (grad_grad - _row_dot(grad_grad, probabilities)) * probabilities
 
 
 class SparseGradient:
