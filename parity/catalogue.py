@@ -711,6 +711,16 @@ REGRESSIONS: list = [
      "inputs": {"labels": {"dtype": "float16", "shape": [1], "values": ["-0x0.0p+0"]},
                 "logits": {"dtype": "float16", "shape": [1], "values": ["0x0.0p+0"]}},
      "found": "textbook.naive_softmax_cross_entropy(labels=[-0.], logits=[0.]): TF +0.0, tfloss -0.0"},
+    {"id": "regression/softmax/float16/hvp_tiny", "family": "softmax", "dtype": "float16",
+     "inputs": {"labels": {"dtype": "float16", "shape": [3], "values": ["0x0.0p+0", "0x0.0p+0", "0x0.0p+0"]},
+                "logits": {"dtype": "float16", "shape": [3],
+                           "values": ["0x1.0000000000000p-1", "0x1.0000000000000p-1", "0x1.1800000000000p+4"]}},
+     "found": "hessian_vector_product: d/dlogits[2] TF 0.0, tfloss -6e-08 (float16)"},
+    {"id": "regression/sparse/float16/hvp_tiny", "family": "sparse", "dtype": "float16",
+     "inputs": {"labels": {"dtype": "int32", "shape": [], "values": [0]},
+                "logits": {"dtype": "float16", "shape": [3],
+                           "values": ["0x0.0p+0", "0x0.0p+0", "0x1.0a40000000000p+4"]}},
+     "found": "hessian_vector_product: d/dlogits[2] TF 0.0, tfloss -6e-08 (float16)"},
 ]
 
 
