@@ -198,3 +198,133 @@ def test_clipped_cross_entropy_passes_nan_through_the_clip():
     # tf.clip_by_value is minimum then maximum, and TF's Minimum/Maximum propagate NaN.
     result = textbook.clipped_cross_entropy(labels=[[1.0, 0.0]], probs=[[math.nan, 0.5]])
     assert math.isnan(float(result))
+
+
+# --------------------------------------------------------------------------- TF's errors, TF's words
+# Each composition fails at the first TF op that meets the problem, with that op's message.
+
+from tfloss import errors  # noqa: E402
+from tfloss._cpu import CpuTensor, sum_op  # noqa: E402
+
+_FUNCTIONS = [
+    (textbook.clipped_cross_entropy, "probs"),
+    (textbook.per_example_clipped_cross_entropy, "probs"),
+    (textbook.naive_sigmoid_cross_entropy, "logits"),
+    (textbook.naive_softmax_cross_entropy, "logits"),
+]
+
+
+@pytest.mark.parametrize("function, second", _FUNCTIONS)
+def test_shape_mismatch_fails_in_the_first_mul_labels_first(function, second):
+    # labels * f(x) is TF's Mul(labels, f(x)): its kernel prints both shapes, labels' first.
+    with pytest.raises(errors.InvalidArgumentError, match=r"^Incompatible shapes: \[3,2\] vs\. \[2,3\] \[Op:Mul\]"):
+        function(labels=np.zeros((3, 2), np.float32), **{second: np.ones((2, 3), np.float32)})
+
+
+@pytest.mark.parametrize("axis", [-3, 2, 5])
+def test_naive_softmax_axis_out_of_range_is_tf_nn_softmax_error(axis):
+    logits = np.zeros((2, 3), np.float32)
+    expected = f"`dim` must be in the range [-2, 2) where 2 is the number of dimensions in the input. Received: dim={axis}"
+    with pytest.raises(errors.InvalidArgumentError) as raised:
+        textbook.naive_softmax_cross_entropy(labels=logits, logits=logits, axis=axis)
+    assert raised.value.message == expected
+
+
+def test_naive_softmax_fractional_axis_fails_in_range():
+    # tf.nn.softmax swaps a non-last axis with the last one by a Transpose whose permutation is
+    # concat(range(axis), [rank-1], range(axis + 1, rank - 1), [axis]): range(2.5, 1) is empty
+    # the wrong way round.
+    logits = np.zeros((2, 3), np.float32)
+    with pytest.raises(errors.InvalidArgumentError, match=r"^Requires start <= limit when delta > 0: 2\.5/1 \[Op:Range\]"):
+        textbook.naive_softmax_cross_entropy(labels=logits, logits=logits, axis=1.5)
+
+
+@pytest.mark.parametrize("onednn, dtype, error, message", [
+    ("1", np.float32, errors.AbortedError, "Input dims must be <= 5 and >=1"),
+    ("1", np.float16, errors.AbortedError, "Input dims must be <= 5 and >=1"),
+    ("1", np.float64, errors.InvalidArgumentError, "logits must have >= 1 dimension, got []"),
+    ("0", np.float32, errors.InvalidArgumentError, "logits must have >= 1 dimension, got []"),
+])
+def test_naive_softmax_of_a_scalar_fails_in_the_softmax_kernel(monkeypatch, onednn, dtype, error, message):
+    # oneDNN runs float32 and 16-bit softmax (ranks 1 to 5); Eigen's kernel runs float64 and,
+    # with oneDNN off, everything (rank >= 1).
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", onednn)
+    with pytest.raises(error) as raised:
+        textbook.naive_softmax_cross_entropy(labels=np.array(1.0, dtype), logits=np.array(1.0, dtype))
+    assert type(raised.value) is error and raised.value.message == message + " [Op:Softmax] name: "
+
+
+def test_per_example_clipped_on_scalars_has_no_last_axis_to_sum():
+    with pytest.raises(errors.InvalidArgumentError) as raised:
+        textbook.per_example_clipped_cross_entropy(labels=np.float32(0.0), probs=np.float32(0.5))
+    assert raised.value.message == "Invalid reduction dimension (-1 for input with 0 dimension(s) [Op:Sum] name: "
+
+
+# --------------------------------------------------------------------------- empty inputs and signed zeros
+
+@pytest.mark.parametrize("dtype", [np.float16, BF16, np.float32, np.float64])
+def test_naive_softmax_with_zero_classes_is_minus_an_empty_sum(dtype):
+    # The sum of no terms is +0 (the reducer's initial value); the loss is its negation, -0.
+    loss = textbook.naive_softmax_cross_entropy(labels=np.zeros((2, 0), dtype), logits=np.zeros((2, 0), dtype))
+    assert loss.dtype == dtype and loss.shape == (2,)
+    assert np.all(loss.astype(np.float64) == 0) and np.all(np.signbit(loss.astype(np.float64)))
+    empty = textbook.naive_softmax_cross_entropy(labels=np.zeros((0, 0, 0), dtype), logits=np.zeros((0, 0, 0), dtype))
+    assert empty.dtype == dtype and empty.shape == (0, 0)
+
+
+def test_naive_softmax_one_class_negative_label_is_plus_zero():
+    # softmax of one class is 1, log 1 = 0, and -1 * 0 = -0.  TF's reduction of a size-1 axis
+    # reduces nothing (it copies), so the Sum is -0 and its negation +0; an addition 0 + -0 would
+    # have given +0 and a loss of -0.
+    loss = textbook.naive_softmax_cross_entropy(labels=np.array([[-1.0]]), logits=np.array([[0.0]]))
+    assert loss[0] == 0 and not np.signbit(loss[0])
+
+
+def test_clipped_mean_of_one_element_is_a_copy():
+    # Same rule for Mean: one element is copied, not summed into 0 and divided by 1.
+    loss = textbook.clipped_cross_entropy(labels=np.float32(-1.0), probs=np.float32(1.0))
+    assert loss == 0 and not np.signbit(loss)
+
+
+# --------------------------------------------------------------------------- order of a non-innermost sum
+# 1 + 2**-24 is a tie in float32 and rounds to even, i.e. back to 1.  Adding fifteen 2**-24 to 1
+# one at a time therefore leaves 1; adding the small terms among themselves first does not.
+
+def _one_then_tiny(count: int, inner: int) -> CpuTensor:
+    values = np.full((1, count, inner), 2.0 ** -24, np.float32)
+    values[:, 0, :] = 1.0
+    return CpuTensor(values)
+
+
+def test_sum_over_a_middle_axis_adds_in_order_when_the_kept_axis_is_narrow():
+    # Fewer kept elements than a packet (8 float32): Eigen computes each output alone, in order.
+    total = sum_op(_one_then_tiny(16, 3), axis=1).value
+    assert np.all(total == 1.0)
+
+
+def test_sum_over_a_middle_axis_uses_four_accumulators_for_a_whole_packet():
+    # 8 kept elements fill one packet; with 16 terms Eigen's InnerMostDimPreserver deals term j to
+    # accumulator j % 4: a0 = 1 (three ties), a1 = a2 = a3 = 4 * 2**-24 = 2**-22 exactly, and
+    # ((a0 + a1) + a2) + a3 = 1 + 3 * 2**-22, each step exact.  A ninth output falls outside the
+    # packet and is added in order.
+    total = sum_op(_one_then_tiny(16, 9), axis=1).value[0]
+    assert np.all(total[:8] == np.float32(1 + 3 * 2.0 ** -22))
+    assert total[8] == 1.0
+
+
+def test_naive_softmax_over_a_middle_axis_sums_in_order():
+    # Uniform logits over 16 classes: every term is z_j * log 16 (2.77, half an ulp 2**-23).
+    # Labels (1, 2**-25, ..., 2**-25): each small term, 8.7e-8, is below half an ulp and is lost
+    # when added in order, so the loss equals that of the one-hot label; summed among themselves
+    # first, the fifteen small terms (1.3e-6) would not be lost.
+    logits = np.zeros((1, 16, 3), np.float32)
+    one_hot = np.zeros((1, 16, 3), np.float32)
+    one_hot[:, 0, :] = 1.0
+    labels = np.where(one_hot == 1.0, np.float32(1.0), np.float32(2.0 ** -25))
+    log16 = np.float32(math.log(16))
+    assert np.float32(log16 + np.float32(15 * 2.0 ** -25) * log16) != log16  # the premise
+    loss = textbook.naive_softmax_cross_entropy(labels=labels, logits=logits, axis=1)
+    reference = textbook.naive_softmax_cross_entropy(labels=one_hot, logits=logits, axis=1)
+    assert loss.shape == (1, 3)
+    np.testing.assert_array_equal(loss, reference)
+    np.testing.assert_allclose(loss, math.log(16), rtol=1e-6)

@@ -363,7 +363,8 @@ def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
     """
     rows = CpuTensor(np.moveaxis(x.value, axis, -1))
     if _onednn_enabled() and x.dtype != np.float64:
-        flat = rows.value.reshape(-1, rows.shape[-1]).astype(np.float32)
+        # An explicit row count: with zero classes, -1 cannot be inferred.
+        flat = rows.value.reshape(_count(rows.shape[:-1]), rows.shape[-1]).astype(np.float32)
         result = _onednn_softmax_rows(flat).astype(x.dtype).reshape(rows.shape)
     else:
         unnormalized = exp(rows - reduce_max(rows, axis=-1, keepdims=True))
@@ -453,21 +454,86 @@ def _onednn_softmax_rows(rows: np.ndarray) -> np.ndarray:
 
 
 def sum_op(x: CpuTensor, axis: int | None = None) -> CpuTensor:
-    """TF's Sum op: Eigen's sum, except that bfloat16 is summed in float32 and rounded once.
+    """TF's Sum op: the reduction TF's ``ReductionHelper`` picks, then Eigen's order of addition.
 
-    (``CASTING_SPECIALIZATION(SumReducer, bfloat16, float)`` in TF's reduction_ops.h.)
+    TF first drops every dimension of size 1 and merges neighbours, then:
+
+    * reducing a dimension of size 1 reduces nothing: the input is copied, so ``-0`` stays
+      ``-0`` (an addition ``0 + -0`` would give ``+0``);
+    * if dimensions of size > 1 follow the reduced one, Eigen keeps them innermost and adds
+      along the reduced one (:func:`_eigen_preserving_sum`);
+    * otherwise the reduced dimension is innermost (:func:`_eigen_sum`).
+
+    bfloat16 is summed in float32 and rounded once
+    (``CASTING_SPECIALIZATION(SumReducer, bfloat16, float)`` in TF's reduction_ops.h).
     """
     if x.dtype == bfloat16:
-        return reduce_sum(x.astype(np.float32), axis=axis).astype(bfloat16)
-    return reduce_sum(x, axis=axis)
+        return sum_op(x.astype(np.float32), axis=axis).astype(bfloat16)
+    if axis is None:
+        return _copy_if_one_element(x) if x.value.size == 1 else reduce_sum(x, axis=None)
+    axis = axis % x.value.ndim
+    shape = x.shape
+    if shape[axis] == 1:
+        return CpuTensor(np.squeeze(x.value, axis))
+    kept_inner = _count(shape[axis + 1:])
+    if kept_inner == 1:
+        return reduce_sum(x, axis=axis)
+    blocks = x.value.reshape(_count(shape[:axis]), shape[axis], kept_inner)
+    return CpuTensor(_eigen_preserving_sum(blocks, x.dtype).reshape(shape[:axis] + shape[axis + 1:]))
+
+
+def _copy_if_one_element(x: CpuTensor) -> CpuTensor:
+    """A reduction of all axes of a one-element tensor is a copy in TF (the sign of zero stays)."""
+    return CpuTensor(x.value.reshape(()))
+
+
+def _count(shape: tuple) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _eigen_preserving_sum(blocks: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Sums over axis 1 of ``[outer, reduced, inner]`` as Eigen adds with the inner axis kept.
+
+    Each output is one of two orders, chosen by Eigen's executor per output element:
+
+    * one at a time (``coeff``): ``((0 + x0) + x1) + ...`` in order;
+    * a packet of outputs at once (``packet``), for the outputs in a whole packet (8 float32,
+      4 float64 or 8 float16 outputs starting at a multiple of the packet size) that lies inside
+      one inner row: from 16 terms on, four accumulators take terms ``j % 4`` in turn, are
+      added ``((a0 + a1) + a2) + a3``, and the last ``count % 4`` terms follow in order
+      (``InnerMostDimPreserver`` in TensorReduction.h).  Fewer terms are added in order.
+    """
+    outer, count, inner = blocks.shape
+    wide = compute_dtype(dtype)
+    packet = _PACKET_SIZE.get(dtype, 8)
+    terms = blocks.astype(wide)
+    in_order = np.zeros((outer, inner), wide)
+    for j in range(count):
+        in_order = _add(in_order, terms[:, j], dtype)
+    if count < 16:
+        return in_order.astype(dtype)
+    unrolled = count // 4 * 4
+    accumulators = [np.zeros((outer, inner), wide) for _ in range(4)]
+    for j in range(unrolled):
+        accumulators[j % 4] = _add(accumulators[j % 4], terms[:, j], dtype)
+    unrolled_sum = functools.reduce(lambda a, b: _add(a, b, dtype), accumulators)
+    for j in range(unrolled, count):
+        unrolled_sum = _add(unrolled_sum, terms[:, j], dtype)
+    index = np.arange(outer * inner).reshape(outer, inner)
+    packet_start = index - index % packet
+    by_packet = (packet_start + packet <= outer * inner) & (packet_start % inner + packet <= inner)
+    return np.where(by_packet, unrolled_sum, in_order).astype(dtype)
 
 
 def mean_op(x: CpuTensor, axis: int | None = None) -> CpuTensor:
     """TF's Mean op: the sum divided by the count, the count cast to the tensor's type.
 
     bfloat16 is summed and divided in float32 and rounded once (reduction_ops.h); float16 is
-    summed in float16 and divided by ``half(count)``.
+    summed in float16 and divided by ``half(count)``.  A one-element tensor is copied, not
+    divided (TF's reduction helper reduces nothing), which keeps the sign of a zero.
     """
+    if axis is None and x.value.size == 1:
+        return _copy_if_one_element(x)
     count = x.value.size if axis is None else x.shape[axis]
     if x.dtype == bfloat16:
         return (reduce_sum(x.astype(np.float32), axis=axis) / count).astype(bfloat16)

@@ -26,10 +26,13 @@ array([20.], dtype=float32)
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from ._convert import check_ops, convert_to_tensor
-from ._cpu import CpuTensor, log, mean_op, sigmoid, silent_floating_point, softmax, sum_op
+from . import errors
+from ._convert import broadcast_shape, check_op_dtype, check_ops, convert_to_tensor, op_error
+from ._cpu import CpuTensor, _onednn_enabled, log, mean_op, sigmoid, silent_floating_point, softmax, sum_op
 
 # The dtype checks of each composition's ops, in TF's order (see _convert.check_ops).
 # tf.clip_by_value is Minimum(t, 1.0) then Maximum(t, 1e-10).
@@ -42,9 +45,72 @@ _SOFTMAX_OPS = (("Softmax", "logits"), ("Log", "logits"), ("Mul", "labels", "log
 
 
 def _inputs(sequence, **arrays) -> dict:
+    """Convert, replay the ops' dtype checks, then the first Mul's broadcast (labels first)."""
     arrays = {name: convert_to_tensor(value) for name, value in arrays.items()}
     check_ops(sequence, {name: array.dtype for name, array in arrays.items()})
+    broadcast_shape("Mul", *(array.shape for array in arrays.values()))
     return {name: CpuTensor.from_input(array) for name, array in arrays.items()}
+
+
+def _reduction_axis(axis, rank: int) -> int:
+    """The Sum op's axis: a Python float cannot become an int32 tensor; out of range is TF's error."""
+    if type(axis) is float:
+        raise TypeError(f"Cannot convert {axis!r} to EagerTensor of dtype int32")
+    if not -rank <= axis < rank:
+        raise op_error(errors.InvalidArgumentError, "Sum",
+                       f"Invalid reduction dimension ({axis} for input with {rank} dimension(s)")
+    return int(axis)
+
+
+def _softmax_axis(dim, rank: int) -> int:
+    """``tf.nn.softmax``'s axis handling (``_wrap_2d_function`` in nn_ops.py), step by step.
+
+    The last axis goes straight to the kernel.  Any other is checked against the rank, made
+    non-negative by adding the rank as an int32 tensor, and swapped with the last axis by a
+    Transpose whose permutation is built from ``range`` ops, so a float axis fails in Range or
+    Transpose: TF's own error for ``axis=1.5``.
+    """
+    if dim == -1 or dim == rank - 1:
+        return -1
+    if not -rank <= dim < rank:
+        raise errors.InvalidArgumentError(
+            None, None,
+            f"`dim` must be in the range [{-rank}, {rank}) where {rank} is the number of dimensions "
+            f"in the input. Received: dim={dim}")
+    if isinstance(dim, numbers.Integral):
+        return int(dim) % rank
+    if dim < 0:
+        raise TypeError(f"Cannot convert {dim} to EagerTensor of dtype int32")
+    if dim + 1 > rank - 1:  # range(dim + 1, rank - 1)
+        raise op_error(errors.InvalidArgumentError, "Range",
+                       f"Requires start <= limit when delta > 0: {dim + 1:g}/{rank - 1}")
+    # The permutation is a float tensor, which Transpose never accepts: this always raises.
+    check_op_dtype("Transpose", np.dtype(np.float64 if isinstance(dim, np.float64) else np.float32))
+    raise AssertionError("unreachable")
+
+
+def _check_softmax_rank(logits: np.ndarray) -> None:
+    """The Softmax kernel's rank check: oneDNN's (1 to 5 dimensions) or Eigen's (at least 1)."""
+    if _onednn_enabled() and logits.dtype != np.float64:
+        if not 1 <= logits.ndim <= 5:
+            raise op_error(errors.AbortedError, "Softmax", "Input dims must be <= 5 and >=1")
+    elif logits.ndim == 0:
+        raise op_error(errors.InvalidArgumentError, "Softmax", "logits must have >= 1 dimension, got []")
+
+
+def _softmax_inputs(labels, logits, axis) -> tuple:
+    """The checks of ``-reduce_sum(labels * log(softmax(logits, axis)), axis)``, in TF's order.
+
+    Returns the tensors, the softmax axis and the Sum axis.
+    """
+    labels, logits = convert_to_tensor(labels), convert_to_tensor(logits)
+    softmax_axis = _softmax_axis(axis, logits.ndim)
+    check_ops(_SOFTMAX_OPS[:1], {"logits": logits.dtype})
+    _check_softmax_rank(logits)
+    check_ops(_SOFTMAX_OPS[1:], {"labels": labels.dtype, "logits": logits.dtype})
+    terms_rank = len(broadcast_shape("Mul", labels.shape, logits.shape))
+    sum_axis = _reduction_axis(axis, terms_rank)
+    return CpuTensor.from_input(labels), CpuTensor.from_input(logits), softmax_axis, sum_axis
 
 
 def _clip(probs: CpuTensor, low: float, high: float) -> CpuTensor:
@@ -95,7 +161,8 @@ def per_example_clipped_cross_entropy(labels, probs) -> np.ndarray:
     array(0.6931472, dtype=float32)
     """
     t = _inputs(_PER_EXAMPLE_OPS, labels=labels, probs=probs)
-    per_example = -sum_op(t["labels"] * log(_clip(t["probs"], 1e-10, 1.0)), axis=-1)
+    axis = _reduction_axis(-1, max(t["labels"].value.ndim, t["probs"].value.ndim))
+    per_example = -sum_op(t["labels"] * log(_clip(t["probs"], 1e-10, 1.0)), axis=axis)
     return mean_op(per_example).value
 
 
@@ -124,8 +191,8 @@ def naive_softmax_cross_entropy(labels, logits, axis: int = -1) -> np.ndarray:
     >>> tf.textbook.naive_softmax_cross_entropy(labels=[[0.0, 1.0]], logits=[[0.0, 0.0]])
     array([0.6931472], dtype=float32)
     """
-    t = _inputs(_SOFTMAX_OPS, labels=labels, logits=logits)
-    return (-sum_op(t["labels"] * log(softmax(t["logits"], axis)), axis=axis)).value
+    z, x, softmax_axis, sum_axis = _softmax_inputs(labels, logits, axis)
+    return (-sum_op(z * log(softmax(x, softmax_axis)), axis=sum_axis)).value
 
 
 __all__ = [
