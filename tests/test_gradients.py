@@ -341,6 +341,33 @@ def test_float32_second_order_is_zero_where_onednn_exp_underflows_quirk(op, labe
     np.testing.assert_allclose(hvp64["logits"][0, 1:], expected[1:], rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, BF16, np.float64])
+@pytest.mark.parametrize("shape", [(0,), (0, 4), (4, 0)])
+def test_second_order_of_empty_inputs_is_empty(dtype, shape):
+    x = np.zeros(shape, dtype)
+    hvp = tfloss.hessian_vector_product(softmax_op, x, labels=x, logits=x)
+    assert hvp["logits"].shape == shape and hvp["logits"].dtype == dtype
+    assert hvp["labels"].shape == shape and hvp["labels"].dtype == dtype
+    if shape[-1]:  # the sparse op needs classes to index
+        labels = np.zeros(shape[:-1], np.int32)
+        hvp = tfloss.hessian_vector_product(sparse_op, x, labels=labels, logits=x)
+        assert hvp["logits"].shape == shape and hvp["logits"].dtype == dtype and hvp["labels"] is None
+
+
+def test_float32_second_order_dot_is_summed_in_blocks_of_512_classes_quirk():
+    # TF computes <u, p> with a float32 matmul that sums 512 classes at a time, each block from
+    # zero. Equal logits give p = 2**-10 exactly; with v = [2**24, 1, ..., 1] the first block's
+    # 511 additions of 2**-10 to 2**14 are half-ulp ties (rounded to even: lost), the second
+    # block sums to 0.5 exactly, so <u, p> = 16384.5 (in class order it would be 16384).
+    classes = 1024
+    x = np.zeros((1, classes), np.float32)
+    v = np.ones((1, classes), np.float32)
+    v[0, 0] = 2.0 ** 24
+    labels = np.eye(1, classes, dtype=np.float32)
+    hvp = tfloss.hessian_vector_product(softmax_op, v, labels=labels, logits=x)
+    np.testing.assert_array_equal(hvp["logits"][0, 1:], np.float32((1 - 16384.5) / classes))
+
+
 def test_softmax_gradient_special_values_quirk():
     # A -inf logit has probability 0 (gradient -z there); a +inf logit makes the row NaN (inf - inf).
     z = np.array([[0.5, 0.5, 0.0]], np.float32)
