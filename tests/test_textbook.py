@@ -185,6 +185,20 @@ def test_float64_softmax_survives_where_float32_underflows():
     assert naive[1] == math.inf
 
 
+def test_onednn_softmax_nan_also_reaches_the_mirrored_lane_quirk(monkeypatch):
+    # oneDNN's maxps keeps a NaN only as its second operand, so its horizontal max fold (lanes i^8,
+    # i^4, i^2, i^1) moves a NaN from lane k to lane 15 - k alone, and the folded vector is
+    # subtracted lane by lane: class 15 - k sees a NaN maximum too.  exp(NaN) is clamped to
+    # ln(FLT_MAX) and overflows, the sum is inf, and every other probability is 1/inf = 0.
+    from tfloss._cpu import CpuTensor, softmax
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    logits = np.zeros((1, 12), np.float32)
+    logits[0, 4] = np.nan
+    probabilities = softmax(CpuTensor(logits)).value[0]
+    assert np.flatnonzero(np.isnan(probabilities)).tolist() == [4, 11]
+    assert np.all(np.delete(probabilities, [4, 11]) == 0)
+
+
 def test_mean_of_bfloat16_is_accumulated_in_float32():
     # TF's Mean (and Sum) on bfloat16 casts to float32 first (reduction_ops.h).  256 + 16 ones:
     # in bfloat16 each 256 + 1 would round back to 256; in float32 the sum is 272, the mean 16.

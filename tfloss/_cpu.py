@@ -420,37 +420,71 @@ def _onednn_exp(x: np.ndarray) -> np.ndarray:
     return _flushed(_flushed(p * scale) * f(2))
 
 
+def _onednn_accumulate(blocks: np.ndarray, classes: int, start, op) -> np.ndarray:
+    """oneDNN's vertical reduction of ``[rows, blocks, 16]`` into one ``[rows, 16]`` vector.
+
+    oneDNN unrolls its loop over the class axis by four and gives each unrolled block its own
+    accumulator, so that consecutive blocks do not wait on each other (``unroll_regs_ = 4``):
+    full blocks take turns (block ``b`` into accumulator ``b % 4``), the masked tail block goes
+    into the first one, and the accumulators in use are combined as ``(a0 op a1) op (a2 op a3)``
+    (fewer when the row has fewer than four full blocks).  The order matters twice: a float32 sum
+    rounds differently from a single running sum (~1 ulp on many rows from 34 classes on), and
+    ``maxps`` keeps a NaN only when it is the second operand.
+    """
+    count, n_blocks, lanes = blocks.shape
+    full_blocks = classes // lanes
+    valid = (np.arange(n_blocks * lanes) < classes).reshape(n_blocks, lanes)
+    in_use = 4 if full_blocks >= 4 else max(full_blocks, 1)
+    accumulators = [np.full((count, lanes), start, np.float32) for _ in range(in_use)]
+    for b in range(n_blocks):
+        i = b % 4 if b < full_blocks else 0
+        # The tail is masked: its lanes past the last class keep the accumulator's value.
+        accumulators[i] = np.where(valid[b], op(accumulators[i], blocks[:, b]), accumulators[i])
+    combined = accumulators[0] if in_use == 1 else op(accumulators[0], accumulators[1])
+    if in_use == 3:
+        combined = op(combined, accumulators[2])
+    if in_use == 4:
+        combined = op(combined, op(accumulators[2], accumulators[3]))
+    return combined
+
+
 def _onednn_lanes_fold(vectors: np.ndarray, op) -> np.ndarray:
-    """oneDNN's horizontal reduction of a ``[rows, 16]`` vector: lanes ``i`` and ``i^8``, then ``i^4``, ..."""
+    """oneDNN's horizontal reduction of a ``[rows, 16]`` vector: lanes ``i`` and ``i^8``, then ``i^4``, ...
+
+    Every lane holds the result, and oneDNN goes on using the whole vector.  The lanes agree,
+    except that a NaN in a ``maxps`` fold ends up in one lane only (lane ``15 - k`` for a NaN
+    found in lane ``k``), so only the classes in that lane see a NaN maximum.
+    """
     lanes = np.arange(vectors.shape[-1])
     step = vectors.shape[-1] // 2
     while step:
         vectors = op(vectors, vectors[:, lanes ^ step])
         step //= 2
-    return vectors[:, 0]
+    return vectors
 
 
 def _onednn_softmax_rows(rows: np.ndarray) -> np.ndarray:
     """oneDNN's dense softmax of float32 ``[rows, classes]``: vector max, ``exp(x - max)``
-    summed into one vector accumulator, both folded across lanes, times ``1 / sum``."""
+    summed in vectors, both folded across lanes, times ``1 / sum``."""
     f = np.float32
     lanes = _ONEDNN_LANES
     count, classes = rows.shape
-    blocks = -(-classes // lanes)
-    padded = np.zeros((count, blocks * lanes), f)
+    n_blocks = -(-classes // lanes)
+    padded = np.zeros((count, n_blocks * lanes), f)
     padded[:, :classes] = rows
-    valid = (np.arange(blocks * lanes) < classes).reshape(blocks, lanes)
+    blocks = padded.reshape(count, n_blocks, lanes)
+
+    def add(a, b):
+        return _flushed(a + b)
+
     with np.errstate(all="ignore"):
-        vmax = np.full((count, lanes), -np.finfo(f).max, f)
-        for b in range(blocks):  # the tail is masked: its lanes keep their value
-            vmax = np.where(valid[b], _maxps(vmax, padded[:, b * lanes:(b + 1) * lanes]), vmax)
-        row_max = _onednn_lanes_fold(vmax, _maxps)
-        exps = _onednn_exp(_flushed(padded - row_max[:, None]))
-        vsum = np.zeros((count, lanes), f)
-        for b in range(blocks):
-            vsum = np.where(valid[b], _flushed(vsum + exps[:, b * lanes:(b + 1) * lanes]), vsum)
-        reciprocal = _flushed(f(1) / _onednn_lanes_fold(vsum, lambda a, c: _flushed(a + c)))
-        return _flushed(exps[:, :classes] * reciprocal[:, None])
+        vmax = _onednn_lanes_fold(_onednn_accumulate(blocks, classes, -np.finfo(f).max, _maxps), _maxps)
+        # oneDNN subtracts the folded vector lane by lane, not one broadcast scalar: with a NaN
+        # in the row, only the classes in the lane holding the NaN maximum become NaN.
+        exps = _onednn_exp(_flushed(padded - np.tile(vmax, n_blocks)))
+        vsum = _onednn_lanes_fold(_onednn_accumulate(exps.reshape(blocks.shape), classes, 0, add), add)
+        reciprocal = _flushed(f(1) / vsum)
+        return _flushed(exps * np.tile(reciprocal, n_blocks))[:, :classes]
 
 
 def sum_op(x: CpuTensor, axis: int | None = None) -> CpuTensor:
