@@ -190,7 +190,8 @@ def test_onednn_softmax_nan_also_reaches_the_mirrored_lane_quirk(monkeypatch):
     # i^4, i^2, i^1) moves a NaN from lane k to lane 15 - k alone, and the folded vector is
     # subtracted lane by lane: class 15 - k sees a NaN maximum too.  exp(NaN) is clamped to
     # ln(FLT_MAX) and overflows, the sum is inf, and every other probability is 1/inf = 0.
-    from tfloss._cpu import CpuTensor, softmax
+    from tfloss._cpu import CpuTensor
+    from tfloss._tf_math_ops import softmax
     monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
     logits = np.zeros((1, 12), np.float32)
     logits[0, 4] = np.nan
@@ -202,7 +203,8 @@ def test_onednn_softmax_nan_also_reaches_the_mirrored_lane_quirk(monkeypatch):
 def test_mean_of_bfloat16_is_accumulated_in_float32():
     # TF's Mean (and Sum) on bfloat16 casts to float32 first (reduction_ops.h).  256 + 16 ones:
     # in bfloat16 each 256 + 1 would round back to 256; in float32 the sum is 272, the mean 16.
-    from tfloss._cpu import CpuTensor, mean_op, sum_op
+    from tfloss._cpu import CpuTensor
+    from tfloss._tf_math_ops import mean_op, sum_op
     values = CpuTensor(np.array([256.0] + [1.0] * 16, BF16))
     assert float(mean_op(values).value) == 16.0
     assert float(sum_op(values).value) == 272.0
@@ -218,7 +220,8 @@ def test_clipped_cross_entropy_passes_nan_through_the_clip():
 # Each composition fails at the first TF op that meets the problem, with that op's message.
 
 from tfloss import errors  # noqa: E402
-from tfloss._cpu import CpuTensor, sum_op  # noqa: E402
+from tfloss._cpu import CpuTensor  # noqa: E402
+from tfloss._tf_math_ops import sum_op  # noqa: E402
 
 _FUNCTIONS = [
     (textbook.clipped_cross_entropy, "probs"),

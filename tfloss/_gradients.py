@@ -41,7 +41,8 @@ import numpy as np
 from . import _kernels, _ops, nn
 from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
 from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log, log1p, reduce_max,
-                   reduce_sum, relu, softmax, where)
+                   reduce_sum, relu, where)
+from ._tf_math_ops import softmax
 from ._cpu import silent_floating_point as _quiet
 from .compat.v1 import nn as nn_v1
 
@@ -346,7 +347,6 @@ class WeightedGradient:
         one_plus = 1 + exp_neg_abs
         reciprocal = _reciprocal(one_plus)
         grad_exp = grad_softplus * reciprocal
-        grad_neg_abs = grad_exp * exp_neg_abs
         sign = _sign(logits)
         # Outer pass, from the three AddN inputs (from_linear, from_abs, from_relu) back.
         d_complement = grad_linear * vector

@@ -32,7 +32,8 @@ import numpy as np
 
 from . import errors
 from ._convert import broadcast_shape, check_op_dtype, check_ops, convert_to_tensor, op_error
-from ._cpu import CpuTensor, _onednn_enabled, log, mean_op, sigmoid, silent_floating_point, softmax, sum_op
+from ._cpu import CpuTensor, log, silent_floating_point
+from ._tf_math_ops import _onednn_enabled, mean_op, sigmoid, softmax, sum_op
 
 # The dtype checks of each composition's ops, in TF's order (see _convert.check_ops).
 # tf.clip_by_value is Minimum(t, 1.0) then Maximum(t, 1e-10).

@@ -1,0 +1,320 @@
+"""TF's Sigmoid, Softmax, Sum and Mean ops, each as the kernel TF's CPU build runs for it.
+
+The textbook compositions (:mod:`tfloss.textbook`) and the second-order gradients
+(:mod:`tfloss._gradients`) call TF ops that are not one NumPy ufunc each.  This module reproduces
+them to the bit on TF's official x86-64 wheel:
+
+* ``Sigmoid``: Eigen's logistic.  Eigen evaluates a float32/float64 elementwise op in 256-bit
+  packets (8 floats, 4 doubles) with its own polynomials, and the last ``size % packet``
+  elements one by one with the C library.  The wheel is built for AVX without FMA, so every
+  ``pmadd`` is a rounded multiply followed by a rounded add.
+* ``Softmax``: oneDNN's kernel for float32/float16/bfloat16 (TF's default on x86; set
+  ``TF_ENABLE_ONEDNN_OPTS=0`` to get Eigen's), Eigen's for float64.
+* ``Sum``/``Mean``: TF's reduction order, including reductions over a non-innermost axis.
+
+It is kept apart from :mod:`tfloss._cpu` (one TF op = one rounded NumPy operation) because these
+are whole kernels with their own internal order of operations.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+from . import _eigen_math
+from ._cpu import (
+    CpuTensor,
+    _PACKET_SIZE,
+    _add,
+    bfloat16,
+    compute_dtype,
+    exp,
+    flush_denormals,
+    reduce_max,
+    reduce_sum,
+    where,
+)
+
+
+def _flushed(values: np.ndarray) -> np.ndarray:
+    return flush_denormals(np.array(values))
+
+
+def _madd(a, b, c) -> np.ndarray:
+    """Eigen's ``pmadd`` without FMA: ``a * b`` rounded, then ``+ c`` rounded."""
+    return _flushed(_flushed(a * b) + c)
+
+
+def _ldexp(y: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``y * 2**m`` with one rounding (the scaling is exact unless it over- or underflows)."""
+    return _flushed((y.astype(np.float64) * np.exp2(m.astype(np.float64))).astype(y.dtype))
+
+
+def _eigen_logistic_float(x: np.ndarray) -> np.ndarray:
+    """Eigen's ``scalar_logistic_op<float>::packetOp``: ``e / (1 + e)`` with ``e = exp(x/2)**2``.
+
+    Its exp is a degree-5 polynomial of its own, and ``x`` is capped at 16.6355324, the first
+    point where the result is exactly 1; below -104 the result is 0.
+    """
+    f = np.float32
+    half_x = np.where(np.isnan(x), x, np.minimum(x, f(16.6355324))) * f(0.5)
+    m = np.floor(_madd(half_x, f(1.44269504088896341), f(0.5)))
+    r = _madd(m, f(2.12194440e-4), _madd(m, f(-0.693359375), half_x))
+    r2 = _flushed(r * r)
+    even = _madd(r2, f(4.1898667812347412109375e-2), f(0.49999141693115234375))
+    odd = _madd(r2, f(8.33471305668354034423828125e-3), f(0.16666877269744873046875))
+    y = _madd(r2, _madd(r, odd, even), r + f(1))
+    e = _ldexp(y, m)
+    e = _flushed(e * e)
+    return np.where(x < f(-104), f(0), _flushed(e / (f(1) + e))).astype(f)
+
+
+def _packets_then_scalars(values: np.ndarray, packet_op, scalar_op, packet_size: int) -> np.ndarray:
+    """Eigen's elementwise executor: whole packets first, the last ``size % packet`` one by one."""
+    flat = values.reshape(-1)
+    vectorized = flat.size // packet_size * packet_size
+    result = np.concatenate([packet_op(flat[:vectorized]), scalar_op(flat[vectorized:])])
+    return result.reshape(values.shape)
+
+
+def sigmoid(x: CpuTensor) -> CpuTensor:
+    """TF's Sigmoid op (Eigen's ``scalar_logistic_op``), one op with its own rounding per type.
+
+    * float32: Eigen's dedicated logistic (see :func:`_eigen_logistic_float`) on whole packets,
+      ``e / (1 + e)`` with ``e = exp(min(x, 16.6355324))`` on the tail.
+    * float64, float16, bfloat16: the generic ``e / (1 + e)`` with ``e = exp(x)``, and 1 where
+      ``e`` overflows to inf.  For 16-bit types each of the three steps rounds to 16 bits, so
+      ``sigmoid`` is exactly 1 as soon as ``1 + e`` rounds to ``e`` (x >= 8.3 in float16).
+    """
+    if x.dtype == np.float32:
+        with np.errstate(all="ignore"):
+            capped_exp = lambda v: _eigen_math.scalar_exp(np.where(np.isnan(v), v, np.minimum(v, np.float32(16.6355324))))
+            scalar = lambda v: _flushed(capped_exp(v) / (np.float32(1) + capped_exp(v)))
+            return CpuTensor(_packets_then_scalars(x.value, _eigen_logistic_float, scalar, 8))
+    e = exp(x)
+    probability = e / (1 + e)
+    return where(np.isinf(e.value), CpuTensor(np.ones_like(x.value)), probability)
+
+
+def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
+    """TF's Softmax op over ``axis``: ``exp(x - max)`` times the reciprocal of its sum.
+
+    With oneDNN on (TF's default on x86; ``TF_ENABLE_ONEDNN_OPTS=0`` turns it off), float32,
+    float16 and bfloat16 run oneDNN's softmax, computed in float32 and rounded once to the
+    storage type (:func:`_onednn_softmax_rows`).  Otherwise, and always for float64, TF's Eigen
+    kernel (softmax_op_functor.h) runs: each step is one expression that rounds to the storage
+    type, and the row sum is Eigen's inner-dimension sum in the storage type.
+    """
+    rows = CpuTensor(np.moveaxis(x.value, axis, -1))
+    if _onednn_enabled() and x.dtype != np.float64:
+        # An explicit row count: with zero classes, -1 cannot be inferred.
+        flat = rows.value.reshape(_count(rows.shape[:-1]), rows.shape[-1]).astype(np.float32)
+        result = _onednn_softmax_rows(flat).astype(x.dtype).reshape(rows.shape)
+    else:
+        unnormalized = exp(rows - reduce_max(rows, axis=-1, keepdims=True))
+        result = (unnormalized * (1 / reduce_sum(unnormalized, axis=-1, keepdims=True))).value
+    return CpuTensor(np.moveaxis(result, -1, axis))
+
+
+def _onednn_enabled() -> bool:
+    """TF reads ``TF_ENABLE_ONEDNN_OPTS`` once; on x86 Linux it defaults to on."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
+
+
+# oneDNN's JIT kernels use the widest vectors the CPU has: 16 float32 lanes with AVX-512.
+_ONEDNN_LANES = 16
+
+
+def _as_float32(bits: int) -> np.float32:
+    return np.array([bits], np.uint32).view(np.float32)[0]
+
+
+def _maxps(a, b):
+    """x86 ``maxps``: ``a > b ? a : b``, so a NaN in either operand yields ``b``."""
+    return np.where(a > b, a, b)
+
+
+def _minps(a, b):
+    """x86 ``minps``: ``a < b ? a : b``, so a NaN in either operand yields ``b``."""
+    return np.where(a < b, a, b)
+
+
+def _fma(a, b, c) -> np.ndarray:
+    """A fused multiply-add on float32 (the product is exact in float64; one rounding)."""
+    return _flushed((a.astype(np.float64) * b + np.asarray(c, np.float64)).astype(np.float32))
+
+
+def _onednn_exp(x: np.ndarray) -> np.ndarray:
+    """oneDNN's JIT ``exp``: ``2 * 2**(n-1) * p(r)``, degree-5 polynomial, FMA, no denormals.
+
+    The input is clamped to ``[ln(FLT_MIN), ln(FLT_MAX)]`` with ``minps``/``maxps`` (which
+    replace NaN by the bound), and inputs below ``ln(FLT_MIN)`` give 0.
+    """
+    f = np.float32
+    ln_max, ln_min = _as_float32(0x42B17218), _as_float32(0xC2AEAC50)
+    coefficients = [_as_float32(b) for b in (0x3C07CFCE, 0x3D2B9D0D, 0x3E2AAD40, 0x3EFFFEE3, 0x3F7FFFFB)]
+    below = x < ln_min
+    clamped = _maxps(_minps(x, ln_max), ln_min)
+    n = np.floor(_flushed(clamped * _as_float32(0x3FB8AA3B)) + f(0.5))
+    r = _fma(-n, _as_float32(0x3F317218), clamped)
+    scale = np.where(below, f(0), np.exp2(n - f(1)).astype(f))  # 2**(n-1): 2**128 is not a float32
+    p = np.full_like(r, coefficients[0])
+    for c in coefficients[1:] + [f(1)]:
+        p = _fma(p, r, c)
+    return _flushed(_flushed(p * scale) * f(2))
+
+
+def _onednn_accumulate(blocks: np.ndarray, classes: int, start, op) -> np.ndarray:
+    """oneDNN's vertical reduction of ``[rows, blocks, 16]`` into one ``[rows, 16]`` vector.
+
+    oneDNN unrolls its loop over the class axis by four and gives each unrolled block its own
+    accumulator, so that consecutive blocks do not wait on each other (``unroll_regs_ = 4``):
+    full blocks take turns (block ``b`` into accumulator ``b % 4``), the masked tail block goes
+    into the first one, and the accumulators in use are combined as ``(a0 op a1) op (a2 op a3)``
+    (fewer when the row has fewer than four full blocks).  The order matters twice: a float32 sum
+    rounds differently from a single running sum (~1 ulp on many rows from 34 classes on), and
+    ``maxps`` keeps a NaN only when it is the second operand.
+    """
+    count, n_blocks, lanes = blocks.shape
+    full_blocks = classes // lanes
+    valid = (np.arange(n_blocks * lanes) < classes).reshape(n_blocks, lanes)
+    in_use = 4 if full_blocks >= 4 else max(full_blocks, 1)
+    accumulators = [np.full((count, lanes), start, np.float32) for _ in range(in_use)]
+    for b in range(n_blocks):
+        i = b % 4 if b < full_blocks else 0
+        # The tail is masked: its lanes past the last class keep the accumulator's value.
+        accumulators[i] = np.where(valid[b], op(accumulators[i], blocks[:, b]), accumulators[i])
+    combined = accumulators[0] if in_use == 1 else op(accumulators[0], accumulators[1])
+    if in_use == 3:
+        combined = op(combined, accumulators[2])
+    if in_use == 4:
+        combined = op(combined, op(accumulators[2], accumulators[3]))
+    return combined
+
+
+def _onednn_lanes_fold(vectors: np.ndarray, op) -> np.ndarray:
+    """oneDNN's horizontal reduction of a ``[rows, 16]`` vector: lanes ``i`` and ``i^8``, then ``i^4``, ...
+
+    Every lane holds the result, and oneDNN goes on using the whole vector.  The lanes agree,
+    except that a NaN in a ``maxps`` fold ends up in one lane only (lane ``15 - k`` for a NaN
+    found in lane ``k``), so only the classes in that lane see a NaN maximum.
+    """
+    lanes = np.arange(vectors.shape[-1])
+    step = vectors.shape[-1] // 2
+    while step:
+        vectors = op(vectors, vectors[:, lanes ^ step])
+        step //= 2
+    return vectors
+
+
+def _onednn_softmax_rows(rows: np.ndarray) -> np.ndarray:
+    """oneDNN's dense softmax of float32 ``[rows, classes]``: vector max, ``exp(x - max)``
+    summed in vectors, both folded across lanes, times ``1 / sum``."""
+    f = np.float32
+    lanes = _ONEDNN_LANES
+    count, classes = rows.shape
+    n_blocks = -(-classes // lanes)
+    padded = np.zeros((count, n_blocks * lanes), f)
+    padded[:, :classes] = rows
+    blocks = padded.reshape(count, n_blocks, lanes)
+
+    def add(a, b):
+        return _flushed(a + b)
+
+    with np.errstate(all="ignore"):
+        vmax = _onednn_lanes_fold(_onednn_accumulate(blocks, classes, -np.finfo(f).max, _maxps), _maxps)
+        # oneDNN subtracts the folded vector lane by lane, not one broadcast scalar: with a NaN
+        # in the row, only the classes in the lane holding the NaN maximum become NaN.
+        exps = _onednn_exp(_flushed(padded - np.tile(vmax, n_blocks)))
+        vsum = _onednn_lanes_fold(_onednn_accumulate(exps.reshape(blocks.shape), classes, 0, add), add)
+        reciprocal = _flushed(f(1) / vsum)
+        return _flushed(exps * np.tile(reciprocal, n_blocks))[:, :classes]
+
+
+def sum_op(x: CpuTensor, axis: int | None = None) -> CpuTensor:
+    """TF's Sum op: the reduction TF's ``ReductionHelper`` picks, then Eigen's order of addition.
+
+    TF first drops every dimension of size 1 and merges neighbours, then:
+
+    * reducing a dimension of size 1 reduces nothing: the input is copied, so ``-0`` stays
+      ``-0`` (an addition ``0 + -0`` would give ``+0``);
+    * if dimensions of size > 1 follow the reduced one, Eigen keeps them innermost and adds
+      along the reduced one (:func:`_eigen_preserving_sum`);
+    * otherwise the reduced dimension is innermost (:func:`_eigen_sum`).
+
+    bfloat16 is summed in float32 and rounded once
+    (``CASTING_SPECIALIZATION(SumReducer, bfloat16, float)`` in TF's reduction_ops.h).
+    """
+    if x.dtype == bfloat16:
+        return sum_op(x.astype(np.float32), axis=axis).astype(bfloat16)
+    if axis is None:
+        return _copy_if_one_element(x) if x.value.size == 1 else reduce_sum(x, axis=None)
+    axis = axis % x.value.ndim
+    shape = x.shape
+    if shape[axis] == 1:
+        return CpuTensor(np.squeeze(x.value, axis))
+    kept_inner = _count(shape[axis + 1:])
+    if kept_inner == 1:
+        return reduce_sum(x, axis=axis)
+    blocks = x.value.reshape(_count(shape[:axis]), shape[axis], kept_inner)
+    return CpuTensor(_eigen_preserving_sum(blocks, x.dtype).reshape(shape[:axis] + shape[axis + 1:]))
+
+
+def _copy_if_one_element(x: CpuTensor) -> CpuTensor:
+    """A reduction of all axes of a one-element tensor is a copy in TF (the sign of zero stays)."""
+    return CpuTensor(x.value.reshape(()))
+
+
+def _count(shape: tuple) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _eigen_preserving_sum(blocks: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Sums over axis 1 of ``[outer, reduced, inner]`` as Eigen adds with the inner axis kept.
+
+    Each output is one of two orders, chosen by Eigen's executor per output element:
+
+    * one at a time (``coeff``): ``((0 + x0) + x1) + ...`` in order;
+    * a packet of outputs at once (``packet``), for the outputs in a whole packet (8 float32,
+      4 float64 or 8 float16 outputs starting at a multiple of the packet size) that lies inside
+      one inner row: from 16 terms on, four accumulators take terms ``j % 4`` in turn, are
+      added ``((a0 + a1) + a2) + a3``, and the last ``count % 4`` terms follow in order
+      (``InnerMostDimPreserver`` in TensorReduction.h).  Fewer terms are added in order.
+    """
+    outer, count, inner = blocks.shape
+    wide = compute_dtype(dtype)
+    packet = _PACKET_SIZE.get(dtype, 8)
+    terms = blocks.astype(wide)
+    in_order = np.zeros((outer, inner), wide)
+    for j in range(count):
+        in_order = _add(in_order, terms[:, j], dtype)
+    if count < 16:
+        return in_order.astype(dtype)
+    unrolled = count // 4 * 4
+    accumulators = [np.zeros((outer, inner), wide) for _ in range(4)]
+    for j in range(unrolled):
+        accumulators[j % 4] = _add(accumulators[j % 4], terms[:, j], dtype)
+    unrolled_sum = functools.reduce(lambda a, b: _add(a, b, dtype), accumulators)
+    for j in range(unrolled, count):
+        unrolled_sum = _add(unrolled_sum, terms[:, j], dtype)
+    index = np.arange(outer * inner).reshape(outer, inner)
+    packet_start = index - index % packet
+    by_packet = (packet_start + packet <= outer * inner) & (packet_start % inner + packet <= inner)
+    return np.where(by_packet, unrolled_sum, in_order).astype(dtype)
+
+
+def mean_op(x: CpuTensor, axis: int | None = None) -> CpuTensor:
+    """TF's Mean op: the sum divided by the count, the count cast to the tensor's type.
+
+    bfloat16 is summed and divided in float32 and rounded once (reduction_ops.h); float16 is
+    summed in float16 and divided by ``half(count)``.  A one-element tensor is copied, not
+    divided (TF's reduction helper reduces nothing), which keeps the sign of a zero.
+    """
+    if axis is None and x.value.size == 1:
+        return _copy_if_one_element(x)
+    count = x.value.size if axis is None else x.shape[axis]
+    if x.dtype == bfloat16:
+        return (reduce_sum(x.astype(np.float32), axis=axis) / count).astype(bfloat16)
+    return reduce_sum(x, axis=axis) / np.asarray(count, x.dtype)
