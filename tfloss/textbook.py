@@ -10,8 +10,9 @@ with TF's CPU rounding, so a lesson can show with real numbers where the naive f
   per-example mean the formula intends.  Clipping hides ``log(0)`` but also caps the loss of a
   confidently wrong prediction at ``-log(1e-10) = 23.03``.
 * :func:`naive_sigmoid_cross_entropy` -- ``-z*log(sigmoid(x)) - (1-z)*log(1-sigmoid(x))``:
-  ``sigmoid(x)`` rounds to exactly 1 for ``x`` above about 17 in float32 (about 37 in float64),
-  then ``log(1 - 1) = -inf``.
+  TF's ``sigmoid(x)`` is exactly 1 from ``x`` = 16.6355 in float32 (Eigen's logistic caps its
+  input there), 36.74 in float64, 7.625 in float16 and 5.5625 in bfloat16; then
+  ``log(1 - 1) = -inf``.
 * :func:`naive_softmax_cross_entropy` -- ``-sum(z * log(softmax(x)), axis)``: a probability
   that underflows to 0 gives ``log(0) = -inf``, and ``0 * -inf`` is NaN.
 
