@@ -6,6 +6,11 @@ suite loaded in the same session cannot override them):
 - ``tfloss-ci`` when the environment variable ``CI`` is set: derandomized, so every CI run tries
   the same examples; no deadline (shared CI machines are slow).
 - ``tfloss-dev`` otherwise: random examples, same budget.
+
+TF picks some kernels by the CPU it runs on (oneDNN's softmax for float16 only with AVX512-FP16,
+oneDNN at all only with neural-network features).  Every test here sees the same x86 CPU, an
+AVX-512 machine with VNNI and BF16 but no FP16 (:data:`CPUS`), whatever machine runs it; a test
+that is about the choice asks the ``x86_cpu`` fixture for another one.
 """
 
 from __future__ import annotations
@@ -33,6 +38,34 @@ settings.register_profile(
 )
 HYPOTHESIS_PROFILE = "tfloss-ci" if os.environ.get("CI") else "tfloss-dev"
 settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+# Feature flags as /proc/cpuinfo names them, for the CPUs whose TF kernel choices differ.
+CPUS = {
+    # AMD EPYC (Zen 4): oneDNN on by default; float32 and bfloat16 softmax in oneDNN, float16 in Eigen.
+    "zen4": frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16"}),
+    # Intel Sapphire Rapids: also float16 softmax in oneDNN.
+    "sapphire-rapids": frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
+                                  "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"}),
+    # Intel Skylake-SP: AVX-512 without neural-network features, so oneDNN is off by default.
+    "skylake": frozenset({"avx2", "fma", "avx512f", "avx512bw"}),
+}
+
+
+@pytest.fixture(autouse=True)
+def x86_cpu(monkeypatch):
+    """Pin the CPU tfloss sees; ``x86_cpu(name, onednn=None)`` switches it (and TF_ENABLE_ONEDNN_OPTS)."""
+    from tfloss import _tf_math_ops
+
+    def use(name, onednn=None):
+        monkeypatch.setattr(_tf_math_ops, "_cpu_flags", lambda: CPUS[name])
+        if onednn is None:
+            monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+        else:
+            monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", onednn)
+
+    use("zen4")
+    return use
 
 
 @pytest.fixture(scope="session")

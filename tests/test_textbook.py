@@ -185,14 +185,13 @@ def test_float64_softmax_survives_where_float32_underflows():
     assert naive[1] == math.inf
 
 
-def test_onednn_softmax_nan_also_reaches_the_mirrored_lane_quirk(monkeypatch):
+def test_onednn_softmax_nan_also_reaches_the_mirrored_lane_quirk():
     # oneDNN's maxps keeps a NaN only as its second operand, so its horizontal max fold (lanes i^8,
     # i^4, i^2, i^1) moves a NaN from lane k to lane 15 - k alone, and the folded vector is
     # subtracted lane by lane: class 15 - k sees a NaN maximum too.  exp(NaN) is clamped to
     # ln(FLT_MAX) and overflows, the sum is inf, and every other probability is 1/inf = 0.
     from tfloss._cpu import CpuTensor
     from tfloss._tf_math_ops import softmax
-    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
     logits = np.zeros((1, 12), np.float32)
     logits[0, 4] = np.nan
     probabilities = softmax(CpuTensor(logits)).value[0]
@@ -256,19 +255,47 @@ def test_naive_softmax_fractional_axis_fails_in_range():
         textbook.naive_softmax_cross_entropy(labels=logits, logits=logits, axis=1.5)
 
 
-@pytest.mark.parametrize("onednn, dtype, error, message", [
-    ("1", np.float32, errors.AbortedError, "Input dims must be <= 5 and >=1"),
-    ("1", np.float16, errors.AbortedError, "Input dims must be <= 5 and >=1"),
-    ("1", np.float64, errors.InvalidArgumentError, "logits must have >= 1 dimension, got []"),
-    ("0", np.float32, errors.InvalidArgumentError, "logits must have >= 1 dimension, got []"),
+@pytest.mark.parametrize("cpu, onednn, dtype, error, message", [
+    ("zen4", None, np.float32, errors.AbortedError, "Input dims must be <= 5 and >=1"),
+    ("zen4", None, BF16, errors.AbortedError, "Input dims must be <= 5 and >=1"),
+    ("zen4", None, np.float16, errors.InvalidArgumentError, "logits must have >= 1 dimension, got []"),
+    ("sapphire-rapids", None, np.float16, errors.AbortedError, "Input dims must be <= 5 and >=1"),
+    ("sapphire-rapids", None, np.float64, errors.InvalidArgumentError, "logits must have >= 1 dimension, got []"),
+    ("sapphire-rapids", "0", np.float32, errors.InvalidArgumentError, "logits must have >= 1 dimension, got []"),
+    ("sapphire-rapids", "yes", np.float32, errors.AbortedError, "Input dims must be <= 5 and >=1"),
+    ("skylake", None, np.float32, errors.InvalidArgumentError, "logits must have >= 1 dimension, got []"),
+    ("skylake", "True", np.float32, errors.AbortedError, "Input dims must be <= 5 and >=1"),
+    ("skylake", "maybe", np.float32, errors.InvalidArgumentError, "logits must have >= 1 dimension, got []"),
 ])
-def test_naive_softmax_of_a_scalar_fails_in_the_softmax_kernel(monkeypatch, onednn, dtype, error, message):
-    # oneDNN runs float32 and 16-bit softmax (ranks 1 to 5); Eigen's kernel runs float64 and,
-    # with oneDNN off, everything (rank >= 1).
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", onednn)
+def test_naive_softmax_of_a_scalar_fails_in_the_softmax_kernel_tf_picks_for_the_cpu_quirk(
+        x86_cpu, cpu, onednn, dtype, error, message):
+    # TF turns oneDNN on by default only on CPUs with AVX512-VNNI/BF16, AVX-VNNI or AMX, and
+    # TF_ENABLE_ONEDNN_OPTS (0/1/true/false, any case; anything else is ignored) overrides it.
+    # oneDNN then runs float32, bfloat16 on AVX-512 and float16 only with AVX512-FP16; its
+    # softmax takes ranks 1 to 5, Eigen's (float64 and the rest) any rank from 1.
+    x86_cpu(cpu, onednn)
     with pytest.raises(error) as raised:
         textbook.naive_softmax_cross_entropy(labels=np.array(1.0, dtype), logits=np.array(1.0, dtype))
     assert type(raised.value) is error and raised.value.message == message + " [Op:Softmax] name: "
+
+
+def test_float16_softmax_rounds_once_with_onednn_fp16_and_per_step_without(x86_cpu):
+    # oneDNN computes the whole softmax in float32 and rounds once (here that is the exact value
+    # rounded); Eigen's float16 kernel rounds exp(x - max), the running row sum, its reciprocal
+    # and the product to float16, one step at a time.
+    from tfloss._tf_math_ops import softmax
+    logits = np.array([[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], np.float16)
+    exact = np.exp(logits.astype(np.float64) - 6)
+    exact /= exact.sum()
+    x86_cpu("sapphire-rapids")
+    once = softmax(CpuTensor(logits)).value
+    np.testing.assert_array_equal(once, exact.astype(np.float16))
+    x86_cpu("zen4")
+    stepwise = softmax(CpuTensor(logits)).value
+    # Rounding at each step drifts by more than the once-rounded result's half ulp, but stays
+    # within TF's float16 test tolerance of the exact softmax.
+    assert not np.array_equal(stepwise, once)
+    np.testing.assert_allclose(stepwise.astype(np.float64), exact, rtol=2e-3)
 
 
 def test_per_example_clipped_on_scalars_has_no_last_axis_to_sum():

@@ -8,8 +8,9 @@ them to the bit on TF's official x86-64 wheel:
   packets (8 floats, 4 doubles) with its own polynomials, and the last ``size % packet``
   elements one by one with the C library.  The wheel is built for AVX without FMA, so every
   ``pmadd`` is a rounded multiply followed by a rounded add.
-* ``Softmax``: oneDNN's kernel for float32/float16/bfloat16 (TF's default on x86; set
-  ``TF_ENABLE_ONEDNN_OPTS=0`` to get Eigen's), Eigen's for float64.
+* ``Softmax``: oneDNN's kernel where TF picks it on this CPU (float32 and bfloat16 on AVX-512
+  machines with neural-network features, float16 only with AVX512-FP16; see
+  :func:`_onednn_runs`; ``TF_ENABLE_ONEDNN_OPTS=0`` gives Eigen's everywhere), else Eigen's.
 * ``Sum``/``Mean``: TF's reduction order, including reductions over a non-innermost axis.
 
 It is kept apart from :mod:`tfloss._cpu` (one TF op = one rounded NumPy operation) because these
@@ -101,14 +102,15 @@ def sigmoid(x: CpuTensor) -> CpuTensor:
 def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
     """TF's Softmax op over ``axis``: ``exp(x - max)`` times the reciprocal of its sum.
 
-    With oneDNN on (TF's default on x86; ``TF_ENABLE_ONEDNN_OPTS=0`` turns it off), float32,
-    float16 and bfloat16 run oneDNN's softmax, computed in float32 and rounded once to the
-    storage type (:func:`_onednn_softmax_rows`).  Otherwise, and always for float64, TF's Eigen
+    Where TF runs oneDNN's softmax for the dtype on this CPU (:func:`_onednn_runs`: float32 and
+    bfloat16 on AVX-512 machines with oneDNN on, float16 only on CPUs with AVX512-FP16), it is
+    computed in float32 and rounded once to the storage type (:func:`_onednn_softmax_rows`).
+    Otherwise, and always for float64, TF's Eigen
     kernel (softmax_op_functor.h) runs: each step is one expression that rounds to the storage
     type, and the row sum is Eigen's inner-dimension sum in the storage type.
     """
     rows = CpuTensor(np.moveaxis(x.value, axis, -1))
-    if _onednn_enabled() and x.dtype != np.float64:
+    if _onednn_runs(x.dtype):
         # An explicit row count: with zero classes, -1 cannot be inferred.
         flat = rows.value.reshape(_count(rows.shape[:-1]), rows.shape[-1]).astype(np.float32)
         result = _onednn_softmax_rows(flat).astype(x.dtype).reshape(rows.shape)
@@ -118,9 +120,56 @@ def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
     return CpuTensor(np.moveaxis(result, -1, axis))
 
 
+@functools.lru_cache(maxsize=None)
+def _cpu_flags() -> frozenset:
+    """The CPU's feature flags as Linux names them in ``/proc/cpuinfo`` (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def _read_bool_env(name: str, default: bool) -> bool:
+    """TF's ``ReadBoolFromEnvVar``: 0/false/1/true in any case; anything else keeps the default."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return {"0": False, "false": False, "1": True, "true": True}.get(value.lower(), default)
+
+
 def _onednn_enabled() -> bool:
-    """TF reads ``TF_ENABLE_ONEDNN_OPTS`` once; on x86 Linux it defaults to on."""
-    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
+    """Whether TF's oneDNN kernels are on (``IsMklEnabled`` in TF's util/port.cc).
+
+    On Linux TF turns them on by default only for CPUs with neural-network features (AVX512-VNNI,
+    AVX512-BF16, AVX-VNNI or AMX); ``TF_ENABLE_ONEDNN_OPTS`` overrides that either way.
+    """
+    flags = _cpu_flags()
+    default = bool(flags & {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"})
+    return _read_bool_env("TF_ENABLE_ONEDNN_OPTS", default)
+
+
+def _onednn_runs(dtype: np.dtype) -> bool:
+    """Whether TF's Softmax for ``dtype`` is oneDNN's kernel on this machine.
+
+    ``IsDataTypeSupportedByOneDNNOnThisCPU`` (TF's util/util.cc): float32 always; bfloat16 with
+    AVX-512 or AVX-NE-CONVERT; float16 only with AVX512-FP16 or AMX-FP16 (on AVX512-BW) or
+    AVX-NE-CONVERT.  Every other case, and float64 always, falls back to Eigen's kernel, so a
+    float16 softmax rounds differently on a Sapphire Rapids than on an EPYC.
+    """
+    dtype = np.dtype(dtype)
+    if dtype == np.float64 or not _onednn_enabled():
+        return False
+    flags = _cpu_flags()
+    if dtype == bfloat16:
+        return bool(flags & {"avx512f", "avx_ne_convert"})
+    if dtype == np.float16:
+        return ("avx512bw" in flags and bool(flags & {"avx512fp16", "avx512_fp16", "amx_fp16"})) \
+            or "avx_ne_convert" in flags
+    return True
 
 
 # oneDNN's JIT kernels use the widest vectors the CPU has: 16 float32 lanes with AVX-512.

@@ -34,7 +34,7 @@ import numpy as np
 from . import errors
 from ._convert import broadcast_shape, check_op_dtype, check_ops, convert_to_tensor, op_error
 from ._cpu import CpuTensor, log, silent_floating_point
-from ._tf_math_ops import _onednn_enabled, mean_op, sigmoid, softmax, sum_op
+from ._tf_math_ops import _onednn_runs, mean_op, sigmoid, softmax, sum_op
 
 # The dtype checks of each composition's ops, in TF's order (see _convert.check_ops).
 # tf.clip_by_value is Minimum(t, 1.0) then Maximum(t, 1e-10).
@@ -93,7 +93,7 @@ def _softmax_axis(dim, rank: int) -> int:
 
 def _check_softmax_rank(logits: np.ndarray) -> None:
     """The Softmax kernel's rank check: oneDNN's (1 to 5 dimensions) or Eigen's (at least 1)."""
-    if _onednn_enabled() and logits.dtype != np.float64:
+    if _onednn_runs(logits.dtype):
         if not 1 <= logits.ndim <= 5:
             raise op_error(errors.AbortedError, "Softmax", "Input dims must be <= 5 and >=1")
     elif logits.ndim == 0:
