@@ -511,6 +511,10 @@ def error_cases() -> list:
             _err(f"{family}/complex_logits", family,
                  {"labels": good_labels if family == "sparse" else F23.astype(np.complex64),
                   "logits": F23.astype(np.complex64), **extra}, "dtype"),
+            _err(f"{family}/complex_values", family,
+                 {"labels": good_labels if family == "sparse" else (F23 + 0.25j * I23).astype(np.complex64),
+                  "logits": (np.arange(6).reshape(2, 3) - 2.5 + 1.5j * np.arange(-3, 3).reshape(2, 3))
+                  .astype(np.complex128 if family == "softmax" else np.complex64), **extra}, "dtype"),
             _err(f"{family}/string_logits", family,
                  {"labels": good_labels, "logits": np.array([["a", "b", "c"]] * 2), **extra}, "dtype"),
             _err(f"{family}/ragged_logits", family,

@@ -248,6 +248,25 @@ def _same_or_both_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return same
 
 
+def _compare_complex(actual, expected, magnitude, n_terms, result) -> ValueComparison:
+    """Complex results (the textbook sigmoid accepts complex64/complex128): the real and the
+    imaginary parts are each compared like float32/float64 values, against a term magnitude of
+    at least ``|expected|``."""
+    def parts(a):
+        return np.stack([np.real(a), np.imag(a)], axis=-1)
+
+    with np.errstate(all="ignore"):
+        m = np.abs(expected).astype(np.float64)
+        if magnitude is not None:
+            m = np.fmax(m, np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape))
+    m = np.repeat(m[..., None], 2, axis=-1)
+    by_part = compare_arrays(parts(actual), parts(expected), m, n_terms)
+    both_exact = np.all(_same_or_both_nan(parts(actual), parts(expected)), axis=-1)
+    by_part.n_elements = result.n_elements
+    by_part.n_bit_exact = int(np.count_nonzero(both_exact))
+    return by_part
+
+
 def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> ValueComparison:
     """Compare tfloss's ``actual`` array with TF's ``expected`` one.
 
@@ -284,8 +303,10 @@ def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> V
     result.n_elements = int(expected.size)
     if expected.size == 0:
         return result
+    if expected.dtype.kind == "c":
+        return _compare_complex(actual, expected, magnitude, n_terms, result)
     if expected.dtype.name not in RTOL:
-        # Not one of the four float dtypes (TF returned e.g. complex): demand identical bits.
+        # Not a float or complex dtype: demand identical values.
         same = _same_or_both_nan(actual, expected)
         result.n_bit_exact = int(np.count_nonzero(same))
         if not np.all(same):

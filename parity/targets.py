@@ -63,7 +63,9 @@ FAMILIES = ("sigmoid", "weighted", "softmax", "sparse", "clipped")
 
 
 def _f64(value):
-    return np.asarray(value).astype(np.float64)
+    """float64 view for magnitudes; complex inputs count by their modulus (a looser bound)."""
+    value = np.asarray(value)
+    return (np.abs(value) if value.dtype.kind == "c" else value).astype(np.float64)
 
 
 def _softplus_neg_abs(x):

@@ -83,3 +83,14 @@ def test_bound_for_bfloat16_is_measured_in_bfloat16_ulps():
     cmp = compare_arrays(one_up, expected)
     assert cmp.ok and cmp.err_ulps[0] == 1
     assert not compare_arrays(three_up, expected).ok  # 3 ULP = 2.3e-2 > rtol 1e-2
+
+
+def test_complex_results_are_judged_part_by_part():
+    # The textbook sigmoid returns complex for complex inputs: a result with the right real part
+    # but a lost imaginary part must fail; a 1e-7 relative error in both parts must pass.
+    expected = np.array([1 + 1j, 2 - 0.5j], np.complex64)
+    assert not compare_arrays(expected.real.astype(np.complex64), expected).ok
+    assert compare_arrays((expected * np.float32(1 + 1e-7)).astype(np.complex64), expected).ok
+    assert not compare_arrays((expected * np.float32(1 + 1e-5)).astype(np.complex64), expected).ok
+    same = compare_arrays(expected.copy(), expected)
+    assert same.ok and same.bit_exact and same.n_elements == 2

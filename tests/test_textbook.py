@@ -9,6 +9,7 @@ Expected values: closed forms with Python's math module, in the formulas' own te
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -95,6 +96,19 @@ def test_naive_sigmoid_breaks_where_the_stable_form_does_not(dtype, x):
 
 
 # --------------------------------------------------------------------------- naive softmax
+
+@pytest.mark.parametrize("dtype, rtol", [(np.complex64, 1e-6), (np.complex128, 1e-13)])
+def test_naive_sigmoid_of_complex_inputs_keeps_the_imaginary_part(dtype, rtol):
+    # TF's Sigmoid, Log, Mul and Sub all accept complex tensors, so the composition does too.
+    z = np.array([0.5 + 0.25j, 1.0, 0.0], dtype)
+    x = np.array([1 + 1j, -2 + 0.5j, 3 - 2j], dtype)
+    loss = textbook.naive_sigmoid_cross_entropy(labels=z, logits=x)
+    assert loss.dtype == dtype
+    for zi, xi, li in zip(z, x, loss):
+        p = 1 / (1 + mpmath.exp(-mpmath.mpc(complex(xi))))
+        exact = -mpmath.mpc(complex(zi)) * mpmath.log(p) - (1 - mpmath.mpc(complex(zi))) * mpmath.log(1 - p)
+        assert abs(complex(li) - complex(exact)) <= rtol * abs(complex(exact))
+
 
 def test_naive_softmax_is_right_for_moderate_logits():
     logits = np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0]], np.float64)

@@ -44,8 +44,11 @@ def silent_floating_point(op):
 
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype Eigen computes in for values stored as ``dtype``."""
-    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+    """The dtype Eigen computes in for values stored as ``dtype``: 16-bit floats widen to float32."""
+    dtype = np.dtype(dtype)
+    if dtype == np.float64 or dtype.kind == "c":
+        return dtype
+    return np.dtype(np.float32)
 
 
 def flush_denormals(values: np.ndarray) -> np.ndarray:

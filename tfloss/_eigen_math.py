@@ -341,6 +341,11 @@ def _split_apply(name, packet_function, x):
     3. Subnormal results become zero (FTZ).
     """
     x = np.asarray(x)
+    if x.dtype.kind == "c":
+        # Only the textbook's sigmoid composition accepts complex tensors; its complex exp/log
+        # are NumPy's (TF's complex Exp and Log are not reproduced bit for bit).
+        with np.errstate(all="ignore"):
+            return getattr(np, name)(x)
     if x.dtype not in PACKET_SIZE:
         raise TypeError(f"{name}: expected float32 or float64, got {x.dtype}")
     flat = np.ascontiguousarray(x).reshape(-1)
