@@ -202,7 +202,8 @@ def _row_dot(a: CpuTensor, b: CpuTensor) -> CpuTensor:
     TF's CPU matmul accumulates the products in class order: with fused multiply-adds in
     float32, plain multiply-adds in float64, and in float32 for bfloat16 (rounded once).
     float32 does so per block of 512 classes, each block from zero, and adds the blocks'
-    partial sums in order (verified bitwise against ``tf.matmul`` up to 2000 classes).
+    partial sums in order (verified bitwise against ``tf.matmul`` up to 2000 classes).  That is
+    oneDNN's order; with oneDNN off TF's matmul is Eigen's, whose order is not reproduced.
     """
     dtype = a.dtype
     if dtype == np.float32 and a.shape[1] > _FLOAT32_MATMUL_DEPTH_BLOCK:
