@@ -21,8 +21,31 @@ from . import declared, tfref
 from .compare import BASE_ULPS, RTOL
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _softmax_kernels() -> dict:
+    """Which Softmax kernel tfloss expects TF to run per dtype on this CPU (oneDNN or Eigen)."""
+    import ml_dtypes
+
+    try:
+        from tfloss._tf_math_ops import _onednn_runs
+    except ImportError:
+        return {}
+    dtypes = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32, "float64": np.float64}
+    return {name: "oneDNN" if _onednn_runs(np.dtype(dtype)) else "Eigen" for name, dtype in dtypes.items()}
+
+
 def environment() -> dict:
-    """Versions and platform the run used."""
+    """Versions, platform and CPU the run used (TF's softmax kernel depends on the CPU)."""
     import ml_dtypes
 
     try:
@@ -40,6 +63,8 @@ def environment() -> dict:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "softmax_kernels": _softmax_kernels(),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -173,6 +198,9 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=()) ->
         "",
         f"TensorFlow {env['tensorflow']} (tfloss targets {env['tensorflow_target']}), NumPy {env['numpy']}, "
         f"ml_dtypes {env['ml_dtypes']}, Python {env['python']}, {env['platform']}; {env['date']}.",
+        "",
+        f"CPU: {env.get('cpu', 'unknown')}; `tf.nn.softmax` kernel by dtype on it: "
+        + (", ".join(f"{k} {v}" for k, v in env.get("softmax_kernels", {}).items()) or "unknown") + ".",
         "",
         f"**{total['cases']} cases: {total['passed']} passed, {total['failed']} failed, "
         f"{total['declared']} declared differences, {total['release']} TF-release differences, "
