@@ -7,6 +7,10 @@ else may differ.  ``parity/test_declared.py`` shows each difference happens
 exactly as declared.
 
 Signature differences are declared in :data:`SIGNATURE_EXTRAS`.
+
+Apart from these, :func:`platform_gap` names the CPUs on which tfloss is known not to reproduce
+TF (not on purpose: TF's arithmetic there cannot be derived from the CPU's specification).  A
+failure inside such a gap is reported as skipped, with the reason; it never counts as a pass.
 """
 
 from __future__ import annotations
@@ -117,3 +121,35 @@ def by_id(difference_id: str) -> Difference:
         if difference.id == difference_id:
             return difference
     raise KeyError(difference_id)
+
+
+#: The prefix of a skipped record's detail when the case falls in a platform gap.
+PLATFORM_GAP = "outside tfloss's platform"
+
+_SOFTMAX_OP_HVP = tuple(f"hvp:{prefix}nn.{op}" for prefix in ("", "compat.v1.")
+                        for op in ("softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
+                                   "sparse_softmax_cross_entropy_with_logits"))
+
+
+def platform_gap(case, target) -> str:
+    """Why tfloss cannot reproduce TF for this case on this machine, or ``""``.
+
+    With oneDNN off (``TF_ENABLE_ONEDNN_OPTS=0``, or by default on CPUs without AVX512-VNNI,
+    AVX512-BF16, AVX-VNNI or AMX), ``tf.nn.softmax`` in float32 is Eigen's kernel, which
+    multiplies by ``1 / sum`` computed with the CPU's approximate ``rcpps`` instruction and one
+    Newton step; ``rcpps``'s bits are not specified and differ between Intel and AMD.  The
+    second-order gradients of the softmax and sparse ops also take their ``<u, p>`` from TF's
+    batched matmul, which is then Eigen's (another summation order).  tfloss reproduces TF with
+    oneDNN on, its default on current x86 servers.
+    """
+    from tfloss._tf_math_ops import _onednn_enabled
+
+    if _onednn_enabled():
+        return ""
+    if target.name == "textbook.naive_softmax_cross_entropy" and case.dtype == "float32":
+        return (f"{PLATFORM_GAP}: with oneDNN off TF's float32 softmax uses the CPU's approximate "
+                "rcpps reciprocal, which tfloss does not reproduce")
+    if target.name in _SOFTMAX_OP_HVP and case.dtype != "float64":
+        return (f"{PLATFORM_GAP}: with oneDNN off TF's second-order softmax term uses Eigen's "
+                "rcpps-based softmax and Eigen's matmul order, which tfloss does not reproduce")
+    return ""

@@ -191,7 +191,7 @@ def table(rows) -> str:
     return "\n".join(out)
 
 
-def markdown(env, rows, total, failures, signature_checks, extra_sections=()) -> str:
+def markdown(env, rows, total, failures, signature_checks, extra_sections=(), skipped=()) -> str:
     """The Markdown report."""
     lines = [
         "# tfloss parity report",
@@ -239,6 +239,16 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=()) ->
         lines.append(f"- **{d.id}** ({', '.join(f'`{f}`' for f in d.functions)}): {d.reason}")
     for title, body in extra_sections:
         lines += ["", f"## {title}", "", body]
+    lines += ["", "## Skipped", ""]
+    reasons = defaultdict(list)
+    for r in skipped:
+        reasons[r.detail.split(";")[0]].append(r)
+    if not reasons:
+        lines.append("None.")
+    for reason, group in sorted(reasons.items(), key=lambda item: -len(item[1])):
+        functions = sorted({r.target for r in group})
+        lines.append(f"- **{len(group)}x** ({', '.join(f'`{f}`' for f in functions[:4])}"
+                     f"{' ...' if len(functions) > 4 else ''}) e.g. `{group[0].case_id}`: {reason}")
     lines += ["", "## Failures and TF-release differences, grouped", ""]
     if not failures:
         lines.append("None.")
@@ -262,6 +272,7 @@ def write(out_dir, env, records, signature_checks, extra=None, extra_sections=()
     rows = summarise(records)
     total = totals(records, signature_checks)
     not_passing = [r for r in records if r.status in ("fail", "release")]
+    skipped = [r for r in records if r.status == "skip"]
     data = {
         "environment": env,
         "totals": total,
@@ -273,6 +284,7 @@ def write(out_dir, env, records, signature_checks, extra=None, extra_sections=()
         ],
         "declared_cases": [r.to_json() for r in records if r.status == "declared"],
         "failures": [r.to_json() for r in not_passing],
+        "skipped_cases": [r.to_json() for r in skipped],
         **(extra or {}),
     }
     json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
@@ -280,6 +292,6 @@ def write(out_dir, env, records, signature_checks, extra=None, extra_sections=()
     tmp.write_text(json.dumps(data, indent=1, default=str))
     tmp.replace(json_path)
     tmp = out / f"{stem}.md.tmp"
-    tmp.write_text(markdown(env, rows, total, not_passing, signature_checks, extra_sections))
+    tmp.write_text(markdown(env, rows, total, not_passing, signature_checks, extra_sections, skipped))
     tmp.replace(md_path)
     return rows, total

@@ -258,9 +258,13 @@ def run_case(case: Case, target, reference_only: bool = False) -> Record:
     if not ok:
         record.detail = "; ".join(problems)
         explanation = declared.explain(case, target, tf_out, tfloss_out, call_inputs(case, target))
+        gap = declared.platform_gap(case, target)
         if explanation:
             record.status = DECLARED
             record.declared_id = explanation
+        elif gap:
+            record.status = SKIP
+            record.detail = f"{gap}; {record.detail}"
         elif not tfref.is_target_release():
             record.status = RELEASE
     elif kind == "error":

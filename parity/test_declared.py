@@ -87,3 +87,56 @@ def test_every_declared_difference_is_exercised_by_the_catalogue():
     for r in records:
         if r.status == "declared":
             assert r.target in declared.by_id(r.declared_id).functions
+
+
+# --- platform gaps: known CPUs where tfloss cannot reproduce TF, reported as skipped ----------
+
+def _gap_case(dtype):
+    from parity.catalogue import Case
+    return Case(f"gap/{dtype}", "softmax", {}, dtype=dtype)
+
+
+def _named(name):
+    from types import SimpleNamespace
+    return SimpleNamespace(name=name)
+
+
+@pytest.mark.parametrize("onednn, name, dtype, in_gap", [
+    ("0", "textbook.naive_softmax_cross_entropy", "float32", True),
+    ("0", "textbook.naive_softmax_cross_entropy", "float16", False),   # Eigen's float16 softmax is reproduced
+    ("0", "hvp:nn.softmax_cross_entropy_with_logits", "float16", True),  # computed through float32
+    ("0", "hvp:compat.v1.nn.sparse_softmax_cross_entropy_with_logits", "bfloat16", True),
+    ("0", "hvp:nn.softmax_cross_entropy_with_logits", "float64", False),
+    ("0", "nn.softmax_cross_entropy_with_logits", "float32", False),   # the ops never call tf.nn.softmax
+    ("0", "grad:nn.softmax_cross_entropy_with_logits", "float32", False),
+    ("1", "textbook.naive_softmax_cross_entropy", "float32", False),
+    ("1", "hvp:nn.softmax_cross_entropy_with_logits", "float32", False),
+])
+def test_platform_gap_is_only_the_onednn_off_softmax_kernels(monkeypatch, onednn, name, dtype, in_gap):
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", onednn)
+    gap = declared.platform_gap(_gap_case(dtype), _named(name))
+    assert bool(gap) == in_gap and (not gap or gap.startswith(declared.PLATFORM_GAP))
+
+
+def test_a_failure_in_a_platform_gap_is_skipped_never_passed(monkeypatch):
+    # The runner runs the case; only a failure is reclassified, with the gap's reason first.
+    import dataclasses
+
+    from parity.catalogue import Case
+    from parity.runner import run_case
+    from parity.targets import textbook_targets
+    target = next(t for t in textbook_targets() if t.name == "textbook.naive_softmax_cross_entropy")
+
+    class Wrong(type(target)):
+        def tfloss_callable(self):
+            return lambda **kw: np.array([7.0], np.float32)
+
+    wrong = Wrong(**{f.name: getattr(target, f.name) for f in dataclasses.fields(target)})
+    case = Case("gap/wrong", "softmax", {"labels": np.array([[1.0, 0.0]], np.float32),
+                                         "logits": np.array([[1.0, 2.0]], np.float32)}, dtype="float32")
+    # Only tfloss's view of the CPU changes here; TF read TF_ENABLE_ONEDNN_OPTS at its start.
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    assert run_case(case, wrong).status == "fail"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    record = run_case(case, wrong)
+    assert record.status == "skip" and record.detail.startswith(declared.PLATFORM_GAP)

@@ -43,12 +43,14 @@ settings.load_profile(HYPOTHESIS_PROFILE)
 # Feature flags as /proc/cpuinfo names them, for the CPUs whose TF kernel choices differ.
 CPUS = {
     # AMD EPYC (Zen 4): oneDNN on by default; float32 and bfloat16 softmax in oneDNN, float16 in Eigen.
-    "zen4": frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16"}),
+    "zen4": frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx512_bf16"}),
     # Intel Sapphire Rapids: also float16 softmax in oneDNN.
-    "sapphire-rapids": frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
-                                  "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"}),
+    "sapphire-rapids": frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
+                                  "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"}),
     # Intel Skylake-SP: AVX-512 without neural-network features, so oneDNN is off by default.
-    "skylake": frozenset({"avx2", "fma", "avx512f", "avx512bw"}),
+    "skylake": frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"}),
+    # Intel Alder Lake: AVX-VNNI without AVX-512, so oneDNN is on with 8-lane (AVX2) kernels.
+    "alder-lake": frozenset({"avx2", "fma", "avx_vnni"}),
 }
 
 

@@ -172,8 +172,11 @@ def _onednn_runs(dtype: np.dtype) -> bool:
     return True
 
 
-# oneDNN's JIT kernels use the widest vectors the CPU has: 16 float32 lanes with AVX-512.
-_ONEDNN_LANES = 16
+def _onednn_lanes() -> int:
+    """oneDNN's JIT kernels use the widest vectors the CPU has: 16 float32 lanes with AVX-512
+    (oneDNN's ``avx512_core``: F, BW, VL and DQ), else 8 with AVX2.  Only 16 was checked against
+    TF; the 8-lane order is the same algorithm on narrower vectors, not verified."""
+    return 16 if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= _cpu_flags() else 8
 
 
 def _as_float32(bits: int) -> np.float32:
@@ -244,10 +247,10 @@ def _onednn_accumulate(blocks: np.ndarray, classes: int, start, op) -> np.ndarra
 
 
 def _onednn_lanes_fold(vectors: np.ndarray, op) -> np.ndarray:
-    """oneDNN's horizontal reduction of a ``[rows, 16]`` vector: lanes ``i`` and ``i^8``, then ``i^4``, ...
+    """oneDNN's horizontal reduction of a ``[rows, L]`` vector: lanes ``i`` and ``i^(L/2)``, then ``i^(L/4)``, ...
 
     Every lane holds the result, and oneDNN goes on using the whole vector.  The lanes agree,
-    except that a NaN in a ``maxps`` fold ends up in one lane only (lane ``15 - k`` for a NaN
+    except that a NaN in a ``maxps`` fold ends up in one lane only (lane ``L - 1 - k`` for a NaN
     found in lane ``k``), so only the classes in that lane see a NaN maximum.
     """
     lanes = np.arange(vectors.shape[-1])
@@ -262,7 +265,7 @@ def _onednn_softmax_rows(rows: np.ndarray) -> np.ndarray:
     """oneDNN's dense softmax of float32 ``[rows, classes]``: vector max, ``exp(x - max)``
     summed in vectors, both folded across lanes, times ``1 / sum``."""
     f = np.float32
-    lanes = _ONEDNN_LANES
+    lanes = _onednn_lanes()
     count, classes = rows.shape
     n_blocks = -(-classes // lanes)
     padded = np.zeros((count, n_blocks * lanes), f)
