@@ -23,13 +23,10 @@ from .compare import BASE_ULPS, RTOL
 
 def _cpu_model() -> str:
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+        from tfloss._tf_math_ops import _cpuinfo_field
+    except ImportError:
+        return platform.processor() or "unknown"
+    return _cpuinfo_field("model name") or platform.processor() or "unknown"
 
 
 def _softmax_kernels() -> dict:

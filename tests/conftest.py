@@ -49,8 +49,6 @@ CPUS = {
                                   "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"}),
     # Intel Skylake-SP: AVX-512 without neural-network features, so oneDNN is off by default.
     "skylake": frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"}),
-    # Intel Alder Lake: AVX-VNNI without AVX-512, so oneDNN is on with 8-lane (AVX2) kernels.
-    "alder-lake": frozenset({"avx2", "fma", "avx_vnni"}),
 }
 
 

@@ -120,17 +120,22 @@ def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
     return CpuTensor(np.moveaxis(result, -1, axis))
 
 
-@functools.lru_cache(maxsize=None)
-def _cpu_flags() -> frozenset:
-    """The CPU's feature flags as Linux names them in ``/proc/cpuinfo`` (empty elsewhere)."""
+def _cpuinfo_field(name: str) -> str:
+    """The first processor's ``name`` line of Linux's ``/proc/cpuinfo`` ("" elsewhere)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("flags"):
-                    return frozenset(line.partition(":")[2].split())
+                if line.startswith(name):
+                    return line.partition(":")[2].strip()
     except OSError:
         pass
-    return frozenset()
+    return ""
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_flags() -> frozenset:
+    """The CPU's feature flags as Linux names them in ``/proc/cpuinfo`` (empty elsewhere)."""
+    return frozenset(_cpuinfo_field("flags").split())
 
 
 def _read_bool_env(name: str, default: bool) -> bool:
