@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from . import _kernels, errors
+from . import _engine, errors
 from ._convert import (
     broadcast_shape,
     cast,
@@ -27,7 +27,7 @@ from ._convert import (
     static_shape,
     to_python_scalar_tensor,
 )
-from ._cpu import HALF_TYPES, CpuTensor, silent_floating_point as _quiet
+from ._cpu import HALF_TYPES, silent_floating_point as _quiet
 
 
 
@@ -65,8 +65,7 @@ def sigmoid_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     labels = convert_to_tensor(labels)
     check_same_shape(labels, logits)
     check_ops(_SIGMOID_OPS, {"logits": logits.dtype, "labels": labels.dtype})
-    loss = _kernels.sigmoid_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(logits))
-    return loss.value
+    return _engine.sigmoid_cross_entropy(labels, logits)
 
 
 def _pos_weight_minus_one(pos_weight, labels: np.ndarray) -> np.ndarray:
@@ -97,12 +96,7 @@ def weighted_cross_entropy_with_logits(labels, logits, pos_weight) -> np.ndarray
     )
     log_weight_shape = broadcast_shape("Mul", pos_weight_minus_one.shape, labels.shape)
     broadcast_shape("Mul", log_weight_shape, logits.shape)
-    loss = _kernels.weighted_cross_entropy(
-        CpuTensor.from_input(labels),
-        CpuTensor.from_input(logits),
-        CpuTensor.from_input(pos_weight_minus_one),
-    )
-    return loss.value
+    return _engine.weighted_cross_entropy(labels, logits, pos_weight_minus_one)
 
 
 def _move_axis_to_end(array: np.ndarray, axis: int, rank: int) -> np.ndarray:
@@ -199,8 +193,7 @@ def softmax_cross_entropy_with_logits(labels, logits, axis) -> np.ndarray:
     check_op_dtype("SoftmaxCrossEntropyWithLogits", precise_dtype)
     batch, _ = _check_softmax_kernel_shapes(labels, precise_logits)
     if batch > 0:
-        cost, _ = _kernels.softmax_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(precise_logits))
-        cost = cost.value
+        cost, _ = _engine.softmax_cross_entropy(labels, precise_logits, with_backprop=False)
     else:
         cost = np.zeros((0,), precise_dtype)
     cost = _reshape(cost, input_shape[:-1])
@@ -265,8 +258,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
         )
     if batch > 0:
         _check_label_range(flat_labels, num_classes)
-        cost, _ = _kernels.sparse_softmax_cross_entropy(flat_labels, CpuTensor.from_input(precise_logits))
-        cost = cost.value
+        cost, _ = _engine.sparse_softmax_cross_entropy(flat_labels, precise_logits, with_backprop=False)
     else:
         cost = np.zeros((0,), precise_dtype)
     cost = cost.reshape(labels.shape)

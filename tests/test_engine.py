@@ -1,0 +1,214 @@
+"""The compiled engine gives the NumPy path's bits: conversions, math, and every catalogue case.
+
+The NumPy path (:mod:`tfloss._kernels` on :mod:`tfloss._cpu`) is the reference that the parity
+suite holds to TF's bits; here the engine (:mod:`tfloss._engine`) is held to the NumPy path's
+bits, NaN payloads and signed zeros included, and to the same error class and message.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import tfloss
+from tfloss import _eigen_math, _engine
+from parity import catalogue
+from parity.runner import call_inputs, present
+from parity.targets import NN_TARGETS, gradient_targets
+
+numba = pytest.importorskip("numba")
+from tfloss._engine import _eigen, _float  # noqa: E402 - needs numba
+
+BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def bits(array):
+    array = np.asarray(array)
+    if array.dtype.kind == "f" or array.dtype == ml_dtypes.bfloat16:
+        return array.view(BITS[array.dtype.itemsize])
+    return array
+
+
+@pytest.fixture
+def engine():
+    """Run a call under a chosen engine, restoring the selection afterwards."""
+    before = _engine.get_engine()
+
+    def run(name, call, *args, **kwargs):
+        _engine.set_engine(name)
+        try:
+            return call(*args, **kwargs)
+        finally:
+            _engine.set_engine(before)
+
+    return run
+
+
+def _outcome(run, name, function, args, kwargs):
+    try:
+        return "value", run(name, function, *args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - errors are outcomes to compare
+        return "error", (type(error), str(error))
+
+
+def _same(expected, actual) -> bool:
+    if isinstance(expected, dict):
+        return expected.keys() == actual.keys() and all(_same(expected[k], actual[k]) for k in expected)
+    if isinstance(expected, tuple):
+        return len(expected) == len(actual) and all(_same(e, a) for e, a in zip(expected, actual))
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    expected, actual = np.asarray(expected), np.asarray(actual)
+    return (expected.dtype == actual.dtype and expected.shape == actual.shape
+            and np.array_equal(bits(expected), bits(actual)))
+
+
+# --------------------------------------------------------------------------------------------
+# 16-bit conversions and TF's math, element by element
+
+
+@numba.njit
+def _convert(f16_bits, bf16_bits, floats, widened_f16, widened_bf16, to_f16, to_bf16):
+    for i in range(f16_bits.size):
+        widened_f16[i] = _float.half_to_float(f16_bits[i])
+        widened_bf16[i] = _float.bfloat_to_float(bf16_bits[i])
+    for i in range(floats.size):
+        to_f16[i] = _float.float_to_half(floats[i])
+        to_bf16[i] = _float.float_to_bfloat(floats[i])
+
+
+def test_16_bit_conversions_match_numpy_and_ml_dtypes():
+    patterns = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    rng = np.random.default_rng(0)
+    # every float32 exponent with mantissas at the rounding edges, plus random patterns
+    exponents = np.arange(512, dtype=np.uint32) << np.uint32(23)
+    mantissas = np.array([0, 1, 0xFFF, 0x1000, 0x1001, 0x1FFF, 0x2000, 0x7FFF, 0x8000, 0x8001,
+                          0xFFFF, 0x10000, 0x400000, 0x7FFFFF, 0x7FE000, 0x7FF000], np.uint32)
+    edges = (exponents[:, None] | mantissas[None, :]).ravel()
+    floats = np.concatenate([edges, rng.integers(0, 1 << 32, 1 << 20, dtype=np.uint64).astype(np.uint32)]).view(np.float32)
+    out = [np.empty(patterns.size, np.float32), np.empty(patterns.size, np.float32),
+           np.empty(floats.size, np.uint16), np.empty(floats.size, np.int16)]
+    _convert(patterns, patterns.view(np.int16), floats, *out)
+    with np.errstate(all="ignore"):
+        assert np.array_equal(bits(out[0]), bits(patterns.view(np.float16).astype(np.float32)))
+        assert np.array_equal(bits(out[1]), bits(patterns.view(ml_dtypes.bfloat16).astype(np.float32)))
+        assert np.array_equal(out[2], bits(floats.astype(np.float16)))
+        assert np.array_equal(out[3].view(np.uint16), bits(floats.astype(ml_dtypes.bfloat16)))
+
+
+@numba.njit
+def _math(x, split, unrolled, out_exp, out_log, out_log1p):
+    for i in range(x.size):
+        out_exp[i] = _eigen.exp(x[i], i < split)
+        out_log[i] = _eigen.log(x[i], i < split)
+        out_log1p[i] = _eigen.log1p(x[i], i < split, i < unrolled)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_log_log1p_match_eigen_math_on_both_paths(dtype):
+    rng = np.random.default_rng(1)
+    specials = [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1, -1, -2, 88.72, 88.73, -104, -103.9,
+                709.78, 709.79, -745.5, -745.52, 1e-30, -0.5, -1.5]
+    with np.errstate(all="ignore"):
+        x = np.concatenate([rng.standard_normal(20000) * s for s in (1, 30, 300)]
+                           + [np.exp(rng.uniform(-700, 700, 20000)), specials]).astype(dtype)
+    x = _eigen_math._flush(x)
+    payloads = {np.float32: [0x7FC12345, 0xFFA00001], np.float64: [0x7FF8000000012345, 0xFFF4000000000001]}[dtype]
+    bits(x)[:2] = payloads
+    n, packet = x.size, _eigen_math.PACKET_SIZE[x.dtype]
+    for split in (n - n % packet, 0):  # the packet path for most, then the C library for all
+        out = [np.empty_like(x) for _ in range(3)]
+        _math(x, split, n - n % (4 * packet) if split else 0, *out)
+        if split:
+            expected = [_eigen_math.exp(x), _eigen_math.log(x), _eigen_math.log1p(x)]
+        else:
+            expected = [_eigen_math._flush(_eigen_math._scalar(name, x)) for name in ("exp", "log", "log1p")]
+        for name, got, want in zip(("exp", "log", "log1p"), out, expected):
+            assert np.array_equal(bits(got), bits(want)), f"{name} differs (split {split})"
+
+
+# --------------------------------------------------------------------------------------------
+# Every catalogue case, both engines
+
+
+CASES = [c for c in catalogue.all_cases() if c.family in ("sigmoid", "weighted", "softmax", "sparse")]
+_BY_FAMILY = {}
+for _target in NN_TARGETS:
+    _BY_FAMILY.setdefault(_target.family, []).append(_target)
+
+
+def _replay(engine, case, targets):
+    mismatches = []
+    for target in targets:
+        if case.only and target.name not in case.only:
+            continue
+        args, kwargs = call_inputs(case, target)
+        function = target.tfloss_callable()
+
+        def call(*a, **k):
+            return function(*[present(v, case.layout, "tfloss") for v in a],
+                            **{n: present(v, case.layout, "tfloss") for n, v in k.items()})
+
+        expected = _outcome(engine, "numpy", call, args, kwargs)
+        actual = _outcome(engine, "numba", call, args, kwargs)
+        if expected[0] != actual[0] or not (_same(expected[1], actual[1]) if expected[0] == "value"
+                                             else expected[1] == actual[1]):
+            mismatches.append(target.name)
+    return mismatches
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_engine_matches_numpy_path_on_catalogue(engine, case):
+    assert _replay(engine, case, _BY_FAMILY[case.family]) == []
+
+
+def test_catalogue_replay_covers_every_op_and_dtype():
+    covered = {(c.family, c.dtype) for c in CASES if c.group in ("values", "large")}
+    for family in ("sigmoid", "weighted", "softmax", "sparse"):
+        for dtype in catalogue.DTYPES:
+            assert (family, dtype) in covered
+    assert any(c.group == "large" for c in CASES)
+
+
+# --------------------------------------------------------------------------------------------
+# The selection
+
+
+def test_engine_selection(monkeypatch):
+    before = _engine.get_engine()
+    try:
+        _engine.set_engine("numpy")
+        assert _engine.get_engine() == "numpy"
+        _engine.set_engine("numba")
+        assert _engine.get_engine() == "numba"
+        with pytest.raises(ValueError, match="engine must be one of numba, numpy"):
+            _engine.set_engine("fast")
+        monkeypatch.setattr(_engine, "_selected", None)
+        monkeypatch.setenv("TFLOSS_ENGINE", "numpy")
+        assert _engine.get_engine() == "numpy"
+        monkeypatch.setattr(_engine, "_selected", None)
+        monkeypatch.setenv("TFLOSS_ENGINE", "bogus")
+        with pytest.raises(ValueError, match="TFLOSS_ENGINE must be one of numba, numpy; got 'bogus'"):
+            _engine.get_engine()
+    finally:
+        _engine.set_engine(before)
+
+
+def test_thread_count_does_not_change_the_bits(engine):
+    rng = np.random.default_rng(2)
+    logits = (rng.standard_normal((300, 700)) * 10).astype(np.float32)
+    labels = rng.random((300, 700)).astype(np.float32)
+    results = []
+    for threads in (1, 0):
+        _engine.set_num_threads(threads)
+        try:
+            results.append(engine("numba", tfloss.nn.sigmoid_cross_entropy_with_logits, labels=labels, logits=logits))
+            results.append(engine("numba", tfloss.nn.softmax_cross_entropy_with_logits, labels=labels, logits=logits))
+        finally:
+            _engine.set_num_threads(0)
+    assert _same(tuple(results[:2]), tuple(results[2:]))
+    with pytest.raises(ValueError, match="non-negative int"):
+        _engine.set_num_threads(-1)

@@ -1,0 +1,199 @@
+"""The execution layer: runs each op's kernel compiled (numba) or as NumPy, with equal bits.
+
+:mod:`tfloss._ops` hands every kernel call to this module.  Two engines compute it:
+
+* ``"numba"`` (the default where numba imports): the fused, threaded kernels of
+  :mod:`tfloss._engine._kernels`, compiled on first use per op and dtype and cached on disk
+  (numba's cache, next to the package or in ``NUMBA_CACHE_DIR``).  Nothing compiles at import,
+  and numba itself is imported only on the first call.
+* ``"numpy"``: the readable kernels of :mod:`tfloss._kernels` on :class:`tfloss._cpu.CpuTensor`,
+  the textbook and the reference.  ``TFLOSS_ENGINE=numpy`` or :func:`set_engine` selects it,
+  and it is used wherever numba cannot be imported.
+
+Both give the same bits; ``tests/test_engine.py`` replays the parity catalogue through both.
+The engine takes the shapes the kernels are written for; the rare rest (a ``pos_weight`` that
+broadcasts the loss beyond the logits' shape, zero classes) runs on NumPy under either engine.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import _kernels as _numpy_kernels
+from .._cpu import CpuTensor, bfloat16
+
+ENGINES = ("numba", "numpy")
+_selected: str | None = None  # None: not chosen yet (read TFLOSS_ENGINE on first use)
+_threads = 0  # 0: numba's default, one per core
+_compiled = None  # the modules of compiled kernels, imported on first use
+
+#: Below this many elements an op runs on the calling thread: starting threads costs more.
+PARALLEL_MIN_ELEMENTS = 1 << 16
+
+
+def _numba_importable() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:  # pragma: no cover - numba is a dependency; this is the fallback
+        return False
+    return True
+
+
+def get_engine() -> str:
+    """The engine in use: ``"numba"`` or ``"numpy"``."""
+    global _selected
+    if _selected is None:
+        requested = os.environ.get("TFLOSS_ENGINE", "numba").strip().lower() or "numba"
+        if requested not in ENGINES:
+            raise ValueError(f"TFLOSS_ENGINE must be one of {', '.join(ENGINES)}; got {requested!r}")
+        _selected = requested if requested == "numpy" or _numba_importable() else "numpy"
+    return _selected
+
+
+def set_engine(name: str) -> None:
+    """Select ``"numba"`` or ``"numpy"`` for every later call (``TFLOSS_ENGINE`` does the same)."""
+    global _selected
+    if name not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {name!r}")
+    if name == "numba" and not _numba_importable():
+        raise ImportError("the numba engine needs numba, which cannot be imported here")
+    _selected = name
+
+
+def set_num_threads(count: int) -> None:
+    """Threads for large inputs; 0 means one per core (numba's default)."""
+    global _threads
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"the number of threads must be a non-negative int; got {count!r}")
+    _threads = count
+
+
+def get_num_threads() -> int:
+    """The number set by :func:`set_num_threads` (0: one per core)."""
+    return _threads
+
+
+def _modules():
+    """The compiled kernels (importing numba), configured with the thread count."""
+    global _compiled
+    if _compiled is None:
+        from . import _loops
+
+        _compiled = _loops
+    import numba
+
+    numba.set_num_threads(min(_threads, numba.config.NUMBA_NUM_THREADS) if _threads else numba.config.NUMBA_NUM_THREADS)
+    return _compiled
+
+
+def _use_engine() -> bool:
+    return get_engine() == "numba"
+
+
+# --------------------------------------------------------------------------------------------
+# Storage: 16-bit types as their bits (numba has no ml_dtypes), inputs read-only and contiguous
+
+
+_BITS = {np.dtype(np.float16): np.dtype(np.uint16), bfloat16: np.dtype(np.int16)}
+
+
+def _stored(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous, read-only view (or copy, if not contiguous) of an input, 16-bit types as bits.
+
+    Read-only always, so that one compiled specialisation serves writable and read-only inputs.
+    """
+    array = np.ascontiguousarray(array)
+    view = array.view(_BITS.get(array.dtype, array.dtype))
+    view.flags.writeable = False
+    return view
+
+
+def _output(shape, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """A fresh result array and the view of it the kernels write."""
+    result = np.empty(shape, dtype)
+    return result, result.view(_BITS.get(result.dtype, result.dtype))
+
+
+def _chunk(count: int, per_item: int) -> int:
+    """Items per parallel range: about four ranges per thread, at least 2**14 elements each."""
+    import numba
+
+    threads = numba.get_num_threads()
+    return max(-(-count // (4 * threads)), -(-(1 << 14) // max(per_item, 1)))
+
+
+# --------------------------------------------------------------------------------------------
+# The ops, as _ops calls them: arrays in (already converted and checked), arrays out
+
+
+def sigmoid_cross_entropy(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """``_kernels.sigmoid_cross_entropy`` of same-shape arrays."""
+    if not _use_engine():
+        return _numpy_kernels.sigmoid_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(logits)).value
+    loops = _modules()
+    result, out = _output(logits.shape, logits.dtype)
+    flat = out.reshape(-1)
+    z, x = _stored(labels).reshape(-1), _stored(logits).reshape(-1)
+    if flat.size >= PARALLEL_MIN_ELEMENTS:
+        loops.sigmoid_cross_entropy_parallel(z, x, flat, _chunk(flat.size, 1))
+    else:
+        loops.sigmoid_cross_entropy(z, x, flat, 0, flat.size)
+    return result
+
+
+def weighted_cross_entropy(labels: np.ndarray, logits: np.ndarray, pos_weight_minus_one: np.ndarray) -> np.ndarray:
+    """``_kernels.weighted_cross_entropy``; ``pos_weight_minus_one`` broadcasts against the logits."""
+    shape = np.broadcast_shapes(labels.shape, logits.shape, pos_weight_minus_one.shape)
+    if not _use_engine() or shape != logits.shape:
+        return _numpy_kernels.weighted_cross_entropy(
+            CpuTensor.from_input(labels), CpuTensor.from_input(logits), CpuTensor.from_input(pos_weight_minus_one)
+        ).value
+    loops = _modules()
+    result, out = _output(shape, logits.dtype)
+    flat = out.reshape(-1)
+    if pos_weight_minus_one.size == 1:
+        q1, step = _stored(pos_weight_minus_one).reshape(1), 0
+    else:
+        q1, step = _stored(np.broadcast_to(pos_weight_minus_one, shape)).reshape(-1), 1
+    z, x = _stored(labels).reshape(-1), _stored(logits).reshape(-1)
+    if flat.size >= PARALLEL_MIN_ELEMENTS:
+        loops.weighted_cross_entropy_parallel(z, x, q1, step, flat, _chunk(flat.size, 1))
+    else:
+        loops.weighted_cross_entropy(z, x, q1, step, flat, 0, flat.size)
+    return result
+
+
+def _row_op(name: str, labels: np.ndarray, logits: np.ndarray, with_backprop: bool):
+    loops = _modules()
+    batch, classes = logits.shape
+    result, out = _output((batch,), logits.dtype)
+    backprop, backprop_out = _output((batch, classes) if with_backprop else (0, 0), logits.dtype)
+    x = _stored(logits)
+    if batch >= 2 and batch * classes >= PARALLEL_MIN_ELEMENTS:
+        getattr(loops, name + "_parallel")(labels, x, out, backprop_out, with_backprop, _chunk(batch, classes))
+    else:
+        getattr(loops, name)(labels, x, out, backprop_out, with_backprop, 0, batch)
+    return result, (backprop if with_backprop else None)
+
+
+def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True):
+    """``_kernels.softmax_cross_entropy`` of 2-D arrays: ``(loss, backprop)``.
+
+    ``labels`` broadcast against ``logits`` as TF's kernel allows.  ``backprop`` is None when
+    not asked for (the forward op does not need it; the NumPy path computes it anyway).
+    """
+    batch, classes = np.broadcast_shapes(labels.shape, logits.shape)
+    if not _use_engine() or classes == 0 or logits.shape != (batch, classes):
+        loss, backprop = _numpy_kernels.softmax_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(logits))
+        return loss.value, backprop.value
+    return _row_op("softmax_cross_entropy", _stored(labels), logits, with_backprop)
+
+
+def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True):
+    """``_kernels.sparse_softmax_cross_entropy``: ``(loss, backprop)``, labels already range-checked."""
+    if not _use_engine():
+        loss, backprop = _numpy_kernels.sparse_softmax_cross_entropy(labels, CpuTensor.from_input(logits))
+        return loss.value, backprop.value
+    return _row_op("sparse_softmax_cross_entropy", np.ascontiguousarray(labels), logits, with_backprop)

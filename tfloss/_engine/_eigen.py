@@ -1,0 +1,325 @@
+"""TF's CPU ``exp``, ``log`` and ``log1p``, one element at a time: :mod:`tfloss._eigen_math` compiled.
+
+Each function takes one float32 or float64 value and a flag ``packet``: whether Eigen evaluates
+this element in a SIMD packet (its polynomial) or on the scalar path (the C library).  Which
+elements are which is the caller's business; it follows :func:`tfloss._eigen_math._split_apply`
+for an elementwise op and the reducer's leaves inside a reduction.  The polynomials are the ones
+documented step by step in :mod:`tfloss._eigen_math`, with the same constants in the same order
+of operations, so the docstrings here only point there.
+
+The scalar path calls the C library through numba's ``math`` functions, which link the
+library's default symbols.  Two of them differ from the versions TF links, and only for
+negative arguments of the double ``log``: the compatibility wrapper TF imports returns +NaN where
+the default returns -NaN (see ``_eigen_math._GLIBC_VERSIONS``); :func:`scalar_log` applies that.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from ._float import jit, F32, F64, U32, U64, bits_f32, bits_f64, f32_bits, f64_bits
+
+_NAN32_ALL_ONES = U32(0xFFFFFFFF)
+_NAN64_ALL_ONES = U64(0xFFFFFFFFFFFFFFFF)
+_QUIET32 = U32(0x00400000)
+_QUIET64 = U64(0x0008000000000000)
+
+
+@jit
+def quiet32(x):
+    return bits_f32(f32_bits(x) | _QUIET32)
+
+
+@jit
+def quiet64(x):
+    return bits_f64(f64_bits(x) | _QUIET64)
+
+
+@jit
+def _pow2_32(k):
+    """2**k as a float32 built from its bits (k an integer in the normal range)."""
+    return bits_f32(U32(np.int32(k) + np.int32(127)) << U32(23))
+
+
+@jit
+def _pow2_64(k):
+    return bits_f64(U64(np.int64(k) + np.int64(1023)) << U64(52))
+
+
+@jit
+def _ldexp32(y, m):
+    """``_eigen_math._ldexp`` for float32: clamp m to ±278, split 3b + (m - 3b), four products."""
+    e = np.int32(0) if m != m else np.int32(max(min(m, F32(278.0)), F32(-278.0)))
+    b = e >> np.int32(2)
+    c = _pow2_32(b)
+    return y * c * c * c * _pow2_32(e - np.int32(3) * b)
+
+
+@jit
+def _ldexp64(y, m):
+    e = np.int64(0) if m != m else np.int64(max(min(m, F64(2099.0)), F64(-2099.0)))
+    b = e >> np.int64(2)
+    c = _pow2_64(b)
+    return y * c * c * c * _pow2_64(e - np.int64(3) * b)
+
+
+# --------------------------------------------------------------------------------------------
+# The packet algorithms (Eigen's pexp / plog / generic_log1p), see tfloss._eigen_math
+
+
+@jit
+def exp_packet32(x):
+    """``_eigen_math._exp_float`` for one element (then the NaN rule of ``_exp_packets``)."""
+    xc = F32(88.723) if x > F32(88.723) else x
+    m = np.floor(xc * F32(1.44269504088896341) + F32(0.5))
+    r = m * F32(-0.693359375) + xc
+    r = m * F32(2.12194440e-4) + r
+    r2 = r * r
+    p_even = r2 * F32(1.37449637986719608306884765625e-3) + F32(4.166965186595916748046875e-2)
+    p_odd = r2 * F32(8.36894474923610687255859375e-3) + F32(0.16666518151760101318359375)
+    p_even = r2 * p_even + F32(0.49999988079071044921875)
+    p_low = r + F32(1.0)
+    y = r * p_odd + p_even
+    y = r2 * y + p_low
+    scaled = _ldexp32(y, m)
+    out = scaled if scaled > x else x
+    if x < F32(-104.0):
+        out = F32(0.0)
+    if x != x:
+        out = quiet32(x)
+    return out
+
+
+@jit
+def exp_packet64(x):
+    """``_eigen_math._exp_double`` for one element."""
+    xc = F64(709.784) if x > F64(709.784) else x
+    n = np.floor(F64(1.4426950408889634073599) * xc + F64(0.5))
+    g = xc - n * F64(0.693145751953125)
+    g = g - n * F64(1.42860682030941723212e-6)
+    g2 = g * g
+    p = F64(1.26177193074810590878e-4) * g2 + F64(3.02994407707441961300e-2)
+    p = p * g2 + F64(9.99999999999999999910e-1)
+    p = p * g
+    q = F64(3.00198505138664455042e-6) * g2 + F64(2.52448340349684104192e-3)
+    q = q * g2 + F64(2.27265548208155028766e-1)
+    q = q * g2 + F64(2.00000000000000000009e0)
+    y = F64(2.0) * (p / (q - p)) + F64(1.0)
+    scaled = _ldexp64(y, n)
+    out = scaled if scaled > x else x
+    if x < F64(-745.519):
+        out = F64(0.0)
+    if x != x:
+        out = quiet64(x)
+    return out
+
+
+@jit
+def _frexp32(x):
+    """Mantissa in [0.5, 1) and exponent (as float32) of a positive normal float32, from its bits."""
+    bits = f32_bits(x)
+    exponent = F32(np.int32((bits >> U32(23)) & U32(0xFF)) - np.int32(126))
+    mantissa = bits_f32((bits & U32(0x807FFFFF)) | U32(0x3F000000))
+    return mantissa, exponent
+
+
+@jit
+def _frexp64(x):
+    bits = f64_bits(x)
+    exponent = F64(np.int64((bits >> U64(52)) & U64(0x7FF)) - np.int64(1022))
+    mantissa = bits_f64((bits & U64(0x800FFFFFFFFFFFFF)) | U64(0x3FE0000000000000))
+    return mantissa, exponent
+
+
+@jit
+def _log_special32(x, y):
+    """``_log_special_values``: 0 -> -inf, x < 0 or NaN -> all-ones NaN, +inf -> +inf."""
+    if x == F32(0.0):
+        return F32(-np.inf)
+    if not x >= F32(0.0):
+        return bits_f32(_NAN32_ALL_ONES)
+    if x == F32(np.inf):
+        return x
+    return y
+
+
+@jit
+def _log_special64(x, y):
+    if x == F64(0.0):
+        return F64(-np.inf)
+    if not x >= F64(0.0):
+        return bits_f64(_NAN64_ALL_ONES)
+    if x == F64(np.inf):
+        return x
+    return y
+
+
+@jit
+def log_packet32(x):
+    """``_eigen_math._log_float`` for one element (positive normal x, or a special value)."""
+    m, e = _frexp32(x)
+    low = m < F32(0.707106781186547524)
+    t = m - F32(1.0)
+    if low:
+        e = e - F32(1.0)
+        t = t + m
+    else:
+        t = t + F32(0.0)
+    p = (t * F32(0.18256296349849254) + F32(1.0000000190281063)) * t + F32(1.0000000190281136)
+    p = t * p
+    q = t * F32(0.049616247954120038) + F32(0.59923249590823520)
+    q = q * t + F32(1.4999999999999927)
+    q = q * t + F32(1.0)
+    y = e * F32(0.693147180559945309) + p / q
+    return _log_special32(x, y)
+
+
+@jit
+def log_packet64(x):
+    """``_eigen_math._log_double`` for one element."""
+    m, e = _frexp64(x)
+    low = m < F64(0.707106781186547524)
+    t = m - F64(1.0)
+    if low:
+        e = e - F64(1.0)
+        t = t + m
+    else:
+        t = t + F64(0.0)
+    t2 = t * t
+    t3 = t2 * t
+    y = F64(1.01875663804580931796e-4) * t + F64(4.97494994976747001425e-1)
+    y1 = F64(1.44989225341610930846e1) * t + F64(1.79368678507819816313e1)
+    y = y * t + F64(4.70579119878881725854e0)
+    y1 = y1 * t + F64(7.70838733755885391666e0)
+    p = y * t3 + y1
+    y = F64(1.0) * t + F64(1.12873587189167450590e1)
+    y1 = F64(8.29875266912776603211e1) * t + F64(7.11544750618563894466e1)
+    y = y * t + F64(4.52279145837532221105e1)
+    y1 = y1 * t + F64(2.31251620126765340583e1)
+    q = y * t3 + y1
+    y = (p * t3) / q
+    y = F64(-0.5) * t2 + y
+    y = t + y
+    y = e * F64(0.693147180559945309417) + y
+    return _log_special64(x, y)
+
+
+@jit
+def log1p_packet32(x):
+    """``_eigen_math._log1p_packet`` (Kahan's trick) for one element, then the NaN rule."""
+    u = x + F32(1.0)
+    log_u = log_packet32(u)
+    out = x * (log_u / (u - F32(1.0)))
+    if u == F32(1.0) or u == log_u:
+        out = x
+    if x != x:
+        out = quiet32(x)
+    return out
+
+
+@jit
+def log1p_packet64(x, unrolled):
+    """The same for float64; ``unrolled``: the element is in the wheel's 4-packet loop, where a
+    NaN input returns the all-ones NaN of ``log(u)`` (see ``_eigen_math._split_apply``)."""
+    u = x + F64(1.0)
+    log_u = log_packet64(u)
+    out = x * (log_u / (u - F64(1.0)))
+    if u == F64(1.0) or u == log_u:
+        out = x
+    if x != x:
+        out = bits_f64(_NAN64_ALL_ONES) if unrolled else quiet64(x)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# What the element functions of the kernels call: packet or scalar path, then FTZ
+
+
+@jit
+def _flush32(v):
+    return bits_f32(f32_bits(v) & U32(0x80000000)) if abs(v) < F32(1.1754944e-38) else v
+
+
+@jit
+def _flush64(v):
+    return bits_f64(f64_bits(v) & U64(0x8000000000000000)) if abs(v) < F64(2.2250738585072014e-308) else v
+
+
+@jit
+def exp32(x, packet):
+    return _flush32(exp_packet32(x) if packet else math.exp(x))
+
+
+@jit
+def exp64(x, packet):
+    return _flush64(exp_packet64(x) if packet else math.exp(x))
+
+
+@jit
+def log32(x, packet):
+    return _flush32(log_packet32(x) if packet else math.log(x))
+
+
+@jit
+def log64(x, packet):
+    if packet:
+        return _flush64(log_packet64(x))
+    return scalar_log64(x)
+
+
+@jit
+def scalar_log64(x):
+    """glibc's ``log@GLIBC_2.2.5``: the default ``log``, but +NaN for a negative argument."""
+    if x < F64(0.0):
+        return bits_f64(U64(0x7FF8000000000000))
+    return _flush64(math.log(x))
+
+
+@jit
+def log1p32(x, packet):
+    return _flush32(log1p_packet32(x) if packet else math.log1p(x))
+
+
+@jit
+def log1p64(x, packet, unrolled):
+    return _flush64(log1p_packet64(x, unrolled) if packet else math.log1p(x))
+
+
+# Generic over the compute dtype, for the kernels: ``exp(x, packet)`` etc.
+
+
+def exp(x, packet):
+    """TF's Exp of one compute-dtype element, on the packet or the scalar path."""
+
+
+def log(x, packet):
+    """TF's Log of one compute-dtype element, on the packet or the scalar path."""
+
+
+def log1p(x, packet, unrolled):
+    """TF's Log1p of one element; ``unrolled`` only matters for float64 NaNs."""
+
+
+@overload(exp)
+def _exp(x, packet):
+    if x == types.float64:
+        return lambda x, packet: exp64(x, packet)
+    return lambda x, packet: exp32(x, packet)
+
+
+@overload(log)
+def _log(x, packet):
+    if x == types.float64:
+        return lambda x, packet: log64(x, packet)
+    return lambda x, packet: log32(x, packet)
+
+
+@overload(log1p)
+def _log1p(x, packet, unrolled):
+    if x == types.float64:
+        return lambda x, packet, unrolled: log1p64(x, packet, unrolled)
+    return lambda x, packet, unrolled: log1p32(x, packet)

@@ -1,0 +1,323 @@
+"""The engine's view of TF's CPU arithmetic: :mod:`tfloss._cpu`, one element at a time.
+
+numba has no bfloat16 and only partial float16, so 16-bit tensors travel through the engine as
+their bits: float16 as ``uint16``, bfloat16 as ``int16`` (the integer type only tells the two
+apart).  Every value is computed in the compute dtype (float32 for both 16-bit types) and
+rounded back to 16 bits after each op, exactly where :func:`tfloss._cpu._apply` rounds:
+
+* :func:`read` reads one stored element as a compute-dtype value, subnormals read as zero (DAZ,
+  :meth:`tfloss._cpu.CpuTensor.from_input`);
+* :func:`op` is the end of one TF op: flush a subnormal result to zero (FTZ), round to the
+  storage dtype and widen again; :func:`add`, :func:`sub`, :func:`mul` and :func:`div` are the
+  binary ops, ending the same way, with x86's choice of NaN made explicit;
+* :func:`store` rounds a compute-dtype value to the storage dtype.
+
+The conversions reproduce NumPy's (float16) and ml_dtypes' (bfloat16) to the bit, NaNs included,
+because the NumPy path uses those; ``tests/test_engine.py`` checks them on every 16-bit pattern.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+#: How every engine function is compiled: lazily, cached on disk, and with IEEE division
+#: (x / 0 is inf or NaN, as in TF, not ZeroDivisionError).
+jit = functools.partial(njit, cache=True, error_model="numpy")
+
+F32 = np.float32
+F64 = np.float64
+U32 = np.uint32
+U64 = np.uint64
+TINY32 = np.float32(np.finfo(np.float32).tiny)
+TINY64 = np.float64(np.finfo(np.float64).tiny)
+ZERO32 = np.float32(0.0)
+ZERO64 = np.float64(0.0)
+
+# --------------------------------------------------------------------------------------------
+# Bit casts (LLVM's bitcast: free, and what NumPy's .view does)
+
+
+def _bitcast(source, target):
+    """An intrinsic reinterpreting ``source`` bits as ``target``.  Integer operands may be wider
+    (numba widens integer arithmetic to 64 bits) and are truncated first."""
+
+    @intrinsic
+    def cast(typingctx, x):
+        if isinstance(source, types.Integer) and isinstance(x, types.Integer):
+            pass
+        elif x != source:
+            return None
+
+        def codegen(context, builder, signature, args):
+            value = args[0]
+            if isinstance(source, types.Integer) and x.bitwidth != source.bitwidth:
+                value = builder.trunc(value, ir.IntType(source.bitwidth))
+            return builder.bitcast(value, context.get_value_type(target))
+
+        return target(x), codegen
+
+    return cast
+
+
+f32_bits = _bitcast(types.float32, types.uint32)
+bits_f32 = _bitcast(types.uint32, types.float32)
+f64_bits = _bitcast(types.float64, types.uint64)
+bits_f64 = _bitcast(types.uint64, types.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# 16-bit <-> float32
+
+
+@jit
+def half_to_float(h):
+    """float16 bits to float32, exactly (NumPy's widening: a NaN keeps its payload, unquieted)."""
+    h = U32(h)
+    sign = (h & U32(0x8000)) << U32(16)
+    exponent = (h >> U32(10)) & U32(0x1F)
+    mantissa = h & U32(0x3FF)
+    if exponent == 0x1F:
+        return bits_f32(sign | U32(0x7F800000) | (mantissa << U32(13)))
+    if exponent == 0:
+        # zero or subnormal: mantissa * 2**-24, exact in float32
+        value = F32(mantissa) * F32(5.9604644775390625e-08)
+        return -value if sign else value
+    return bits_f32(sign | ((exponent + U32(112)) << U32(23)) | (mantissa << U32(13)))
+
+
+@jit
+def float_to_half(x):
+    """float32 to float16 bits, round to nearest even (NumPy's ``astype(float16)``, NaNs too).
+
+    Overflow gives inf; below half the smallest subnormal gives a signed zero; a NaN keeps the
+    top 10 bits of its payload (its lowest bit set if they are all zero, so it stays a NaN).
+    """
+    f = f32_bits(x)
+    sign = np.uint16((f >> U32(16)) & U32(0x8000))
+    exponent = f & U32(0x7F800000)
+    mantissa = f & U32(0x007FFFFF)
+    if exponent == U32(0x7F800000):
+        if mantissa == 0:
+            return np.uint16(sign | np.uint16(0x7C00))
+        payload = np.uint16(mantissa >> U32(13))
+        return np.uint16(sign | np.uint16(0x7C00) | (payload if payload else np.uint16(1)))
+    if exponent >= U32(0x47800000):  # 2**16 and above: overflow
+        return np.uint16(sign | np.uint16(0x7C00))
+    if exponent <= U32(0x38000000):  # below 2**-14: a float16 subnormal or zero
+        if exponent < U32(0x33000000):  # below 2**-25: rounds to zero
+            return np.uint16(sign)
+        shift = U32(126) - (exponent >> U32(23))  # 14 .. 24 bits drop out
+        significand = mantissa | U32(0x00800000)
+        kept = significand >> shift
+        rest = significand - (kept << shift)
+        half = U32(1) << (shift - U32(1))
+        if rest > half or (rest == half and (kept & U32(1))):
+            kept += U32(1)
+        return np.uint16(sign | np.uint16(kept))
+    kept = ((exponent - U32(0x38000000)) >> U32(13)) | (mantissa >> U32(13))
+    rest = mantissa & U32(0x1FFF)
+    if rest > U32(0x1000) or (rest == U32(0x1000) and (kept & U32(1))):
+        kept += U32(1)  # may carry into the exponent, and into inf: correct
+    return np.uint16(sign | np.uint16(kept))
+
+
+@jit
+def bfloat_to_float(b):
+    """bfloat16 bits (as int16) to float32: the 16 bits become the top half."""
+    return bits_f32(U32(np.uint16(b)) << U32(16))
+
+
+@jit
+def float_to_bfloat(x):
+    """float32 to bfloat16 bits (as int16), round to nearest even; a NaN becomes ±0x7fc0 (ml_dtypes)."""
+    f = f32_bits(x)
+    if x != x:
+        return np.int16(np.uint16(((f >> U32(16)) & U32(0x8000)) | U32(0x7FC0)))
+    rounded = f + U32(0x7FFF) + ((f >> U32(16)) & U32(1))
+    return np.int16(np.uint16(rounded >> U32(16)))
+
+
+# --------------------------------------------------------------------------------------------
+# One TF op: widen, compute, flush, round (tfloss._cpu._apply)
+
+
+@jit
+def ftz32(v):
+    """Flush-to-zero: a subnormal float32 becomes a zero of its sign."""
+    return bits_f32(f32_bits(v) & U32(0x80000000)) if abs(v) < TINY32 else v
+
+
+@jit
+def ftz64(v):
+    return bits_f64(f64_bits(v) & U64(0x8000000000000000)) if abs(v) < TINY64 else v
+
+
+def widen(stored):
+    """A stored element as its compute-dtype value (no flush)."""
+
+
+def narrow(value, like):
+    """A compute-dtype value rounded to the storage dtype of the array ``like``."""
+
+
+def ftz(value):
+    """Flush-to-zero in the value's own dtype."""
+
+
+@overload(widen)
+def _widen(stored):
+    if stored == types.uint16:
+        return lambda stored: half_to_float(stored)
+    if stored == types.int16:
+        return lambda stored: bfloat_to_float(stored)
+    return lambda stored: stored
+
+
+@overload(narrow)
+def _narrow(value, like):
+    if like.dtype == types.uint16:
+        return lambda value, like: float_to_half(value)
+    if like.dtype == types.int16:
+        return lambda value, like: float_to_bfloat(value)
+    return lambda value, like: value
+
+
+@overload(ftz)
+def _ftz(value):
+    if value == types.float64:
+        return lambda value: ftz64(value)
+    return lambda value: ftz32(value)
+
+
+@jit
+def read(stored):
+    """A stored element as a compute-dtype value, subnormals read as zero (DAZ)."""
+    return ftz(widen(stored))
+
+
+@jit
+def load(array, index):
+    """Element ``index`` of a flat stored array, read as :func:`read` does."""
+    return read(array[index])
+
+
+@jit
+def op(value, kind):
+    """The end of one TF op on tensors of storage dtype ``kind``: flush, round to storage, widen.
+
+    ``kind`` is anything with a ``dtype`` (an array's ``.dtype``, or the array itself).
+    """
+    return widen(narrow(ftz(value), kind))
+
+
+@jit
+def rounded(value, kind):
+    """A compute-dtype value rounded to the storage dtype and widened again, without a flush."""
+    return widen(narrow(value, kind))
+
+
+@jit
+def store(value, kind):
+    """A compute-dtype value (already rounded by :func:`op`) in the storage dtype ``kind``."""
+    return narrow(value, kind)
+
+
+def quiet(value):
+    """A NaN with its quiet bit set (what x86 returns for a NaN operand)."""
+
+
+@overload(quiet)
+def _quiet(value):
+    if value == types.float64:
+        return lambda value: bits_f64(f64_bits(value) | U64(0x0008000000000000))
+    return lambda value: bits_f32(f32_bits(value) | U32(0x00400000))
+
+
+@jit
+def x86_nan(a, b, result):
+    """x86's rule for a binary op: a NaN operand comes back quieted, the first one if both are.
+
+    Written out because the compiler may swap the operands of ``+`` and ``*``; the NumPy path
+    and TF's packets both follow the rule.  (An invalid op on numbers, such as ``inf - inf``,
+    gives the default NaN by itself.)
+    """
+    if a != a:
+        return quiet(a)
+    if b != b:
+        return quiet(b)
+    return result
+
+
+@jit
+def add(a, b, kind):
+    """TF's AddV2 of two compute-dtype values stored as ``kind``: one rounded op."""
+    return op(x86_nan(a, b, a + b), kind)
+
+
+@jit
+def sub(a, b, kind):
+    """TF's Sub."""
+    return op(x86_nan(a, b, a - b), kind)
+
+
+@jit
+def mul(a, b, kind):
+    """TF's Mul."""
+    return op(x86_nan(a, b, a * b), kind)
+
+
+@jit
+def div(a, b, kind):
+    """TF's RealDiv."""
+    return op(x86_nan(a, b, a / b), kind)
+
+
+def constant(like, value):
+    """The Python number ``value`` in the compute dtype of ``like`` (a value or a compute-dtype array)."""
+
+
+def packet_size(like):
+    """Eigen's packet width for the compute dtype of ``like``: 8 floats or 4 doubles (AVX)."""
+
+
+@overload(constant)
+def _constant(like, value):
+    if like == types.float64 or (isinstance(like, types.Array) and like.dtype == types.float64):
+        return lambda like, value: np.float64(value)
+    return lambda like, value: np.float32(value)
+
+
+@overload(packet_size)
+def _packet_size(like):
+    if like == types.float64:
+        return lambda like: 4
+    return lambda like: 8
+
+
+def leaf_size(like):
+    """Eigen's leaf size for a row sum stored like the array ``like`` (``_cpu._LEAF_SIZE``)."""
+
+
+@overload(leaf_size)
+def _leaf_size(like):
+    if like.dtype == types.uint16:  # float16
+        return lambda like: 200
+    if like.dtype == types.int16:  # bfloat16
+        return lambda like: 128
+    return lambda like: 1024
+
+
+def scratch(like, shape):
+    """An uninitialised compute-dtype array for tensors stored like the array ``like``."""
+
+
+@overload(scratch)
+def _scratch(like, shape):
+    if like.dtype == types.float64:
+        return lambda like, shape: np.empty(shape, np.float64)
+    return lambda like, shape: np.empty(shape, np.float32)

@@ -1,0 +1,218 @@
+"""The four ops compiled: :mod:`tfloss._kernels`, fused into one pass per element or per row.
+
+Each function here is named like the kernel it reproduces and repeats that kernel's steps in
+the same order, one TF op per line: ``op(value, out)`` ends an op (flush-to-zero, rounding to
+the storage dtype, see :mod:`._float`), and ``exp``/``log``/``log1p`` are TF's (:mod:`._eigen`),
+told whether Eigen evaluates that element in a packet or on the scalar path.  Where the NumPy
+path materialises a whole tensor per op, these loops keep every intermediate in registers
+(elementwise ops) or in one row of scratch (the row reductions): nothing the size of the input
+is allocated.
+
+Arguments are flat (elementwise ops) or 2-D C-contiguous arrays in their storage dtype (16-bit
+types as bits, see :mod:`._float`).  Only ``out`` (and ``backprop``) are written.  Each kernel
+computes a range of elements or rows, so that :mod:`tfloss._engine` can run ranges on threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._eigen import exp, log, log1p
+from ._float import add, constant, x86_nan, div, ftz, jit, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub
+
+# --------------------------------------------------------------------------------------------
+# Elementwise: _kernels.sigmoid_cross_entropy, _kernels.weighted_cross_entropy
+#
+# One element each, stored values in and out (``kind``: the storage dtype); the caller says whether Eigen evaluates it in a packet (each TF op runs over
+# the whole flattened tensor of n elements, so exp and log1p take the packet path below
+# n - n % P, see tfloss._eigen_math._split_apply) and whether it is in the 4-packet loop.
+
+
+@jit(inline="always")  # into the loops of ._loops, so that the packet loop can be vectorised
+def sigmoid_cross_entropy(z, x, kind, packet, unrolled):
+    """``(relu(x) - x*z) + log1p(exp(-|x|))``, relu and -|x| from one ``x >= 0``."""
+    x, z = read(x), read(z)
+    zero = constant(x, 0.0)
+    cond = x >= zero
+    relu_logits = x if cond else zero
+    neg_abs_logits = -x if cond else x
+    difference = sub(relu_logits, mul(x, z, kind), kind)
+    softplus = op(log1p(op(exp(neg_abs_logits, packet), kind), packet, unrolled), kind)
+    return store(add(difference, softplus, kind), kind)
+
+
+@jit(inline="always")
+def weighted_cross_entropy(z, x, q1, kind, packet, unrolled):
+    """``(1 - z)*x + (1 + (q - 1)*z) * (log1p(exp(-|x|)) + relu(-x))``, ``q1 = q - 1``."""
+    x, z, q1 = read(x), read(z), read(q1)
+    zero, one = constant(x, 0.0), constant(x, 1.0)
+    log_weight = add(one, mul(q1, z, kind), kind)
+    linear = mul(sub(one, z, kind), x, kind)
+    softplus = op(log1p(op(exp(-abs(x), packet), kind), packet, unrolled), kind)
+    neg_logits = -x
+    relu_neg_logits = neg_logits if (neg_logits > zero or neg_logits != neg_logits) else zero
+    softplus = add(softplus, relu_neg_logits, kind)
+    return store(add(linear, mul(log_weight, softplus, kind), kind), kind)
+
+
+# --------------------------------------------------------------------------------------------
+# Row reductions: tfloss._cpu.reduce_max and tfloss._cpu._eigen_sum, for one row
+
+
+@jit
+def row_max(logits, r):
+    """``reduce_max`` of row ``r`` (at least one class): the first NaN of the row wins."""
+    m = constant(read(logits[r, 0]), -np.inf)
+    for j in range(logits.shape[1]):
+        v = read(logits[r, j])
+        if v != v:
+            return v
+        if v > m:
+            m = v
+    return m
+
+
+@jit
+def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
+    """``_cpu._eigen_sum`` for one leaf ``values[lo:lo+n]`` (``n`` at most packet * leaf size).
+
+    Four packet accumulators while four packets remain, folded into the first; then whole
+    packets; the tail one by one into a scalar; ``tail + horizontal_sum(packet)``, with the
+    horizontal sum ``((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`` in the compute dtype.  With
+    ``with_exp`` the leaf first takes ``exp`` of its values, in packets from its own start and
+    its last ``n % P`` elements on the scalar path, as Eigen's reducer evaluates ``sum(exp(x))``.
+    """
+    zero = constant(values, 0.0)
+    p = packet_size(zero)
+    vectorized = n // p * p
+    unrolled = n // (4 * p) * (4 * p)
+    if with_exp:
+        for j in range(lo, lo + vectorized):
+            values[j] = op(exp(values[j], True), kind)
+        for j in range(lo + vectorized, lo + n):
+            values[j] = op(exp(values[j], False), kind)
+    for k in range(4):
+        for lane in range(p):
+            accumulators[k, lane] = zero
+    for start in range(0, unrolled, 4 * p):
+        for k in range(4):
+            for lane in range(p):
+                accumulators[k, lane] = add(accumulators[k, lane], values[lo + start + k * p + lane], kind)
+    for k in range(1, 4):
+        for lane in range(p):
+            accumulators[0, lane] = add(accumulators[0, lane], accumulators[k, lane], kind)
+    for start in range(unrolled, vectorized, p):
+        for lane in range(p):
+            accumulators[0, lane] = add(accumulators[0, lane], values[lo + start + lane], kind)
+    tail = zero
+    for j in range(vectorized, n):
+        tail = add(tail, values[lo + j], kind)
+    width = p
+    while width > 1:
+        width //= 2
+        for lane in range(width):
+            a, b = accumulators[0, lane], accumulators[0, lane + width]
+            accumulators[0, lane] = ftz(x86_nan(a, b, a + b))
+    return add(tail, rounded(accumulators[0, 0], kind), kind)
+
+
+@jit
+def row_sum(values, lo, n, accumulators, kind, with_exp):
+    """``_cpu._eigen_sum`` of ``values[lo:lo+n]``: above packet * leaf size, the sum of two
+    halves split at a packet boundary ``P * ceil(ceil(n / 2) / P)``, recursively.
+
+    The recursion is written as a loop over an explicit stack (numba's cache does not keep
+    recursive functions): ``stage`` 0 descends left, 1 descends right, 2 adds the two sums.
+    """
+    p = packet_size(constant(values, 0.0))
+    limit = p * leaf_size(kind)
+    starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
+    sums = scratch(kind, 64)
+    depth, done = 0, 0
+    starts[0], counts[0], stages[0] = lo, n, 0
+    while depth >= 0:
+        start, count = starts[depth], counts[depth]
+        if count <= limit:
+            sums[done] = _leaf_sum(values, start, count, accumulators, kind, with_exp)
+            done += 1
+            depth -= 1
+            continue
+        split = p * -(-((count + 1) // 2) // p)
+        if stages[depth] == 2:  # both halves summed
+            done -= 1
+            sums[done - 1] = add(sums[done - 1], sums[done], kind)
+            depth -= 1
+            continue
+        child_start = start if stages[depth] == 0 else start + split
+        child_count = split if stages[depth] == 0 else count - split
+        stages[depth] += 1
+        depth += 1
+        starts[depth], counts[depth], stages[depth] = child_start, child_count, 0
+    return sums[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Row ops: _kernels.softmax_cross_entropy, _kernels.sparse_softmax_cross_entropy
+
+
+@jit
+def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, start, stop):
+    """Rows [start, stop) of ``sum_j z_j * (log(sum_k exp(x_k - m)) - (x_j - m))``, ``m = max x``.
+
+    ``labels`` is ``[1 or B, 1 or C]`` and broadcast here; ``backprop = exp(x - m) / sum - z``
+    is written only ``with_backprop``.  ``log`` runs over the ``[B, 1]`` sums and the backprop's
+    ``exp`` over the whole ``[B, C]`` tensor: each has its own packet/scalar split.
+    """
+    kind = out.dtype
+    batch, classes = logits.shape
+    label_rows = 1 if labels.shape[0] > 1 else 0
+    label_columns = 1 if labels.shape[1] > 1 else 0
+    shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
+    p = packet_size(constant(shifted, 0.0))
+    size = batch * classes
+    for r in range(start, stop):
+        m = row_max(logits, r)
+        for j in range(classes):
+            shifted[j] = sub(read(logits[r, j]), m, kind)
+            work[j] = shifted[j]
+        sum_exp = row_sum(work, 0, classes, accumulators, kind, True)
+        log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
+        for j in range(classes):
+            z = read(labels[r * label_rows, j * label_columns])
+            work[j] = mul(z, sub(log_sum_exp, shifted[j], kind), kind)
+        out[r] = store(row_sum(work, 0, classes, accumulators, kind, False), kind)
+        if with_backprop:
+            for j in range(classes):
+                z = read(labels[r * label_rows, j * label_columns])
+                e = op(exp(shifted[j], r * classes + j < size - size % p), kind)
+                backprop[r, j] = store(sub(div(e, sum_exp, kind), z, kind), kind)
+
+
+@jit
+def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, start, stop):
+    """Rows [start, stop) of ``log(sum_k exp(x_k - m)) - (x_y - m)`` for class index ``y``.
+
+    Labels are already checked to lie in ``[0, classes)``.  The row's ``log`` is the C
+    library's (the kernel's loss generator calls it one element at a time); ``backprop =
+    exp(x - m) / sum - onehot(y)`` is written only ``with_backprop``.
+    """
+    kind = out.dtype
+    batch, classes = logits.shape
+    shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
+    p = packet_size(constant(shifted, 0.0))
+    size = batch * classes
+    for r in range(start, stop):
+        m = row_max(logits, r)
+        for j in range(classes):
+            shifted[j] = sub(read(logits[r, j]), m, kind)
+            work[j] = shifted[j]
+        sum_exp = row_sum(work, 0, classes, accumulators, kind, True)
+        label = labels[r]
+        out[r] = store(sub(op(log(sum_exp, False), kind), shifted[label], kind), kind)
+        if with_backprop:
+            for j in range(classes):
+                e = op(exp(shifted[j], r * classes + j < size - size % p), kind)
+                probability = div(e, sum_exp, kind)
+                if j == label:
+                    probability = sub(probability, constant(probability, 1.0), kind)
+                backprop[r, j] = store(probability, kind)
