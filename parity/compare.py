@@ -215,7 +215,8 @@ class ValueComparison:
     n_elements : int
         Elements compared.
     n_bit_exact : int
-        Elements whose bit patterns are identical (NaNs count as identical).
+        Elements whose bit patterns are identical.  A NaN counts only if its sign and payload
+        are TF's too: the pass/fail pattern treats every NaN alike, the bit-exact share does not.
     err_ulps : numpy.ndarray
         Error in ULPs of the term magnitude, for finite non-zero elements.
     max_value_ulps : float
@@ -241,11 +242,12 @@ def _describe_index(shape, flat_index) -> str:
     return str(tuple(int(i) for i in np.unravel_index(flat_index, shape)))
 
 
-def _same_or_both_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    same = np.asarray(a == b)
-    if b.dtype.kind in "fc":
-        same = same | (np.isnan(a) & np.isnan(b))
-    return same
+def _same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise: identical bit patterns (for floats; NaN sign and payload included)."""
+    if b.dtype.kind == "f" or b.dtype == BFLOAT16:
+        uint = _UINT_FOR_SIZE[b.dtype.itemsize]
+        return np.ascontiguousarray(a).view(uint) == np.ascontiguousarray(b).view(uint)
+    return np.asarray(a == b)
 
 
 def _compare_complex(actual, expected, magnitude, n_terms) -> ValueComparison:
@@ -261,7 +263,7 @@ def _compare_complex(actual, expected, magnitude, n_terms) -> ValueComparison:
             m = np.fmax(m, np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape))
     m = np.repeat(m[..., None], 2, axis=-1)
     by_part = compare_arrays(parts(actual), parts(expected), m, n_terms)
-    both_exact = np.all(_same_or_both_nan(parts(actual), parts(expected)), axis=-1)
+    both_exact = np.all(_same_bits(parts(actual), parts(expected)), axis=-1)
     by_part.n_elements = int(expected.size)
     by_part.n_bit_exact = int(np.count_nonzero(both_exact))
     return by_part
@@ -307,7 +309,7 @@ def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> V
         return _compare_complex(actual, expected, magnitude, n_terms)
     if expected.dtype.name not in RTOL:
         # Not a float or complex dtype: demand identical values.
-        same = _same_or_both_nan(actual, expected)
+        same = _same_bits(actual, expected)
         result.n_bit_exact = int(np.count_nonzero(same))
         if not np.all(same):
             result.ok = False
@@ -315,12 +317,9 @@ def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> V
         return result
     a_flat = np.ascontiguousarray(actual).reshape(-1)
     e_flat = np.ascontiguousarray(expected).reshape(-1)
-    a_bits = a_flat.view(_UINT_FOR_SIZE[expected.dtype.itemsize])
-    e_bits = e_flat.view(_UINT_FOR_SIZE[expected.dtype.itemsize])
     a_class = special_class(a_flat)
     e_class = special_class(e_flat)
-    same_bits = (a_bits == e_bits) | ((a_class == 5) & (e_class == 5))
-    result.n_bit_exact = int(np.count_nonzero(same_bits))
+    result.n_bit_exact = int(np.count_nonzero(_same_bits(a_flat, e_flat)))
 
     pattern_bad = np.flatnonzero(a_class != e_class)
     if pattern_bad.size:

@@ -94,3 +94,27 @@ def test_complex_results_are_judged_part_by_part():
     assert not compare_arrays((expected * np.float32(1 + 1e-5)).astype(np.complex64), expected).ok
     same = compare_arrays(expected.copy(), expected)
     assert same.ok and same.bit_exact and same.n_elements == 2
+
+
+@pytest.mark.parametrize("dtype", list(FLOAT_DTYPES))
+def test_bit_exact_count_distinguishes_nan_sign_and_payload(dtype):
+    # Any NaN passes the pattern check, but only TF's own NaN bits count as bit-exact.
+    dt = FLOAT_DTYPES[dtype]
+    uint = {2: np.uint16, 4: np.uint32, 8: np.uint64}[dt.itemsize]
+    nan = np.array([np.nan], dt)
+    negative_nan = -nan
+    other_payload = (nan.view(uint) | uint(1)).view(dt)
+    expected = np.concatenate([nan, nan, nan, np.array([1.0], dt)])
+    actual = np.concatenate([nan, negative_nan, other_payload, np.array([1.0], dt)])
+    cmp = compare_arrays(actual, expected)
+    assert cmp.ok and cmp.n_elements == 4
+    assert cmp.n_bit_exact == 2 and not cmp.bit_exact
+    assert compare_arrays(expected.copy(), expected).bit_exact
+
+
+def test_bit_exact_count_of_complex_parts_distinguishes_nan_sign():
+    expected = np.array([complex(np.nan, 1.0), 1 + 1j], np.complex64)
+    actual = expected.copy()
+    actual.real[0] = -actual.real[0]
+    cmp = compare_arrays(actual, expected)
+    assert cmp.ok and cmp.n_bit_exact == 1

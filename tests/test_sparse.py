@@ -170,3 +170,48 @@ def test_special_values(dtype):
             assert value == want, f"logits={x}, label={label}: expected {want}, got {value}"
         else:
             assert abs(value - want) <= tolerance * (1 + abs(want)), (x, label, value, want)
+
+
+def _bits(array, uint=np.uint32):
+    return [hex(v) for v in np.ascontiguousarray(array).view(uint).ravel()]
+
+
+def _row_with_nans(dtype, classes, nans):
+    """A row of ones with the NaN bit patterns ``nans`` (position -> bits) written in."""
+    uint = {np.float32: np.uint32, np.float64: np.uint64}[dtype]
+    row = np.ones((1, classes), dtype)
+    for position, nan_bits in nans.items():
+        row.view(uint)[0, position] = nan_bits
+    return row
+
+
+def test_sparse_nan_sign_follows_x86_default_nan():
+    # Eigen's row max skips the NaN and returns inf, so inf - inf makes x86's default NaN, whose
+    # sign bit is set; NumPy's max would return the NaN and give +NaN.  Expected bits from TF 2.21:
+    #   tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[2], logits=np.array([[inf, nan, inf]], np.float32))
+    #   tf.nn.softmax_cross_entropy_with_logits(labels=[[0., 0., 1.]], logits=<the same>)
+    logits = np.array([[np.inf, np.nan, np.inf]], np.float32)
+    assert _bits(sparse(labels=[2], logits=logits)) == ["0xffc00000"]
+    dense = tfloss.nn.softmax_cross_entropy_with_logits(labels=np.array([[0.0, 0.0, 1.0]], np.float32), logits=logits)
+    assert _bits(dense) == ["0xffc00000"]
+
+
+def test_sparse_nan_payload_follows_eigen_reduction_order():
+    # Which of several NaN payloads TF returns is decided by Eigen's max (a NaN in the 8-lane
+    # part is skipped, the last tail element wins) and by which NaN each addition of the row sum
+    # keeps.  Expected bits from TF 2.21 (x = ones with NaN bits written at the given columns):
+    #   f32, 9 columns, 7: 0x7fc00001, 8: 0xffc00002, label 0: loss and tf.GradientTape gradient
+    #   f32, 32 columns, 8: 0x7fc00001, 16: 0xffc00002, label 0 (the 4-accumulator fold)
+    #   f64, 16 columns, 4: 0x7ff8000000000001, 8: 0xfff8000000000002, label 0
+    tail_nan = _row_with_nans(np.float32, 9, {7: 0x7FC00001, 8: 0xFFC00002})
+    loss, grads = tfloss.value_and_gradient(
+        tfloss.nn.sparse_softmax_cross_entropy_with_logits, labels=np.array([0]), logits=tail_nan
+    )
+    assert _bits(loss) == ["0xffc00002"]
+    assert _bits(grads["logits"]) == ["0xffc00002"] * 7 + ["0x7fc00001", "0xffc00002"]
+
+    folded = _row_with_nans(np.float32, 32, {8: 0x7FC00001, 16: 0xFFC00002})
+    assert _bits(sparse(labels=[0], logits=folded)) == ["0xffc00002"]
+
+    folded64 = _row_with_nans(np.float64, 16, {4: 0x7FF8000000000001, 8: 0xFFF8000000000002})
+    assert _bits(sparse(labels=[0], logits=folded64), np.uint64) == ["0xfff8000000000002"]

@@ -13,6 +13,12 @@ behave like one TF CPU operation.  Three platform facts are emulated:
   widening to float32, computing, and rounding the result back to 16 bits (round to nearest
   even).  FTZ applies to the float32 intermediate, which is why a bfloat16 ``exp(-100)`` is 0.
 * **Python scalars are constants of the tensor's dtype**, as ``1 - labels`` is in TF.
+* **NaN bits are x86's.**  An SSE/AVX operation with a NaN operand returns that NaN, quieted; with
+  two NaN operands, the first one; and an invalid operation on numbers (``inf - inf``,
+  ``0 * inf``) the *default NaN*, whose sign bit is set (float32 ``0xffc00000``).  See
+  :func:`x86_nan`.  Eigen's reductions add one more rule per step (which accumulator is "first"
+  after compilation, and a maximum that skips NaNs in its SIMD lanes): see :func:`reduce_max`
+  and :func:`_eigen_sum`.
 
 Not emulated: the bits of Eigen's vectorised ``exp``/``log``/``log1p`` polynomials and Eigen's
 order of summation.  NumPy's versions differ from them by an ulp or two in a few percent of
@@ -57,6 +63,52 @@ def flush_denormals(values: np.ndarray) -> np.ndarray:
         subnormal = np.abs(values) < np.finfo(values.dtype).tiny
         np.copysign(0, values, out=values, where=subnormal)
     return values
+
+
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def quiet(values: np.ndarray) -> np.ndarray:
+    """``values`` with the quiet bit (the top mantissa bit) set on NaNs, as x86 returns them."""
+    if values.dtype not in (np.float32, np.float64):
+        return values
+    uint = _UINT[values.dtype.itemsize]
+    quiet_bit = uint(1) << uint(np.finfo(values.dtype).nmant - 1)
+    bits = values.view(uint)
+    return np.where(np.isnan(values), bits | quiet_bit, bits).view(values.dtype)
+
+
+def default_nan(dtype: np.dtype):
+    """x86's default NaN, the result of ``inf - inf``: sign bit set (float32 ``0xffc00000``)."""
+    dtype = np.dtype(dtype)
+    bits, mantissa_bits = dtype.itemsize * 8, np.finfo(dtype).nmant
+    all_ones_exponent_and_sign = ((1 << (bits - mantissa_bits)) - 1) << mantissa_bits
+    return np.array(all_ones_exponent_and_sign | 1 << (mantissa_bits - 1), _UINT[dtype.itemsize]).view(dtype)[()]
+
+
+def x86_nan(result: np.ndarray, first, second) -> np.ndarray:
+    """Give ``result = first (op) second`` the NaN bits one x86 SSE/AVX instruction gives, in place.
+
+    The rule, for every NaN element of ``result``:
+
+    1. ``first`` is a NaN: ``first``'s bits, quieted;
+    2. else ``second`` is a NaN: ``second``'s bits, quieted;
+    3. else (an invalid operation such as ``inf - inf``, ``0 * inf``, ``0 / 0``): the default NaN,
+       sign bit set (``0xffc00000``, ``0xfff8000000000000``).
+
+    NumPy on x86 already computes these bits (its loops are the same instructions, with the
+    operands in order); the rule is applied explicitly so that the bits do not depend on the
+    machine tfloss runs on.  float32/float64 only; other dtypes are returned unchanged.
+    """
+    if result.dtype not in (np.float32, np.float64) or not result.size:
+        return result
+    nan = np.isnan(result)
+    if not nan.any():
+        return result
+    first, second = (np.broadcast_to(np.asarray(v, result.dtype), result.shape) for v in (first, second))
+    chosen = np.where(np.isnan(first), first, np.where(np.isnan(second), second, default_nan(result.dtype)))
+    np.copyto(result, quiet(chosen), where=nan)
+    return result
 
 
 class CpuTensor:
@@ -154,9 +206,12 @@ def _apply(ufunc, *operands, **kwargs) -> CpuTensor:
     """Run ``ufunc`` as one TF CPU op: widen, compute, flush subnormals, round to storage dtype."""
     dtype = _storage_dtype(operands)
     wide = compute_dtype(dtype)
+    values = [_values(x).astype(wide, copy=False) for x in operands]
     with np.errstate(all="ignore"):
-        result = ufunc(*(_values(x).astype(wide, copy=False) for x in operands), **kwargs)
-    result = flush_denormals(np.asarray(result, dtype=wide))
+        result = np.asarray(ufunc(*values, **kwargs), dtype=wide)
+    if len(values) == 2:
+        x86_nan(result, *values)
+    result = flush_denormals(result)
     return CpuTensor(result.astype(dtype, copy=False))
 
 
@@ -210,8 +265,54 @@ def zeros_like(x: CpuTensor) -> CpuTensor:
 
 
 def reduce_max(x: CpuTensor, axis: int, keepdims: bool = False) -> CpuTensor:
-    """Maximum along ``axis``; an empty axis gives ``-inf`` (Eigen's initial value), NaN propagates."""
-    return CpuTensor(np.max(x.value, axis=axis, keepdims=keepdims, initial=-np.inf))
+    """Maximum along ``axis`` as Eigen's vectorised reducer takes it, NaN bits included.
+
+    See :func:`_eigen_max`.  An empty axis gives ``-inf`` (Eigen's initial value).
+    """
+    rows = np.moveaxis(x.value, axis, -1)
+    flat = rows.reshape(int(np.prod(rows.shape[:-1])), rows.shape[-1])
+    top = _eigen_max(flat, x.dtype).reshape(rows.shape[:-1])
+    return CpuTensor(np.expand_dims(top, axis) if keepdims else top)
+
+
+def _max_keeping_nan_of(t: np.ndarray, accum: np.ndarray) -> np.ndarray:
+    """C++'s ``std::max(t, accum)``, i.e. ``t < accum ? accum : t``: ``t`` whenever either is NaN."""
+    return np.where(t < accum, accum, t)
+
+
+def _eigen_max(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Row maxima of a 2-D array in the order of Eigen's ``MaxReducer`` (``PropagateFast``).
+
+    NaN rules (bits are moved, never recomputed, so a NaN keeps its sign and payload):
+
+    1. The first ``C - C % P`` elements of a row (``P`` = 8 lanes, 4 for float64) are taken in
+       packets with ``_mm256_max_ps(element, accum)``, which returns ``accum`` when either is NaN:
+       the lanes skip NaNs entirely.
+    2. The last ``C % P`` elements are taken one by one with ``accum = std::max(element, accum)``,
+       which returns ``element`` when either is NaN: a NaN replaces the accumulator, and the next
+       number replaces the NaN.
+    3. The result is ``std::max(tail, max_of_lanes)``: the tail's value when it is NaN.
+    4. Rows longer than ``P * leaf`` (leaf 1024; 200 float16, 128 bfloat16) are split at a packet
+       boundary near the middle and the halves combined by rule 2: left, then right.
+
+    So a row's maximum is NaN only when its tail's last NaN has no number after it in the tail,
+    and a NaN in the packet part never becomes the maximum (``x - max`` is NaN there anyway).
+    Ties between +0 and -0 are not ordered like Eigen's; no output of the ops can tell them apart.
+    """
+    packet = _PACKET_SIZE.get(dtype, 8)
+    count = values.shape[-1]
+    lowest = np.array(-np.inf, values.dtype)
+    if count > packet * _LEAF_SIZE.get(dtype, 1024):
+        split = packet * -(-((count + 1) // 2) // packet)
+        left = _max_keeping_nan_of(_eigen_max(values[:, :split], dtype), lowest)
+        return _max_keeping_nan_of(_eigen_max(values[:, split:], dtype), left)
+    vectorized = count // packet * packet
+    lanes = values[:, :vectorized]
+    lanes_max = np.max(np.where(np.isnan(lanes), lowest, lanes), axis=1, initial=lowest)
+    tail = np.full(values.shape[0], lowest)
+    for column in range(vectorized, count):
+        tail = _max_keeping_nan_of(values[:, column], tail)
+    return np.where(tail < lanes_max, lanes_max, tail)
 
 
 def reduce_sum(x: CpuTensor, axis: int | None, keepdims: bool = False) -> CpuTensor:
@@ -234,6 +335,13 @@ _PACKET_SIZE = {np.dtype(np.float64): 4}
 _LEAF_SIZE = {np.dtype(np.float16): 200, bfloat16: 128}
 
 
+# Which NaN survives when Eigen's row sum adds two NaNs, where the compiled code does not keep the
+# source's operand order (measured on TF 2.21's wheel): folding accumulator k = 1, 2, 3 into
+# accumulator 0, and adding the packets' horizontal sum to the tail's sum.
+_FOLD_LATER_NAN_WINS = {np.dtype(np.float32): (False, True, True), np.dtype(np.float64): (True, True, True)}
+_FINALIZE_LATER_NAN_WINS = {np.dtype(np.float32): True, np.dtype(np.float64): True}
+
+
 def _eigen_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Row sums of a 2-D array, added in Eigen's order and rounded as Eigen rounds.
 
@@ -243,6 +351,12 @@ def _eigen_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     horizontal sum of ``[a0..a7]`` is ``((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))``.  Every packet
     addition on a 16-bit type rounds to 16 bits; the horizontal sum is done in float32 and
     rounded once.  This order makes a bfloat16 sum bit-identical to TF's.
+
+    NaN bits: each addition follows :func:`x86_nan` (the accumulator is the first operand, so
+    of two NaNs the one added earlier survives), except where TF's compiled code swapped the
+    operands, measured on TF 2.21: the fold ``acc0 + acc_k`` keeps ``acc_k``'s NaN for k = 2, 3
+    in float32 and k = 1, 2, 3 in float64; and ``tail + horizontal_sum`` keeps the horizontal
+    sum's NaN (float32, float64).  16-bit types follow the float32 rule before rounding.
     """
     wide = compute_dtype(dtype)
     packet = _PACKET_SIZE.get(dtype, 8)
@@ -260,8 +374,9 @@ def _eigen_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
         block = values[:, start : start + 4 * packet].reshape(values.shape[0], 4, packet)
         accumulators = _add(accumulators, np.moveaxis(block, 1, 0), dtype)
     folded = accumulators[0]
-    for other in accumulators[1:]:
-        folded = _add(folded, other, dtype)
+    fold_rule = _FOLD_LATER_NAN_WINS.get(wide, _FOLD_LATER_NAN_WINS[np.dtype(np.float32)])
+    for other, later_nan_wins in zip(accumulators[1:], fold_rule):
+        folded = _add(folded, other, dtype, later_nan_wins)
     for start in range(unrolled, vectorized, packet):
         folded = _add(folded, values[:, start : start + packet], dtype)
     tail = np.zeros(values.shape[0], wide)
@@ -269,8 +384,9 @@ def _eigen_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
         tail = _add(tail, values[:, column], dtype)
     while folded.shape[-1] > 1:  # the horizontal sum, in the compute dtype
         half = folded.shape[-1] // 2
-        folded = flush_denormals(folded[:, :half] + folded[:, half:])
-    return _add(tail, _round(folded[:, 0], dtype), dtype).astype(dtype)
+        folded = flush_denormals(x86_nan(folded[:, :half] + folded[:, half:], folded[:, :half], folded[:, half:]))
+    later_nan_wins = _FINALIZE_LATER_NAN_WINS.get(wide, True)
+    return _add(tail, _round(folded[:, 0], dtype), dtype, later_nan_wins).astype(dtype)
 
 
 def _round(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -278,6 +394,12 @@ def _round(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return values.astype(dtype).astype(values.dtype)
 
 
-def _add(a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _add(a: np.ndarray, b: np.ndarray, dtype: np.dtype, later_nan_wins: bool = False) -> np.ndarray:
+    """``a + b`` rounded to ``dtype``; of two NaNs ``a``'s survives (x86), or ``b``'s if asked."""
     with np.errstate(all="ignore"):
-        return _round(flush_denormals(a + b), dtype)
+        total = a + b
+    if later_nan_wins:
+        x86_nan(total, b, a)
+    else:
+        x86_nan(total, a, b)
+    return _round(flush_denormals(total), dtype)
