@@ -33,3 +33,4 @@ figures: $(STAMP)
 
 clean:
 	rm -rf .venv-tf* reports/*.tmp
+	find tfloss -name '*.nbi' -delete -o -name '*.nbc' -delete  # numba's compile cache

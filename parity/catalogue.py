@@ -447,9 +447,35 @@ LARGE_SHAPES = {
 }
 
 
+#: Vocabulary-sized rows (LLaMA-2 32000, GPT-2 50257, LLaMA-3 128256) and other lengths just past
+#: Eigen's tree-sum leaf (8192 float32, 4096 float64, 1024 bfloat16) that are not multiples of the
+#: packet: there the tree's split moves from row to row (docs/quirks.md, "Long rows ...").
+#: Few rows, and only the forward op, so that they cost about a second in all.
+VOCABULARY_CASES = (
+    ("softmax", "float32", "2x32000"),
+    ("softmax", "float32", "2x50257"),
+    ("softmax", "float32", "1x128256"),
+    ("softmax", "float32", "5x8193"),
+    ("softmax", "float32", "3x12289"),
+    ("softmax", "float64", "3x4097"),
+    ("softmax", "float64", "2x50257"),
+    ("sparse", "float32", "2x50257"),
+    ("sparse", "float32", "1x128256"),
+    ("sparse", "float32", "5x8193"),
+    ("sparse", "float64", "5x6001"),
+    ("sparse", "bfloat16", "5x1537"),
+)
+_FORWARD_TARGET = {"softmax": "nn.softmax_cross_entropy_with_logits",
+                   "sparse": "nn.sparse_softmax_cross_entropy_with_logits"}
+
+
 def large_cases(dtypes=DTYPES) -> list:
-    """Hundreds of thousands of elements in shapes that match no block size."""
+    """Hundreds of thousands of elements in shapes that match no block size, and long rows."""
     cases = []
+    for family, dtype, shape_name in VOCABULARY_CASES:
+        if dtype in dtypes:
+            case = value_case(family, dtype, shape_name, "ordinary", index=1, group="large")
+            cases.append(replace(case, id="large/" + case.id, only=(_FORWARD_TARGET[family],)))
     for dtype in dtypes:
         for family, shape in LARGE_SHAPES.items():
             name = "x".join(map(str, shape))

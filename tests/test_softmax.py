@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tfloss
+from tfloss import _cpu, _eigen_math
 from tests.reference import (DTYPE_IDS, FLOAT_DTYPES, assert_close, finfo, softmax_reference)
 
 softmax = tfloss.nn.softmax_cross_entropy_with_logits
@@ -290,3 +291,118 @@ def test_special_values_stay_in_their_row():
     result = softmax(labels=labels, logits=logits)
     assert math.isnan(result[0])
     np.testing.assert_allclose(float(result[1]), math.log1p(math.exp(-1.0)), rtol=1e-6)
+
+
+# --- Long rows: Eigen's tree sum splits on the tensor's index, not the row's ---------------------
+# Above packet * leaf_size values (8192 float32, 4096 float64) Eigen sums a row as two halves split
+# on a packet boundary of the whole [batch, classes] tensor; row r starts at index r * classes, so
+# when classes is not a multiple of the packet the split column moves from row to row.
+
+
+def test_long_row_sum_splits_on_the_tensor_index():
+    # Two equal rows of 8193 float32: 2**24 at column 0 and 1.0 at columns 4103 and 8000.
+    # Row 0 starts at index 0: split = 8 * ceil((0 + 4097) / 8) = 4104, so 2**24 and the first
+    # 1.0 share the left half, 2**24 + 1 is a tie that rounds to even (2**24), and adding the
+    # right half's 1.0 is another tie: 2**24.  Row 1 starts at index 8193: split =
+    # 8 * ceil((8193 + 4097) / 8) = 12296, 4103 columns into the row, so both 1.0 fall in the
+    # right half, which sums to 2 exactly, and the row sums to 2**24 + 2.  TF's reduce_sum gives
+    # [16777216, 16777218] for these rows (checked on TF 2.21.0 CPU).
+    values = np.zeros((2, 8193), np.float32)
+    values[:, [0, 4103, 8000]] = [2.0 ** 24, 1.0, 1.0]
+    total = _cpu.reduce_sum(_cpu.CpuTensor(values), axis=1).value
+    assert total.tolist() == [2.0 ** 24, 2.0 ** 24 + 2]
+    # float64, packet 4, rows of 4097: split 2052 for row 0, 2051 for row 1 (index 4097 = 1 mod 4).
+    values = np.zeros((2, 4097))
+    values[:, [0, 2051, 4000]] = [2.0 ** 53, 1.0, 1.0]
+    total = _cpu.reduce_sum(_cpu.CpuTensor(values), axis=1).value
+    assert total.tolist() == [2.0 ** 53, 2.0 ** 53 + 2]
+
+
+def test_exp_inside_a_long_row_sum_takes_the_scalar_path_per_leaf():
+    # In reduce_sum(exp(x)) each leaf of the tree evaluates its last (length % packet) elements
+    # with the C library's exp.  float32 rows of 8193: row 0 (index 0) has leaves of 4104 and
+    # 4089 columns, so only column 8192 is scalar; row 1 (index 8193 = 1 mod 8) has leaves of
+    # 4103 and 4090, so columns 4096..4102 and 8191..8192 are.  -0.189453125 is a value whose
+    # packet and C-library exp differ in the last bit.
+    value = np.float32(-0.189453125)
+    packet_exp = _eigen_math.exp(np.full(8, value))[0]
+    scalar_exp = _eigen_math.scalar_exp(np.array([value]))[0]
+    assert packet_exp != scalar_exp
+    result = _cpu.exp_in_row_sum(_cpu.CpuTensor(np.full((2, 8193), value))).value
+    scalar_columns = [np.nonzero(row == scalar_exp)[0].tolist() for row in result]
+    assert scalar_columns == [[8192], list(range(4096, 4103)) + [8191, 8192]]
+    assert np.all((result == packet_exp) | (result == scalar_exp))
+
+
+def _long_row_logits(rows: int, classes: int, dtype: str) -> np.ndarray:
+    """Logits in [-3.9, 3.9] from an integer formula (k / 256 is exact), so no RNG or libm."""
+    i, r = np.arange(classes), np.arange(rows)[:, None]
+    return (((i * 7919 + r * 104729) % 2001 - 1000) / 256).astype(dtype)
+
+
+def _long_row_labels(rows: int, classes: int, dtype: str) -> np.ndarray:
+    """Soft labels m * 2**-18, m in 1..97 (exact in float32), summing to about 1.5 per row."""
+    i, r = np.arange(classes), np.arange(rows)[:, None]
+    return (((i * 31 + r * 17) % 97 + 1) * 2.0 ** -18).astype(dtype)
+
+
+def _leaf_tail_logits(dtype: str) -> np.ndarray:
+    """Two rows whose loss shows which exp path one element took inside the sum of exp.
+
+    Each row is 0 at column 0 and negligible elsewhere (its exp flushes to 0), except
+    ``value`` at ``column``: sum_exp = 1 + exp(value), where Eigen's packet and the C library's
+    exp of ``value`` round 1 + exp(value) differently.  ``column`` is scalar in row 1's first
+    leaf (see the test above; for float64, rows of 4097 split at 2051 in row 1, and 2051 % 4 = 3
+    makes columns 2048..2050 scalar) but packet for row 0 and for a per-row split.
+    """
+    classes, column, value, low = {"float32": (8193, 4100, -194 / 1024, -200.0),
+                                   "float64": (4097, 2049, -5 / 1024, -1000.0)}[dtype]
+    logits = np.full((2, classes), low)
+    logits[:, 0] = 0.0
+    logits[:, column] = value
+    return logits.astype(dtype)
+
+
+# TF 2.21.0's output bits (CPU, official x86-64 wheel), from the same calls with TensorFlow, e.g.
+#   .venv-tf2.21.0/bin/python -c "import numpy as np, tensorflow as tf
+#   from tests.test_softmax import _long_row_logits as x, _long_row_labels as z
+#   loss = tf.nn.softmax_cross_entropy_with_logits(labels=z(7, 12289, 'float32'), logits=x(7, 12289, 'float32'))
+#   print([hex(b) for b in loss.numpy().view(np.uint32).tolist()])"
+# (sparse: labels=np.arange(rows) * 7 % classes; leaf-tail: labels [0, 0], one-hot on column 0 for softmax).
+# Before tfloss split on the tensor index, rows 2 and 4 of the 7 x 12289 softmax and row 1 of both
+# leaf-tail cases differed in the last bit.
+_TF_LONG_ROW_BITS = {
+    ("softmax", "float32", 7, 12289): [0x41CF0CF6, 0x41CF1AE7, 0x41CF31C2, 0x41CF1068, 0x41CF02F3,
+                                       0x41CF031C, 0x41CF1306],
+    ("sparse", "float32", 7, 12289): [0x4172C933, 0x416DAAB2, 0x416889B2, 0x416369BF, 0x415E48A8,
+                                      0x41592A4A, 0x41540A5C],
+    ("softmax", "float32", 3, 8193): [0x41850AE1, 0x41851686, 0x41852D98],
+    ("softmax", "float64", 5, 6001): [0x4027ACF21E2D4444, 0x4027B34655326458, 0x4027B22843732BB3,
+                                      0x4027A612B79B54E2, 0x4027A5CA93624C1C],
+    ("sparse", "float64", 5, 6001): [0x402CEA69A729FCC2, 0x402C4666A4FEFED2, 0x402BA23C4995C7DA,
+                                     0x402AFE699FD77316, 0x402A5A663DEAC640],
+    ("leaf-tail", "float32"): [0x3F1A57B0, 0x3F1A57AF],
+    ("leaf-tail", "float64"): [0x3FE61A493EF9D1C4, 0x3FE61A493EF9D1C5],
+}
+
+
+@pytest.mark.parametrize("key", list(_TF_LONG_ROW_BITS), ids=lambda key: "-".join(map(str, key)))
+def test_long_rows_match_tf_bits(key):
+    kind, dtype = key[0], key[1]
+    uint = np.uint32 if dtype == "float32" else np.uint64
+    if kind == "leaf-tail":
+        logits = _leaf_tail_logits(dtype)
+        onehot = np.zeros_like(logits)
+        onehot[:, 0] = 1
+        results = [tfloss.nn.sparse_softmax_cross_entropy_with_logits(labels=[0, 0], logits=logits),
+                   softmax(labels=onehot, logits=logits)]
+    else:
+        rows, classes = key[2], key[3]
+        logits = _long_row_logits(rows, classes, dtype)
+        if kind == "sparse":
+            labels = np.arange(rows) * 7 % classes
+            results = [tfloss.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)]
+        else:
+            results = [softmax(labels=_long_row_labels(rows, classes, dtype), logits=logits)]
+    for result in results:
+        assert result.view(uint).tolist() == _TF_LONG_ROW_BITS[key]

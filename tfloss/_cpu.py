@@ -20,9 +20,10 @@ behave like one TF CPU operation.  Three platform facts are emulated:
   after compilation, and a maximum that skips NaNs in its SIMD lanes): see :func:`reduce_max`
   and :func:`_eigen_sum`.
 
-Not emulated: the bits of Eigen's vectorised ``exp``/``log``/``log1p`` polynomials and Eigen's
-order of summation.  NumPy's versions differ from them by an ulp or two in a few percent of
-elements; the parity suite measures exactly how much.
+Two more facts of the CPU are reproduced elsewhere and used here: the bits of Eigen's ``exp``/
+``log``/``log1p`` (packet polynomials, and the C library for the elements Eigen evaluates one by
+one; see :mod:`tfloss._eigen_math`), and Eigen's order of summation, including where its tree
+reduction splits a long row (:func:`reduce_sum`).
 """
 
 from __future__ import annotations
@@ -220,13 +221,25 @@ def exp(x: CpuTensor) -> CpuTensor:
     return _apply(_eigen_math.exp, x)
 
 
-def exp_along_rows(x: CpuTensor) -> CpuTensor:
-    """``exp`` of a 2-D tensor evaluated inside a row reduction, as in ``reduce_sum(exp(x))``.
+def exp_in_row_sum(x: CpuTensor) -> CpuTensor:
+    """``exp`` of a 2-D tensor as Eigen evaluates it inside ``reduce_sum(exp(x), axis=1)``.
 
-    Same values as :func:`exp` up to the last bit; Eigen's reducer splits each row, not the whole
-    tensor, between its packet and scalar paths.
+    Same values as :func:`exp` up to the last bit.  Eigen fuses ``exp(x).sum(axis=1)``: the
+    reducer evaluates ``exp`` itself, leaf by leaf (see :func:`_eigen_sum`).  Each leaf reads its
+    elements in whole packets from its own first element, and its last ``length % packet``
+    elements one at a time, through the C library's ``exp``.  So which elements take the scalar
+    path depends on the leaves, which depend on where the row starts in the tensor
+    (:func:`_row_leaves`); rows of at most ``packet * leaf_size`` elements are one leaf each, so
+    there it is simply each row's last ``classes % packet`` elements.
     """
-    return _apply(_eigen_math.exp_along_rows, x)
+    rows, count = x.shape
+    packet = _packet_size(x.dtype)
+    residues = _row_first_indices(rows, count) % packet  # the leaves depend only on this
+    scalar = np.zeros((rows, count), bool)
+    for residue in np.unique(residues):
+        for start, stop in _row_leaves(count, int(residue), x.dtype):
+            scalar[residues == residue, stop - (stop - start) % packet : stop] = True
+    return _apply(functools.partial(_eigen_math.exp_packet_or_scalar, scalar=scalar), x)
 
 
 def log(x: CpuTensor) -> CpuTensor:
@@ -318,14 +331,18 @@ def _eigen_max(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def reduce_sum(x: CpuTensor, axis: int | None, keepdims: bool = False) -> CpuTensor:
     """Sum along ``axis`` (all axes if None) in the order Eigen's vectorised reducer adds.
 
-    See :func:`_eigen_sum`.
+    Like TF's kernels, this reads the tensor as a contiguous 2-D ``[rows, count]`` tensor with the
+    reduced axis innermost: row ``r`` is the elements ``[r * count, (r + 1) * count)`` of the
+    flattened tensor, and that index decides where a long row is split (:func:`_eigen_sum`).
+    ``axis=None`` sums one row starting at index 0.
     """
     if axis is None:
-        total = _eigen_sum(x.value.reshape(1, x.value.size), x.dtype)[0]
+        values = x.value.reshape(1, x.value.size)
+        total = _eigen_sum(values, x.dtype, _row_first_indices(*values.shape))[0]
         return CpuTensor(total.reshape((1,) * x.value.ndim) if keepdims else total)
     rows = np.moveaxis(x.value, axis, -1)
     flat = rows.reshape(int(np.prod(rows.shape[:-1])), rows.shape[-1])
-    total = _eigen_sum(flat, x.dtype).reshape(rows.shape[:-1])
+    total = _eigen_sum(flat, x.dtype, _row_first_indices(*flat.shape)).reshape(rows.shape[:-1])
     return CpuTensor(np.expand_dims(total, axis) if keepdims else total)
 
 
@@ -342,8 +359,79 @@ _FOLD_LATER_NAN_WINS = {np.dtype(np.float32): (False, True, True), np.dtype(np.f
 _FINALIZE_LATER_NAN_WINS = {np.dtype(np.float32): True, np.dtype(np.float64): True}
 
 
-def _eigen_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _packet_size(dtype: np.dtype) -> int:
+    return _PACKET_SIZE.get(np.dtype(dtype), 8)
+
+
+def _row_first_indices(rows: int, count: int) -> np.ndarray:
+    """The index in the flattened ``[rows, count]`` tensor of each row's first element."""
+    return np.arange(rows, dtype=np.int64) * count
+
+
+def _tree_split(count: int, first_index: int, dtype: np.dtype) -> int | None:
+    """How many of ``count`` values starting at tensor index ``first_index`` Eigen's tree puts in
+    its left half, or None if they form one leaf (``count <= packet * leaf_size``).
+
+    Eigen aligns the split on a packet boundary of the whole tensor, not of the row:
+    ``split = packet * ceil((first_index + ceil(count / 2)) / packet)``, the left half is
+    ``[first_index, split)`` and the right half ``[split, first_index + count)``.  So the left
+    half has ``packet * ceil((m + ceil(count / 2)) / packet) - m`` values, with
+    ``m = first_index % packet``: rows with the same ``m`` split alike, and a right half always
+    starts on a packet boundary (``m = 0``).
+    """
+    packet = _packet_size(dtype)
+    if count <= packet * _LEAF_SIZE.get(np.dtype(dtype), 1024):
+        return None
+    split = packet * _div_ceil(first_index + _div_ceil(count, 2), packet)
+    return min(split - first_index, count)
+
+
+def _div_ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _row_leaves(count: int, first_index: int, dtype: np.dtype) -> list:
+    """The leaves of Eigen's tree over one row, as ``(start, stop)`` column ranges, left to right."""
+    num_left = _tree_split(count, first_index, dtype)
+    if num_left is None:
+        return [(0, count)]
+    right = _row_leaves(count - num_left, first_index + num_left, dtype)
+    return _row_leaves(num_left, first_index, dtype) + [(num_left + a, num_left + b) for a, b in right]
+
+
+def _eigen_sum(values: np.ndarray, dtype: np.dtype, first_indices: np.ndarray) -> np.ndarray:
     """Row sums of a 2-D array, added in Eigen's order and rounded as Eigen rounds.
+
+    Row ``r`` holds the tensor elements ``[first_indices[r], first_indices[r] + count)``.  Eigen's
+    inner-most-dimension reducer sums a row of more than ``packet * leaf_size`` elements (8192
+    float32, 4096 float64, 1600 float16, 1024 bfloat16 on AVX) as a tree: it splits the row where
+    :func:`_tree_split` says, sums each half the same way, and adds ``(0 + left) + right`` (its
+    accumulator starts at zero).  A leaf is summed by :func:`_leaf_sum`.  Because the split is
+    aligned on the tensor's packets, rows whose length is not a multiple of the packet split at
+    different columns, and the same values can sum to different last bits in different rows.
+    """
+    totals = np.empty(values.shape[0], dtype)
+    residues = first_indices % _packet_size(dtype)  # all the tree depends on (see _tree_split)
+    for residue in np.unique(residues):
+        rows = residues == residue
+        totals[rows] = _tree_sum(values[rows], dtype, int(residue))
+    return totals
+
+
+def _tree_sum(values: np.ndarray, dtype: np.dtype, first_index: int) -> np.ndarray:
+    """Eigen's tree sum of rows that all start at tensor index ``first_index`` (modulo the packet)."""
+    num_left = _tree_split(values.shape[-1], first_index, dtype)
+    if num_left is None:
+        return _leaf_sum(values, dtype)
+    wide = compute_dtype(dtype)
+    left = _tree_sum(values[:, :num_left], dtype, first_index).astype(wide)
+    right = _tree_sum(values[:, num_left:], dtype, first_index + num_left).astype(wide)
+    accumulator = np.zeros(values.shape[0], wide)  # Eigen's reducer.initialize()
+    return _add(_add(accumulator, left, dtype), right, dtype).astype(dtype)
+
+
+def _leaf_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Sums of rows short enough to be one leaf of Eigen's tree.
 
     Eigen's inner-most-dimension reducer keeps four packet accumulators while at least four
     packets remain, folds them into one, adds the remaining whole packets, adds the tail
@@ -359,13 +447,8 @@ def _eigen_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     sum's NaN (float32, float64).  16-bit types follow the float32 rule before rounding.
     """
     wide = compute_dtype(dtype)
-    packet = _PACKET_SIZE.get(dtype, 8)
+    packet = _packet_size(dtype)
     count = values.shape[-1]
-    if count > packet * _LEAF_SIZE.get(dtype, 1024):
-        split = packet * -(-((count + 1) // 2) // packet)
-        halves = _eigen_sum(values[:, :split], dtype), _eigen_sum(values[:, split:], dtype)
-        return _add(halves[0], halves[1], dtype)
-
     values = values.astype(wide)
     vectorized = count // packet * packet
     unrolled = count // (4 * packet) * (4 * packet)

@@ -373,22 +373,21 @@ def scalar_exp(x: np.ndarray) -> np.ndarray:
         return _flush(_scalar("exp", flat)).reshape(np.shape(x))
 
 
-def exp_along_rows(x: np.ndarray) -> np.ndarray:
-    """``exp`` of a 2-D array as Eigen evaluates it inside a row (inner-dimension) reduction.
+def exp_packet_or_scalar(x: np.ndarray, scalar: np.ndarray) -> np.ndarray:
+    """``exp`` of each element by the path Eigen takes for it: the C library where ``scalar`` is
+    True, Eigen's packet polynomial elsewhere; subnormal results flushed.
 
-    The reducer reads each row from its start in packets, and the row's last ``C % P`` elements
-    one by one, so here the packet/scalar split is per row, not over the flattened tensor.
+    Eigen's executor decides the path by position in the flattened tensor (see :func:`exp`), but
+    inside a reduction the reducer evaluates ``exp`` itself, leaf by leaf, so there the caller
+    says which elements are scalar (see ``tfloss._cpu.exp_in_row_sum``).
     """
     x = np.asarray(x)
-    rows, columns = x.shape
-    vectorized = columns - columns % PACKET_SIZE[x.dtype]
     out = np.empty_like(x)
     with np.errstate(all="ignore"):
-        if vectorized:
-            out[:, :vectorized] = _exp_packets(np.ascontiguousarray(x[:, :vectorized]).reshape(-1)).reshape(rows, vectorized)
-        if vectorized < columns:
-            tail = np.ascontiguousarray(x[:, vectorized:]).reshape(-1)
-            out[:, vectorized:] = _scalar("exp", tail).reshape(rows, columns - vectorized)
+        if (~scalar).any():
+            out[~scalar] = _exp_packets(x[~scalar])
+        if scalar.any():
+            out[scalar] = _scalar("exp", x[scalar])
     return _flush(out)
 
 

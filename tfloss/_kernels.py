@@ -3,7 +3,7 @@
 Each kernel receives :class:`~tfloss._cpu.CpuTensor` values that have already been converted and
 validated (see :mod:`tfloss._convert`) and returns ``CpuTensor`` results.  Every ``+ - * /``,
 ``exp`` and ``log`` below is one TensorFlow CPU op, rounded as TF rounds it; read them as plain
-arithmetic.  (``exp_along_rows`` and ``scalar_log`` are ``exp`` and ``log`` too: they only say
+arithmetic.  (``exp_in_row_sum`` and ``scalar_log`` are ``exp`` and ``log`` too: they only say
 where Eigen evaluates them, which decides the last bit.)  Notation: ``x`` = logits, ``z`` = labels, ``q`` = pos_weight.
 """
 
@@ -15,7 +15,7 @@ from ._cpu import (
     CpuTensor,
     abs,
     exp,
-    exp_along_rows,
+    exp_in_row_sum,
     log,
     log1p,
     reduce_max,
@@ -69,7 +69,7 @@ def softmax_cross_entropy(labels: CpuTensor, logits: CpuTensor) -> tuple[CpuTens
     labels, logits = (CpuTensor(v) for v in np.broadcast_arrays(labels.value, logits.value))
     max_logits = reduce_max(logits, axis=1, keepdims=True)
     shifted_logits = logits - max_logits
-    sum_exp = reduce_sum(exp_along_rows(shifted_logits), axis=1, keepdims=True)
+    sum_exp = reduce_sum(exp_in_row_sum(shifted_logits), axis=1, keepdims=True)
     loss = reduce_sum(labels * (log(sum_exp) - shifted_logits), axis=1)
     backprop = exp(shifted_logits) / sum_exp - labels
     return loss, backprop
@@ -86,7 +86,7 @@ def sparse_softmax_cross_entropy(labels: np.ndarray, logits: CpuTensor) -> tuple
     rows = np.arange(logits.shape[0])
     max_logits = reduce_max(logits, axis=1, keepdims=True)
     shifted_logits = logits - max_logits
-    sum_exp = reduce_sum(exp_along_rows(shifted_logits), axis=1, keepdims=True)
+    sum_exp = reduce_sum(exp_in_row_sum(shifted_logits), axis=1, keepdims=True)
     loss = scalar_log(sum_exp)[:, 0] - shifted_logits[rows, labels]
     backprop = exp(shifted_logits) / sum_exp
     backprop.value[rows, labels] = (backprop[rows, labels] - 1).value

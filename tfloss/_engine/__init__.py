@@ -10,6 +10,10 @@
   the textbook and the reference.  ``TFLOSS_ENGINE=numpy`` or :func:`set_engine` selects it,
   and it is used wherever numba cannot be imported.
 
+numba keys each cached function on its own file only: after editing one engine module, clear
+the cache (``make clean``) or a function in another module may run its old compiled callees.
+(An installed tfloss is not affected: every file gets a new time stamp on install.)
+
 Both give the same bits; ``tests/test_engine.py`` replays the parity catalogue through both.
 The engine takes the shapes the kernels are written for; the rare rest (a ``pos_weight`` that
 broadcasts the loss beyond the logits' shape, zero classes) runs on NumPy under either engine.

@@ -60,16 +60,20 @@ def weighted_cross_entropy(z, x, q1, kind, packet, unrolled):
 
 
 @jit
-def row_max(logits, r):
-    """``reduce_max`` of row ``r`` (at least one class): the first NaN of the row wins."""
-    m = constant(read(logits[r, 0]), -np.inf)
-    for j in range(logits.shape[1]):
-        v = read(logits[r, j])
-        if v != v:
-            return v
-        if v > m:
-            m = v
-    return m
+def _leaf_max(values, lo, n):
+    """``_cpu._eigen_max`` for one leaf: the packet lanes skip NaNs, the tail takes
+    ``std::max(t, accum)`` one by one (a NaN replaces the maximum, the next number replaces the
+    NaN), and the result is ``std::max(tail, lanes)``.  NaN bits are moved, never recomputed."""
+    lowest = constant(values, -np.inf)
+    vectorized = n // packet_size(lowest) * packet_size(lowest)
+    lanes = lowest
+    for j in range(lo, lo + vectorized):
+        if values[j] > lanes:  # False for a NaN
+            lanes = values[j]
+    tail = lowest
+    for j in range(lo + vectorized, lo + n):
+        tail = tail if values[j] < tail else values[j]
+    return lanes if tail < lanes else tail
 
 
 @jit
@@ -81,6 +85,9 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
     horizontal sum ``((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`` in the compute dtype.  With
     ``with_exp`` the leaf first takes ``exp`` of its values, in packets from its own start and
     its last ``n % P`` elements on the scalar path, as Eigen's reducer evaluates ``sum(exp(x))``.
+    Of two NaNs the accumulator's survives, except in the fold of accumulator k into the first
+    (k = 2, 3 in float32; 1, 2, 3 in float64) and in the final ``tail + horizontal sum``, where
+    TF's compiled code keeps the later operand's (``_cpu._FOLD_LATER_NAN_WINS``).
     """
     zero = constant(values, 0.0)
     p = packet_size(zero)
@@ -99,8 +106,10 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
             for lane in range(p):
                 accumulators[k, lane] = add(accumulators[k, lane], values[lo + start + k * p + lane], kind)
     for k in range(1, 4):
+        later_nan_wins = k > 1 or p == 4
         for lane in range(p):
-            accumulators[0, lane] = add(accumulators[0, lane], accumulators[k, lane], kind)
+            a, b = accumulators[0, lane], accumulators[k, lane]
+            accumulators[0, lane] = add(b, a, kind) if later_nan_wins else add(a, b, kind)
     for start in range(unrolled, vectorized, p):
         for lane in range(p):
             accumulators[0, lane] = add(accumulators[0, lane], values[lo + start + lane], kind)
@@ -113,34 +122,50 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
         for lane in range(width):
             a, b = accumulators[0, lane], accumulators[0, lane + width]
             accumulators[0, lane] = ftz(x86_nan(a, b, a + b))
-    return add(tail, rounded(accumulators[0, 0], kind), kind)
+    return add(rounded(accumulators[0, 0], kind), tail, kind)
 
 
 @jit
-def row_sum(values, lo, n, accumulators, kind, with_exp):
-    """``_cpu._eigen_sum`` of ``values[lo:lo+n]``: above packet * leaf size, the sum of two
-    halves split at a packet boundary ``P * ceil(ceil(n / 2) / P)``, recursively.
+def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
+    """``_cpu._eigen_sum`` (``mode`` SUM, or SUM_EXP for ``sum(exp(values))``) or
+    ``_cpu._eigen_max`` (MAX) of ``values[lo:lo+n]``, a row starting at ``first_index`` in the
+    flattened tensor.  Above packet * leaf size the row is split in two and the halves' results
+    combined, recursively: a sum splits on the tensor's packets (``_cpu._tree_split``: the left
+    half ends at ``P * ceil((first_index + ceil(n / 2)) / P)``) and adds ``(0 + left) + right``;
+    the maximum splits at ``P * ceil(ceil(n / 2) / P)`` into the row and takes
+    ``std::max(right, left)``.
 
     The recursion is written as a loop over an explicit stack (numba's cache does not keep
-    recursive functions): ``stage`` 0 descends left, 1 descends right, 2 adds the two sums.
+    recursive functions): ``stage`` 0 descends left, 1 descends right, 2 combines the two.
     """
     p = packet_size(constant(values, 0.0))
     limit = p * leaf_size(kind)
     starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
-    sums = scratch(kind, 64)
+    results = scratch(kind, 64)
     depth, done = 0, 0
     starts[0], counts[0], stages[0] = lo, n, 0
     while depth >= 0:
         start, count = starts[depth], counts[depth]
         if count <= limit:
-            sums[done] = _leaf_sum(values, start, count, accumulators, kind, with_exp)
+            if mode == MAX:
+                results[done] = _leaf_max(values, start, count)
+            else:
+                results[done] = _leaf_sum(values, start, count, accumulators, kind, mode == SUM_EXP)
             done += 1
             depth -= 1
             continue
-        split = p * -(-((count + 1) // 2) // p)
-        if stages[depth] == 2:  # both halves summed
+        if mode == MAX:
+            split = p * -(-((count + 1) // 2) // p)
+        else:
+            tensor_index = first_index + start - lo
+            split = min(p * -(-(tensor_index + (count + 1) // 2) // p) - tensor_index, count)
+        if stages[depth] == 2:  # both halves done
             done -= 1
-            sums[done - 1] = add(sums[done - 1], sums[done], kind)
+            left, right = results[done - 1], results[done]
+            if mode == MAX:
+                results[done - 1] = left if right < left else right
+            else:
+                results[done - 1] = add(add(constant(left, 0.0), left, kind), right, kind)
             depth -= 1
             continue
         child_start = start if stages[depth] == 0 else start + split
@@ -148,7 +173,10 @@ def row_sum(values, lo, n, accumulators, kind, with_exp):
         stages[depth] += 1
         depth += 1
         starts[depth], counts[depth], stages[depth] = child_start, child_count, 0
-    return sums[0]
+    return results[0]
+
+
+SUM, SUM_EXP, MAX = 0, 1, 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,16 +199,18 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, start, s
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
-        m = row_max(logits, r)
         for j in range(classes):
-            shifted[j] = sub(read(logits[r, j]), m, kind)
+            shifted[j] = read(logits[r, j])
+        m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
+        for j in range(classes):
+            shifted[j] = sub(shifted[j], m, kind)
             work[j] = shifted[j]
-        sum_exp = row_sum(work, 0, classes, accumulators, kind, True)
+        sum_exp = row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM_EXP)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
         for j in range(classes):
             z = read(labels[r * label_rows, j * label_columns])
             work[j] = mul(z, sub(log_sum_exp, shifted[j], kind), kind)
-        out[r] = store(row_sum(work, 0, classes, accumulators, kind, False), kind)
+        out[r] = store(row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM), kind)
         if with_backprop:
             for j in range(classes):
                 z = read(labels[r * label_rows, j * label_columns])
@@ -202,11 +232,13 @@ def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, s
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
-        m = row_max(logits, r)
         for j in range(classes):
-            shifted[j] = sub(read(logits[r, j]), m, kind)
+            shifted[j] = read(logits[r, j])
+        m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
+        for j in range(classes):
+            shifted[j] = sub(shifted[j], m, kind)
             work[j] = shifted[j]
-        sum_exp = row_sum(work, 0, classes, accumulators, kind, True)
+        sum_exp = row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM_EXP)
         label = labels[r]
         out[r] = store(sub(op(log(sum_exp, False), kind), shifted[label], kind), kind)
         if with_backprop:
