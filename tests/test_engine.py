@@ -165,6 +165,21 @@ def test_engine_matches_numpy_path_on_catalogue(engine, case):
     assert _replay(engine, case, _BY_FAMILY[case.family]) == []
 
 
+# value_and_gradient and hessian_vector_product run the engine's kernels too (the softmax
+# family's backprop, the sigmoid gradient): a random upstream gradient, and the HVP, on every
+# case but the large ones (whose gradients the parity suite already compares with TF's).
+_GRADIENT_BY_FAMILY = {}
+for _target in gradient_targets():
+    if _target.name.startswith(("grad_upstream:", "hvp:")):
+        _GRADIENT_BY_FAMILY.setdefault(_target.family, []).append(_target)
+GRADIENT_CASES = [c for c in CASES if c.group != "large"]
+
+
+@pytest.mark.parametrize("case", GRADIENT_CASES, ids=[c.id for c in GRADIENT_CASES])
+def test_engine_gradients_match_numpy_path_on_catalogue(engine, case):
+    assert _replay(engine, case, _GRADIENT_BY_FAMILY[case.family]) == []
+
+
 def test_catalogue_replay_covers_every_op_and_dtype():
     covered = {(c.family, c.dtype) for c in CASES if c.group in ("values", "large")}
     for family in ("sigmoid", "weighted", "softmax", "sparse"):

@@ -38,7 +38,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import _kernels, _ops, nn
+from . import _engine, _ops, nn
 from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
 from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log, log1p, reduce_max,
                    reduce_sum, relu, where)
@@ -419,7 +419,7 @@ class SoftmaxGradient:
         batch, classes = np.broadcast_shapes(logits_2d.shape, labels_2d.shape)
         grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
         if batch > 0:
-            _, backprop = _kernels.softmax_cross_entropy(CpuTensor.from_input(labels_2d), CpuTensor.from_input(logits_2d))
+            backprop = CpuTensor(_engine.softmax_cross_entropy(labels_2d, logits_2d)[1])
             x = CpuTensor.from_input(np.broadcast_to(logits_2d, (batch, classes)))
         else:
             backprop = x = CpuTensor(np.zeros((batch, classes), precise_dtype))
@@ -479,7 +479,7 @@ class SparseGradient:
         batch, classes = logits_2d.shape
         grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
         if batch > 0:
-            _, backprop = _kernels.sparse_softmax_cross_entropy(labels_flat, CpuTensor.from_input(logits_2d))
+            backprop = CpuTensor(_engine.sparse_softmax_cross_entropy(labels_flat, logits_2d)[1])
         else:
             backprop = CpuTensor(np.zeros((batch, classes), precise_dtype))
         grad_logits = grad_loss_flat * backprop
@@ -602,10 +602,11 @@ def _pos_weight_tensor(inputs: _Inputs):
 
 
 def _elementwise_backward(family, inputs, upstream):
+    if family == "sigmoid":  # SigmoidGradient.backward, run by the engine
+        grad_labels, grad_logits = _engine.sigmoid_cross_entropy_grad(inputs.labels, inputs.logits, upstream)
+        return {"labels": grad_labels, "logits": grad_logits}
     labels, logits = CpuTensor.from_input(inputs.labels), CpuTensor.from_input(inputs.logits)
     g = CpuTensor(upstream)
-    if family == "sigmoid":
-        return SigmoidGradient.backward(labels, logits, g)
     minus_one, differentiable = _pos_weight_tensor(inputs)
     grads = WeightedGradient.backward(labels, logits, minus_one, g)
     if differentiable:

@@ -72,6 +72,15 @@ def set_num_threads(count: int) -> None:
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise ValueError(f"the number of threads must be a non-negative int; got {count!r}")
     _threads = count
+    if _compiled is not None:
+        _apply_threads()
+
+
+def _apply_threads() -> None:
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(min(_threads, most) if _threads else most)
 
 
 def get_num_threads() -> int:
@@ -86,9 +95,7 @@ def _modules():
         from . import _loops
 
         _compiled = _loops
-    import numba
-
-    numba.set_num_threads(min(_threads, numba.config.NUMBA_NUM_THREADS) if _threads else numba.config.NUMBA_NUM_THREADS)
+        _apply_threads()
     return _compiled
 
 
@@ -167,6 +174,29 @@ def weighted_cross_entropy(labels: np.ndarray, logits: np.ndarray, pos_weight_mi
     else:
         loops.weighted_cross_entropy(z, x, q1, step, flat, 0, flat.size)
     return result
+
+
+def sigmoid_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, grad_loss: np.ndarray):
+    """``_gradients.SigmoidGradient.backward`` of same-shape arrays: ``(d/dlabels, d/dlogits)``."""
+    if not _use_engine() or logits.size == 0:
+        grads = _numpy_gradients().SigmoidGradient.backward(
+            CpuTensor.from_input(labels), CpuTensor.from_input(logits), CpuTensor(grad_loss))
+        return grads["labels"].value, grads["logits"].value
+    loops = _modules()
+    grad_labels, labels_out = _output(logits.shape, logits.dtype)
+    grad_logits, logits_out = _output(logits.shape, logits.dtype)
+    arrays = [_stored(a).reshape(-1) for a in (labels, logits, grad_loss)] + [labels_out.reshape(-1), logits_out.reshape(-1)]
+    if logits.size >= PARALLEL_MIN_ELEMENTS:
+        loops.sigmoid_cross_entropy_grad_parallel(*arrays, _chunk(logits.size, 1))
+    else:
+        loops.sigmoid_cross_entropy_grad(*arrays, 0, logits.size)
+    return grad_labels, grad_logits
+
+
+def _numpy_gradients():
+    from .. import _gradients
+
+    return _gradients
 
 
 def _row_op(name: str, labels: np.ndarray, logits: np.ndarray, with_backprop: bool):

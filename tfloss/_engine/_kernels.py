@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._eigen import exp, log, log1p
-from ._float import add, constant, x86_nan, div, ftz, jit, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub
+from ._float import add, constant, div, ftz, jit, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub, widen, x86_nan
 
 # --------------------------------------------------------------------------------------------
 # Elementwise: _kernels.sigmoid_cross_entropy, _kernels.weighted_cross_entropy
@@ -57,6 +57,9 @@ def weighted_cross_entropy(z, x, q1, kind, packet, unrolled):
 
 # --------------------------------------------------------------------------------------------
 # Row reductions: tfloss._cpu.reduce_max and tfloss._cpu._eigen_sum, for one row
+
+
+SUM, SUM_EXP, MAX = 0, 1, 2  # what row_reduce computes
 
 
 @jit
@@ -140,6 +143,10 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
     """
     p = packet_size(constant(values, 0.0))
     limit = p * leaf_size(kind)
+    if n <= limit:  # one leaf: most rows
+        if mode == MAX:
+            return _leaf_max(values, lo, n)
+        return _leaf_sum(values, lo, n, accumulators, kind, mode == SUM_EXP)
     starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
     results = scratch(kind, 64)
     depth, done = 0, 0
@@ -175,8 +182,6 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
         starts[depth], counts[depth], stages[depth] = child_start, child_count, 0
     return results[0]
 
-
-SUM, SUM_EXP, MAX = 0, 1, 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,3 +253,26 @@ def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, s
                 if j == label:
                     probability = sub(probability, constant(probability, 1.0), kind)
                 backprop[r, j] = store(probability, kind)
+
+
+# --------------------------------------------------------------------------------------------
+# Gradients: _gradients.SigmoidGradient.backward, one element at a time
+
+
+@jit(inline="always")
+def sigmoid_cross_entropy_grad(z, x, g, kind, packet):
+    """``(d/dlabels, d/dlogits)`` of element ``i`` as TF's tape chains the forward ops' gradients:
+    ``d/dx = where(x >= 0, g, 0) + (-g)*z - where(x >= 0, g/(1+e)*e, 0) + where(x >= 0, 0, g/(1+e)*e)``
+    with ``e = exp(-|x|)``, and ``d/dz = (-g) * x`` (``SigmoidGradient.backward``)."""
+    x, z, g = read(x), read(z), widen(g)  # the upstream gradient is not read as an input (no DAZ)
+    zero, one = constant(x, 0.0), constant(x, 1.0)
+    cond = x >= zero
+    exp_neg_abs = op(exp(-x if cond else x, packet), kind)
+    grad_product = -g
+    from_product = mul(grad_product, z, kind)
+    from_relu = g if cond else zero
+    grad_neg_abs = mul(mul(g, div(one, add(one, exp_neg_abs, kind), kind), kind), exp_neg_abs, kind)
+    from_negated = -(grad_neg_abs if cond else zero)
+    from_unnegated = zero if cond else grad_neg_abs
+    grad_logits = add(add(add(from_relu, from_product, kind), from_negated, kind), from_unnegated, kind)
+    return store(mul(grad_product, x, kind), kind), store(grad_logits, kind)

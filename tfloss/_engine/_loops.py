@@ -40,6 +40,18 @@ def weighted_cross_entropy(labels, logits, pos_weight_minus_one, pos_weight_step
         out[i] = _kernels.weighted_cross_entropy(labels[i], logits[i], q1, kind, False, False)
 
 
+@jit
+def sigmoid_cross_entropy_grad(labels, logits, grad_loss, grad_labels, grad_logits, start, stop):
+    n = grad_logits.size
+    kind = grad_logits.dtype
+    p = packet_size(read(logits[0]))
+    split = n - n % p
+    for i in range(start, min(stop, split)):
+        grad_labels[i], grad_logits[i] = _kernels.sigmoid_cross_entropy_grad(labels[i], logits[i], grad_loss[i], kind, True)
+    for i in range(max(start, split), stop):
+        grad_labels[i], grad_logits[i] = _kernels.sigmoid_cross_entropy_grad(labels[i], logits[i], grad_loss[i], kind, False)
+
+
 softmax_cross_entropy = _kernels.softmax_cross_entropy
 sparse_softmax_cross_entropy = _kernels.sparse_softmax_cross_entropy
 
@@ -56,6 +68,13 @@ def weighted_cross_entropy_parallel(labels, logits, pos_weight_minus_one, pos_we
     n = out.size
     for c in prange((n + chunk - 1) // chunk):
         weighted_cross_entropy(labels, logits, pos_weight_minus_one, pos_weight_step, out, c * chunk, min(n, (c + 1) * chunk))
+
+
+@jit(parallel=True)
+def sigmoid_cross_entropy_grad_parallel(labels, logits, grad_loss, grad_labels, grad_logits, chunk):
+    n = grad_logits.size
+    for c in prange((n + chunk - 1) // chunk):
+        sigmoid_cross_entropy_grad(labels, logits, grad_loss, grad_labels, grad_logits, c * chunk, min(n, (c + 1) * chunk))
 
 
 @jit(parallel=True)
