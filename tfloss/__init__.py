@@ -6,6 +6,7 @@
   cross-entropy with logits.
 * :mod:`tfloss.compat.v1.nn` -- ``tf.compat.v1.nn`` (TF1 signatures).
 * :mod:`tfloss.errors` -- the ``tf.errors`` classes these ops raise.
+* :mod:`tfloss.config` -- ``tf.config.threading``, and the choice of engine (compiled or NumPy).
 * :mod:`tfloss.textbook` -- the naive formulas, for teaching where they break.
 * :func:`tfloss.value_and_gradient`, :func:`tfloss.hessian_vector_product` -- gradients as
   TF's ``GradientTape`` computes them.
@@ -17,9 +18,9 @@ Examples
 array([0.12692805, 2.126928  ], dtype=float32)
 """
 
-from . import compat, errors, nn, textbook
+from . import compat, config, errors, nn, textbook
 from ._gradients import hessian_vector_product, value_and_gradient
 
 __version__ = "0.1.0"
 
-__all__ = ["nn", "compat", "errors", "textbook", "value_and_gradient", "hessian_vector_product", "__version__"]
+__all__ = ["nn", "compat", "config", "errors", "textbook", "value_and_gradient", "hessian_vector_product", "__version__"]

@@ -63,20 +63,28 @@ SUM, SUM_EXP, MAX = 0, 1, 2  # what row_reduce computes
 
 
 @jit
-def _leaf_max(values, lo, n):
+def _leaf_max(values, lo, n, lanes):
     """``_cpu._eigen_max`` for one leaf: the packet lanes skip NaNs, the tail takes
     ``std::max(t, accum)`` one by one (a NaN replaces the maximum, the next number replaces the
-    NaN), and the result is ``std::max(tail, lanes)``.  NaN bits are moved, never recomputed."""
+    NaN), and the result is ``std::max(tail, lanes)``.  NaN bits are moved, never recomputed.
+    ``lanes`` is scratch for one packet (per-lane maxima, as the SIMD register holds them)."""
     lowest = constant(values, -np.inf)
-    vectorized = n // packet_size(lowest) * packet_size(lowest)
-    lanes = lowest
-    for j in range(lo, lo + vectorized):
-        if values[j] > lanes:  # False for a NaN
-            lanes = values[j]
+    p = packet_size(lowest)
+    vectorized = n // p * p
+    for lane in range(p):
+        lanes[lane] = lowest
+    for start in range(lo, lo + vectorized, p):
+        for lane in range(p):
+            if values[start + lane] > lanes[lane]:  # False for a NaN
+                lanes[lane] = values[start + lane]
+    packets = lowest
+    for lane in range(p):
+        if lanes[lane] > packets:
+            packets = lanes[lane]
     tail = lowest
     for j in range(lo + vectorized, lo + n):
         tail = tail if values[j] < tail else values[j]
-    return lanes if tail < lanes else tail
+    return packets if tail < packets else tail
 
 
 @jit
@@ -145,7 +153,7 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
     limit = p * leaf_size(kind)
     if n <= limit:  # one leaf: most rows
         if mode == MAX:
-            return _leaf_max(values, lo, n)
+            return _leaf_max(values, lo, n, accumulators[0])
         return _leaf_sum(values, lo, n, accumulators, kind, mode == SUM_EXP)
     starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
     results = scratch(kind, 64)
@@ -155,7 +163,7 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
         start, count = starts[depth], counts[depth]
         if count <= limit:
             if mode == MAX:
-                results[done] = _leaf_max(values, start, count)
+                results[done] = _leaf_max(values, start, count, accumulators[0])
             else:
                 results[done] = _leaf_sum(values, start, count, accumulators, kind, mode == SUM_EXP)
             done += 1
