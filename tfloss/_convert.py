@@ -14,6 +14,7 @@ Messages are TF 2.21's, minus the ``{{function_node ...}}`` prefix that eager TF
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Sequence
 
@@ -199,7 +200,15 @@ def check_ops(sequence: Sequence[tuple], dtypes: dict) -> None:
     whatever the other dtype), and ``abs`` of a complex tensor is ``ComplexAbs`` (its result is
     real).
     """
-    dtypes = dict(dtypes)
+    _check_ops_once(tuple(sequence), tuple(dtypes.items()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_ops_once(sequence: tuple, dtype_items: tuple) -> None:
+    """:func:`check_ops`, remembered: the checks depend only on the op sequence and the dtypes,
+    so a combination that passed once passes again (one that fails is never cached, and raises
+    its error every time)."""
+    dtypes = dict(dtype_items)
     for op, *operands in sequence:
         output = operands.pop()[2:] if str(operands[-1]).startswith("->") else None
         named = [dtypes[x] for x in operands if isinstance(x, str)]

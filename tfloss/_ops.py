@@ -202,6 +202,8 @@ def softmax_cross_entropy_with_logits(labels, logits, axis) -> np.ndarray:
 
 def _check_label_range(labels: np.ndarray, num_classes: int) -> None:
     """TF CPU rejects a label outside [0, classes); it reports the minimum if any is negative."""
+    if _engine.labels_in_range(labels, num_classes):
+        return
     low, high = labels.min(), labels.max()
     if low >= 0 and high < num_classes:
         return

@@ -225,6 +225,13 @@ def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop:
     return _row_op("softmax_cross_entropy", _stored(labels), logits, with_backprop)
 
 
+def labels_in_range(labels: np.ndarray, classes: int) -> bool:
+    """Whether every integer label lies in ``[0, classes)``."""
+    if not _use_engine() or labels.size < 2:
+        return bool(labels.size == 0 or (labels.min() >= 0 and labels.max() < classes))
+    return _modules().labels_in_range(np.ascontiguousarray(labels).reshape(-1), classes)
+
+
 def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True):
     """``_kernels.sparse_softmax_cross_entropy``: ``(loss, backprop)``, labels already range-checked."""
     if not _use_engine():

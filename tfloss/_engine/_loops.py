@@ -90,3 +90,12 @@ def sparse_softmax_cross_entropy_parallel(labels, logits, out, backprop, with_ba
     for c in prange((n + chunk - 1) // chunk):
         _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop,
                                               c * chunk, min(n, (c + 1) * chunk))
+
+
+@jit
+def labels_in_range(labels, classes):
+    """Whether every sparse label lies in ``[0, classes)`` (one pass, no temporaries)."""
+    for i in range(labels.size):
+        if labels[i] < 0 or labels[i] >= classes:
+            return False
+    return True
