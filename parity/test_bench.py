@@ -9,6 +9,7 @@ import pytest
 import tfloss
 from parity.bench import cases, floor, impls, output
 from parity.bench.run import check_against, ratios
+from parity.bench.timing import Timed, calls_per_batch, interleaved
 
 
 def test_traffic_counts_array_inputs_and_the_output_once():
@@ -147,3 +148,26 @@ def test_report_says_which_peers_ran_and_flags_a_quick_run():
 def test_formatting():
     assert output.fmt_ms(0.0123) == "12.3 µs" and output.fmt_ms(12.34) == "12.3" and output.fmt_ms(None) == "–"
     assert output.fmt_bytes(3 << 20) == "3 MiB" and output.fmt_bytes(12) == "12 B"
+
+
+def test_interleaved_runs_every_implementation_in_every_round():
+    counts = {"a": 0, "b": 0}
+
+    def counter(key):
+        def call():
+            counts[key] += 1
+        return call
+
+    prepared = []
+    timed = [Timed("a", counter("a"), before=lambda: prepared.append("a")), Timed("b", counter("b"))]
+    # "a" is known to be slow (1 s a call): no calibration call, one call per batch
+    result = interleaved(timed, rounds=3, target_seconds=0.01, warmup=0, calibration={"a": 1.0})
+    assert counts["a"] == 3 and result["a"]["calls"] == 1 and len(result["a"]["samples"]) == 3
+    assert counts["b"] == 1 + 3 * result["b"]["calls"] and len(result["b"]["samples"]) == 3
+    assert prepared == ["a"] * 3  # before() runs ahead of every batch
+
+
+def test_calls_per_batch_fills_the_target_and_runs_at_least_once():
+    assert calls_per_batch(1e-3, 0.025) == 25
+    assert calls_per_batch(2.0, 0.025) == 1
+    assert calls_per_batch(0.0, 1.0, cap=50) == 50

@@ -60,8 +60,11 @@ def _first_calls(timed: list) -> tuple:
     return outputs, seconds, errors
 
 
-def _schedule(first_seconds: dict, rounds: int) -> int:
-    return rounds if max(first_seconds.values(), default=0) < SLOW_CALL_SECONDS else min(rounds, 5)
+def _timed_rounds(runnable: list, first_seconds: dict, rounds: int, target_seconds: float) -> dict:
+    """Interleaved rounds after the first calls; slow cases get at most 5 rounds and no second warm-up."""
+    if max(first_seconds.values(), default=0) < SLOW_CALL_SECONDS:
+        return interleaved(runnable, rounds, target_seconds, warmup=1)
+    return interleaved(runnable, min(rounds, 5), target_seconds, warmup=0, calibration=first_seconds)
 
 
 def _medians(result: dict) -> dict:
@@ -97,7 +100,7 @@ class Bench:
         timed = [i.timed(case.family, inputs) for i in impls]
         outputs, first, errors = _first_calls(timed)
         runnable = [t for t in timed if t.key in outputs]
-        result = interleaved(runnable, _schedule(first, self.rounds), self.target_seconds, warmup=1)
+        result = _timed_rounds(runnable, first, self.rounds, self.target_seconds)
         row = {"family": case.family, "op": OPS[case.family], "dtype": case.dtype, "shape": list(case.shape),
                "elements": int(inputs["logits"].size), "errors": errors, "times": _medians(result)}
         reference = outputs.get("tf")
@@ -138,7 +141,7 @@ class Bench:
                 timed = [i.timed(family, inputs) for i in impls]
                 outputs, first, errors = _first_calls(timed)
                 runnable = [t for t in timed if t.key in outputs]
-                result = interleaved(runnable, _schedule(first, self.rounds), self.target_seconds, warmup=1)
+                result = _timed_rounds(runnable, first, self.rounds, self.target_seconds)
                 row = {"family": family, "op": OPS[family], "dtype": "float32", "shape": list(shape),
                        "elements": int(inputs["logits"].size), "errors": errors, "times": _medians(result)}
                 if "tf" in outputs:
@@ -167,7 +170,7 @@ class Bench:
             inputs = make_inputs(case)
             timed = [i.timed("softmax", inputs) for i in ours]
             _, first, _ = _first_calls(timed)
-            result = interleaved(timed, _schedule(first, self.rounds), self.target_seconds, warmup=1)
+            result = _timed_rounds(timed, first, self.rounds, self.target_seconds)
             points.append({"shape": [rows, 1000], "elements": rows * 1000, "times": _medians(result)})
             self.log(f"size  softmax  float32  {case.name:>11s}  ms: "
                      + " ".join(f"{k} {v['ms']:.3g}" for k, v in points[-1]["times"].items()))
@@ -237,7 +240,7 @@ def compile_times(log=print) -> dict:
             proc = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT], env=env, capture_output=True, text=True,
                                   timeout=900)
             if proc.returncode != 0:
-                runs[label] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
+                runs[label] = {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
                 continue
             runs[label] = json.loads(proc.stdout.strip().splitlines()[-1])
             total = sum(o["first_seconds"] for o in runs[label]["ops"].values())

@@ -46,16 +46,20 @@ def calls_per_batch(seconds_per_call: float, target_seconds: float, cap: int = 1
     return max(1, min(cap, int(target_seconds / max(seconds_per_call, 1e-9))))
 
 
-def interleaved(timed: list, rounds: int, target_seconds: float, warmup: int = 2, seed: int = 0) -> dict:
+def interleaved(timed: list, rounds: int, target_seconds: float, warmup: int = 2, seed: int = 0,
+                calibration: dict | None = None) -> dict:
     """Median per-call seconds of each :class:`Timed`, plus every round's sample.
 
+    ``warmup`` untimed calls each, then one timed call sizes the batches, unless
+    ``calibration`` gives a call's seconds already (a slow call need not run again).
     Returns ``{key: {"median": s, "samples": [...], "calls": n}}``.
     """
     calls = {}
     for t in timed:
         for _ in range(warmup):
             _batch(t, 1)
-        calls[t.key] = calls_per_batch(_batch(t, 1), target_seconds)
+        known = (calibration or {}).get(t.key)
+        calls[t.key] = calls_per_batch(known if known is not None else _batch(t, 1), target_seconds)
     samples = {t.key: [] for t in timed}
     order = list(timed)
     shuffle = random.Random(seed)
