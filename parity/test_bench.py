@@ -171,3 +171,22 @@ def test_calls_per_batch_fills_the_target_and_runs_at_least_once():
     assert calls_per_batch(1e-3, 0.025) == 25
     assert calls_per_batch(2.0, 0.025) == 1
     assert calls_per_batch(0.0, 1.0, cap=50) == 50
+
+
+def test_engine_threads_zero_means_every_core():
+    class Config:
+        class threading:  # noqa: N801 - mirrors tfloss.config.threading
+            @staticmethod
+            def get_intra_op_parallelism_threads():
+                return 0
+
+    assert impls.engine_threads(Config, default=4) == 4
+    assert impls.engine_threads(object(), default=2) == 2  # no threading settings at all
+
+
+def test_compile_report_lists_cold_and_warm_first_calls():
+    run = {"ops": {"sigmoid_cross_entropy_with_logits": {"first_seconds": 2.5, "second_seconds": 1e-5}}}
+    warm = {"ops": {"sigmoid_cross_entropy_with_logits": {"first_seconds": 0.05, "second_seconds": 1e-5}}}
+    lines = output.compile_lines({"empty_cache": run, "warm_cache": warm})
+    assert "| `sigmoid_cross_entropy_with_logits` | 2500 ms | 50.0 ms | 0.010 ms |" in lines
+    assert "failed" in "\n".join(output.compile_lines({"empty_cache": run, "warm_cache": {"error": "boom"}}))
