@@ -149,9 +149,9 @@ def markdown(result: dict) -> str:
               f"Python {env.get('python')}, {env.get('platform')}; CPU {env.get('cpu')}, "
               f"{settings['cores']} usable cores, largest cache {fmt_bytes(settings['l3_bytes'])}; {env.get('date')}.",
               "",
-              f"Load average (1 min) at the start {settings['load_start']:.2f}, at the end {settings['load_end']:.2f}"
-              + (" — **the machine was busy: expect noise.**" if max(settings["load_start"], settings["load_end"]) > 0.5
-                 else "."), "",
+              f"Load average (1 min) before the bench started {settings['load_start']:.2f}"
+              + (" — **the machine was busy: expect noise**" if settings["load_start"] > 0.5 else "")
+              + f"; at the end {settings['load_end']:.2f} (the bench's own threads included).", "",
               "## Implementations", "", "| column | implementation | threads |", "|---|---|---:|"]
     for impl in result["implementations"]:
         lines.append(f"| {HEADERS[impl['key']]} | {impl['label']} | {impl['cores']} |")
