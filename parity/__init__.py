@@ -13,5 +13,6 @@ pass and writes ``reports/parity.json`` and ``reports/parity.md``;
 * :mod:`parity.declared` - the declared differences, each with its reason;
 * :mod:`parity.signatures` - ``inspect.signature`` parity;
 * :mod:`parity.report` - the summary table, JSON and Markdown;
-* :mod:`parity.bench` - speed ratios against TF.
+* :mod:`parity.bench` - speed against TF, PyTorch, JAX/optax and NumPy, and a measured floor
+  (``make bench``, in its own environment).
 """
