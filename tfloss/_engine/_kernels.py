@@ -68,12 +68,13 @@ def _leaf_max(values, lo, n, lanes):
     ``std::max(t, accum)`` one by one (a NaN replaces the maximum, the next number replaces the
     NaN), and the result is ``std::max(tail, lanes)``.  NaN bits are moved, never recomputed.
     ``lanes`` is scratch for one packet (per-lane maxima, as the SIMD register holds them)."""
+    values = values[lo:lo + n]  # a view from 0 (see _loops): the index is never negative
     lowest = constant(values, -np.inf)
     p = packet_size(lowest)
     vectorized = n // p * p
     for lane in range(p):
         lanes[lane] = lowest
-    for start in range(lo, lo + vectorized, p):
+    for start in range(0, vectorized, p):
         for lane in range(p):
             if values[start + lane] > lanes[lane]:  # False for a NaN
                 lanes[lane] = values[start + lane]
@@ -82,7 +83,7 @@ def _leaf_max(values, lo, n, lanes):
         if lanes[lane] > packets:
             packets = lanes[lane]
     tail = lowest
-    for j in range(lo + vectorized, lo + n):
+    for j in range(vectorized, n):
         tail = tail if values[j] < tail else values[j]
     return packets if tail < packets else tail
 
@@ -100,14 +101,15 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
     (k = 2, 3 in float32; 1, 2, 3 in float64) and in the final ``tail + horizontal sum``, where
     TF's compiled code keeps the later operand's (``_cpu._FOLD_LATER_NAN_WINS``).
     """
+    values = values[lo:lo + n]  # a view from 0 (see _loops): the index is never negative
     zero = constant(values, 0.0)
     p = packet_size(zero)
     vectorized = n // p * p
     unrolled = n // (4 * p) * (4 * p)
     if with_exp:
-        for j in range(lo, lo + vectorized):
+        for j in range(vectorized):
             values[j] = op(exp(values[j], True), kind)
-        for j in range(lo + vectorized, lo + n):
+        for j in range(vectorized, n):
             values[j] = op(exp(values[j], False), kind)
     for k in range(4):
         for lane in range(p):
@@ -115,7 +117,7 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
     for start in range(0, unrolled, 4 * p):
         for k in range(4):
             for lane in range(p):
-                accumulators[k, lane] = add(accumulators[k, lane], values[lo + start + k * p + lane], kind)
+                accumulators[k, lane] = add(accumulators[k, lane], values[start + k * p + lane], kind)
     for k in range(1, 4):
         later_nan_wins = k > 1 or p == 4
         for lane in range(p):
@@ -123,10 +125,10 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
             accumulators[0, lane] = add(b, a, kind) if later_nan_wins else add(a, b, kind)
     for start in range(unrolled, vectorized, p):
         for lane in range(p):
-            accumulators[0, lane] = add(accumulators[0, lane], values[lo + start + lane], kind)
+            accumulators[0, lane] = add(accumulators[0, lane], values[start + lane], kind)
     tail = zero
     for j in range(vectorized, n):
-        tail = add(tail, values[lo + j], kind)
+        tail = add(tail, values[j], kind)
     width = p
     while width > 1:
         width //= 2
@@ -212,21 +214,23 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, start, s
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
+        row = logits[r]
         for j in range(classes):
-            shifted[j] = read(logits[r, j])
+            shifted[j] = read(row[j])
         m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
         for j in range(classes):
             shifted[j] = sub(shifted[j], m, kind)
             work[j] = shifted[j]
         sum_exp = row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM_EXP)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
+        label_row = labels[r * label_rows]
         for j in range(classes):
-            z = read(labels[r * label_rows, j * label_columns])
+            z = read(label_row[j] if label_columns else label_row[0])
             work[j] = mul(z, sub(log_sum_exp, shifted[j], kind), kind)
         out[r] = store(row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM), kind)
         if with_backprop:
             for j in range(classes):
-                z = read(labels[r * label_rows, j * label_columns])
+                z = read(label_row[j] if label_columns else label_row[0])
                 e = op(exp(shifted[j], r * classes + j < size - size % p), kind)
                 backprop[r, j] = store(sub(div(e, sum_exp, kind), z, kind), kind)
 
@@ -245,8 +249,9 @@ def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, s
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
+        row = logits[r]
         for j in range(classes):
-            shifted[j] = read(logits[r, j])
+            shifted[j] = read(row[j])
         m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
         for j in range(classes):
             shifted[j] = sub(shifted[j], m, kind)

@@ -15,41 +15,57 @@ from ._float import jit, read, packet_size
 
 
 @jit
+def _packet_end(start, stop, split):
+    """Where the packet part of [start, stop) ends: elements below ``split`` are in packets."""
+    return min(max(split, start), stop)
+
+
+# Each range is run as two loops over views that start at 0 (so the compiler knows the index
+# is never negative and reads the arrays as contiguous vectors, not element by element).
+
+
+@jit
 def sigmoid_cross_entropy(labels, logits, out, start, stop):
-    n = out.size
-    kind = out.dtype
+    n, kind = out.size, out.dtype
     p = packet_size(read(logits[0]))
     split, unrolled = n - n % p, n - n % (4 * p)
-    for i in range(start, min(stop, split)):
-        out[i] = _kernels.sigmoid_cross_entropy(labels[i], logits[i], kind, True, i < unrolled)
-    for i in range(max(start, split), stop):
-        out[i] = _kernels.sigmoid_cross_entropy(labels[i], logits[i], kind, False, False)
+    middle = _packet_end(start, stop, split)
+    z, x, o = labels[start:middle], logits[start:middle], out[start:middle]
+    for k in range(middle - start):
+        o[k] = _kernels.sigmoid_cross_entropy(z[k], x[k], kind, True, start + k < unrolled)
+    z, x, o = labels[middle:stop], logits[middle:stop], out[middle:stop]
+    for k in range(stop - middle):
+        o[k] = _kernels.sigmoid_cross_entropy(z[k], x[k], kind, False, False)
 
 
 @jit
 def weighted_cross_entropy(labels, logits, pos_weight_minus_one, pos_weight_step, out, start, stop):
-    n = out.size
-    kind = out.dtype
+    """``pos_weight_minus_one`` has one value per element (step 1) or one for all (step 0)."""
+    n, kind = out.size, out.dtype
     p = packet_size(read(logits[0]))
     split, unrolled = n - n % p, n - n % (4 * p)
-    for i in range(start, min(stop, split)):
-        q1 = pos_weight_minus_one[i * pos_weight_step]
-        out[i] = _kernels.weighted_cross_entropy(labels[i], logits[i], q1, kind, True, i < unrolled)
-    for i in range(max(start, split), stop):
-        q1 = pos_weight_minus_one[i * pos_weight_step]
-        out[i] = _kernels.weighted_cross_entropy(labels[i], logits[i], q1, kind, False, False)
+    middle = _packet_end(start, stop, split)
+    every = pos_weight_step != 0
+    q_all = pos_weight_minus_one[0]
+    z, x, q, o = labels[start:middle], logits[start:middle], pos_weight_minus_one[start * pos_weight_step:], out[start:middle]
+    for k in range(middle - start):
+        o[k] = _kernels.weighted_cross_entropy(z[k], x[k], q[k] if every else q_all, kind, True, start + k < unrolled)
+    z, x, q, o = labels[middle:stop], logits[middle:stop], pos_weight_minus_one[middle * pos_weight_step:], out[middle:stop]
+    for k in range(stop - middle):
+        o[k] = _kernels.weighted_cross_entropy(z[k], x[k], q[k] if every else q_all, kind, False, False)
 
 
 @jit
 def sigmoid_cross_entropy_grad(labels, logits, grad_loss, grad_labels, grad_logits, start, stop):
-    n = grad_logits.size
-    kind = grad_logits.dtype
+    n, kind = grad_logits.size, grad_logits.dtype
     p = packet_size(read(logits[0]))
-    split = n - n % p
-    for i in range(start, min(stop, split)):
-        grad_labels[i], grad_logits[i] = _kernels.sigmoid_cross_entropy_grad(labels[i], logits[i], grad_loss[i], kind, True)
-    for i in range(max(start, split), stop):
-        grad_labels[i], grad_logits[i] = _kernels.sigmoid_cross_entropy_grad(labels[i], logits[i], grad_loss[i], kind, False)
+    middle = _packet_end(start, stop, n - n % p)
+    z, x, g, dz, dx = labels[start:middle], logits[start:middle], grad_loss[start:middle], grad_labels[start:middle], grad_logits[start:middle]
+    for k in range(middle - start):
+        dz[k], dx[k] = _kernels.sigmoid_cross_entropy_grad(z[k], x[k], g[k], kind, True)
+    z, x, g, dz, dx = labels[middle:stop], logits[middle:stop], grad_loss[middle:stop], grad_labels[middle:stop], grad_logits[middle:stop]
+    for k in range(stop - middle):
+        dz[k], dx[k] = _kernels.sigmoid_cross_entropy_grad(z[k], x[k], g[k], kind, False)
 
 
 softmax_cross_entropy = _kernels.softmax_cross_entropy
