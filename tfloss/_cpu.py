@@ -3,7 +3,7 @@
 The kernels in :mod:`tfloss._kernels` are written with :class:`CpuTensor` values and the functions
 below, so that they read like TensorFlow's own Python (``relu_logits - logits * labels``) while every
 step rounds the way TF's CPU kernels round.  This module has one job: make one NumPy operation
-behave like one TF CPU operation.  Three platform facts are emulated:
+behave like one TF CPU operation.  Four platform facts are emulated:
 
 * **Flush-to-zero and denormals-are-zero.**  TF runs its CPU kernels with the FTZ and DAZ bits
   set, so a float32/float64 operation whose exact result is subnormal returns a zero of the same
@@ -20,10 +20,13 @@ behave like one TF CPU operation.  Three platform facts are emulated:
   after compilation, and a maximum that skips NaNs in its SIMD lanes): see :func:`reduce_max`
   and :func:`_eigen_sum`.
 
-Two more facts of the CPU are reproduced elsewhere and used here: the bits of Eigen's ``exp``/
+Two more facts of the CPU are reproduced here and in :mod:`tfloss._eigen_math`: the bits of Eigen's ``exp``/
 ``log``/``log1p`` (packet polynomials, and the C library for the elements Eigen evaluates one by
 one; see :mod:`tfloss._eigen_math`), and Eigen's order of summation, including where its tree
 reduction splits a long row (:func:`reduce_sum`).
+
+The compiled engine (:mod:`tfloss._engine`) computes the same thing one element at a time
+(:mod:`tfloss._engine._float`); ``tests/test_engine.py`` holds the two to the same bits.
 """
 
 from __future__ import annotations
