@@ -605,9 +605,13 @@ def _elementwise_backward(family, inputs, upstream):
     if family == "sigmoid":  # SigmoidGradient.backward, run by the engine
         grad_labels, grad_logits = _engine.sigmoid_cross_entropy_grad(inputs.labels, inputs.logits, upstream)
         return {"labels": grad_labels, "logits": grad_logits}
+    minus_one, differentiable = _pos_weight_tensor(inputs)
+    if not differentiable:  # WeightedGradient.backward, run by the engine where it applies
+        fused = _engine.weighted_cross_entropy_grad(inputs.labels, inputs.logits, minus_one.value, upstream)
+        if fused is not None:
+            return {"labels": fused[0], "logits": fused[1], "pos_weight": None}
     labels, logits = CpuTensor.from_input(inputs.labels), CpuTensor.from_input(inputs.logits)
     g = CpuTensor(upstream)
-    minus_one, differentiable = _pos_weight_tensor(inputs)
     grads = WeightedGradient.backward(labels, logits, minus_one, g)
     if differentiable:
         pos_weight = np.asarray(convert_to_tensor(inputs.pos_weight))

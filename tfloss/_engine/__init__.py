@@ -193,6 +193,24 @@ def sigmoid_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, grad_loss
     return grad_labels, grad_logits
 
 
+def weighted_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, pos_weight_minus_one: np.ndarray,
+                                grad_loss: np.ndarray):
+    """``_gradients.WeightedGradient.backward`` for one ``pos_weight - 1`` shared by all elements
+    (no gradient for it): ``(d/dlabels, d/dlogits)``, or None where the engine does not apply."""
+    if not _use_engine() or logits.size == 0 or pos_weight_minus_one.size != 1 or pos_weight_minus_one.ndim > logits.ndim:
+        return None
+    loops = _modules()
+    grad_labels, labels_out = _output(logits.shape, logits.dtype)
+    grad_logits, logits_out = _output(logits.shape, logits.dtype)
+    arrays = ([_stored(labels).reshape(-1), _stored(logits).reshape(-1), _stored(pos_weight_minus_one).reshape(1),
+               _stored(grad_loss).reshape(-1), labels_out.reshape(-1), logits_out.reshape(-1)])
+    if logits.size >= PARALLEL_MIN_ELEMENTS:
+        loops.weighted_cross_entropy_grad_parallel(*arrays, _chunk(logits.size, 1))
+    else:
+        loops.weighted_cross_entropy_grad(*arrays, 0, logits.size)
+    return grad_labels, grad_logits
+
+
 def _numpy_gradients():
     from .. import _gradients
 

@@ -289,3 +289,40 @@ def sigmoid_cross_entropy_grad(z, x, g, kind, packet):
     from_unnegated = zero if cond else grad_neg_abs
     grad_logits = add(add(add(from_relu, from_product, kind), from_negated, kind), from_unnegated, kind)
     return store(mul(grad_product, x, kind), kind), store(grad_logits, kind)
+
+
+@jit
+def _sign(x):
+    """Eigen's sign, as ``_gradients._sign`` stores it: -1, +0 or 1, and the plain NaN for a NaN."""
+    one = constant(x, 1.0)
+    if x > constant(x, 0.0):
+        return one
+    if x < constant(x, 0.0):
+        return -one
+    return constant(x, np.nan) if x != x else constant(x, 0.0)
+
+
+@jit(inline="always")
+def weighted_cross_entropy_grad(z, x, q1, g, kind, packet, unrolled):
+    """``(d/dlabels, d/dlogits)`` of one element, the ops of ``WeightedGradient.backward`` for
+    same-shape tensors: with ``l = 1 + (q - 1)*z`` and ``s = log1p(e) + relu(-x)``,
+    ``e = exp(-|x|)``: ``d/dx = (g*(1 - z) - (l*g)*[relu(-x) > 0]) + (-(l*g)/(1+e)*e) * sign(x)``
+    and ``d/dz = -(g*x) + (q - 1)*(g*s)``."""
+    x, z, q1, g = read(x), read(z), read(q1), widen(g)  # the upstream gradient is not read as an input
+    zero, one = constant(x, 0.0), constant(x, 1.0)
+    log_weight = add(one, mul(q1, z, kind), kind)
+    complement = sub(one, z, kind)
+    exp_neg_abs = op(exp(-abs(x), packet), kind)
+    neg_logits = -x
+    relu_neg_logits = neg_logits if (neg_logits > zero or neg_logits != neg_logits) else zero
+    softplus = add(op(log1p(exp_neg_abs, packet, unrolled), kind), relu_neg_logits, kind)
+    from_linear = mul(g, complement, kind)
+    grad_complement = mul(g, x, kind)
+    grad_softplus = mul(log_weight, g, kind)
+    grad_log_weight = mul(g, softplus, kind)
+    from_relu = -mul(grad_softplus, one if relu_neg_logits > zero else zero, kind)
+    grad_neg_abs = mul(mul(grad_softplus, div(one, add(one, exp_neg_abs, kind), kind), kind), exp_neg_abs, kind)
+    from_abs = mul(-grad_neg_abs, _sign(x), kind)
+    grad_logits = add(add(from_linear, from_relu, kind), from_abs, kind)
+    grad_labels = add(-grad_complement, mul(q1, grad_log_weight, kind), kind)
+    return store(grad_labels, kind), store(grad_logits, kind)

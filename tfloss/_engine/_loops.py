@@ -68,6 +68,21 @@ def sigmoid_cross_entropy_grad(labels, logits, grad_loss, grad_labels, grad_logi
         dz[k], dx[k] = _kernels.sigmoid_cross_entropy_grad(z[k], x[k], g[k], kind, False)
 
 
+@jit
+def weighted_cross_entropy_grad(labels, logits, pos_weight_minus_one, grad_loss, grad_labels, grad_logits, start, stop):
+    n, kind = grad_logits.size, grad_logits.dtype
+    p = packet_size(read(logits[0]))
+    split, unrolled = n - n % p, n - n % (4 * p)
+    middle = _packet_end(start, stop, split)
+    q1 = pos_weight_minus_one[0]
+    z, x, g, dz, dx = labels[start:middle], logits[start:middle], grad_loss[start:middle], grad_labels[start:middle], grad_logits[start:middle]
+    for k in range(middle - start):
+        dz[k], dx[k] = _kernels.weighted_cross_entropy_grad(z[k], x[k], q1, g[k], kind, True, start + k < unrolled)
+    z, x, g, dz, dx = labels[middle:stop], logits[middle:stop], grad_loss[middle:stop], grad_labels[middle:stop], grad_logits[middle:stop]
+    for k in range(stop - middle):
+        dz[k], dx[k] = _kernels.weighted_cross_entropy_grad(z[k], x[k], q1, g[k], kind, False, False)
+
+
 softmax_cross_entropy = _kernels.softmax_cross_entropy
 sparse_softmax_cross_entropy = _kernels.sparse_softmax_cross_entropy
 
@@ -91,6 +106,14 @@ def sigmoid_cross_entropy_grad_parallel(labels, logits, grad_loss, grad_labels, 
     n = grad_logits.size
     for c in prange((n + chunk - 1) // chunk):
         sigmoid_cross_entropy_grad(labels, logits, grad_loss, grad_labels, grad_logits, c * chunk, min(n, (c + 1) * chunk))
+
+
+@jit(parallel=True)
+def weighted_cross_entropy_grad_parallel(labels, logits, pos_weight_minus_one, grad_loss, grad_labels, grad_logits, chunk):
+    n = grad_logits.size
+    for c in prange((n + chunk - 1) // chunk):
+        weighted_cross_entropy_grad(labels, logits, pos_weight_minus_one, grad_loss, grad_labels, grad_logits,
+                                    c * chunk, min(n, (c + 1) * chunk))
 
 
 @jit(parallel=True)
