@@ -418,17 +418,18 @@ class SoftmaxGradient:
         precise_dtype, perm, logits_shape, labels_shape, logits_2d, labels_2d = cls._prepare(inputs)
         batch, classes = np.broadcast_shapes(logits_2d.shape, labels_2d.shape)
         grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
-        if batch > 0:
-            backprop = CpuTensor(_engine.softmax_cross_entropy(labels_2d, logits_2d)[1])
-            x = CpuTensor.from_input(np.broadcast_to(logits_2d, (batch, classes)))
+        logits_full = np.broadcast_to(logits_2d, (batch, classes))
+        if batch > 0:  # grad_loss * backprop, the product computed by the kernel's loop
+            grad_logits = CpuTensor(_engine.softmax_cross_entropy(labels_2d, logits_2d, upstream=grad_loss_flat.value)[1])
         else:
-            backprop = x = CpuTensor(np.zeros((batch, classes), precise_dtype))
-        grad_logits = grad_loss_flat * backprop
-        grad_labels = grad_loss_flat * -_log_softmax(x)
+            grad_logits = backprop = CpuTensor(np.zeros((batch, classes), precise_dtype))
         if second is not None:  # grad_grad: the outer tape's vector, brought to the kernel's layout
+            x = CpuTensor.from_input(logits_full) if batch > 0 else grad_logits
             grad_logits = grad_logits + _second_order_term(x, second)
         grads = {"logits": cls._back(grad_logits.value, logits_shape, perm, inputs.logits.dtype)}
         if inputs.labels_differentiable and _is_float(inputs.labels):
+            log_softmax = CpuTensor(_engine.log_softmax(logits_full) if batch > 0 else np.zeros((batch, classes), precise_dtype))
+            grad_labels = grad_loss_flat * -log_softmax
             grads["labels"] = cls._back(grad_labels.value, labels_shape, perm, inputs.labels.dtype)
         else:
             grads["labels"] = None
@@ -479,10 +480,10 @@ class SparseGradient:
         batch, classes = logits_2d.shape
         grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
         if batch > 0:
-            backprop = CpuTensor(_engine.sparse_softmax_cross_entropy(labels_flat, logits_2d)[1])
+            # grad_loss * backprop, the product computed by the kernel's loop
+            grad_logits = CpuTensor(_engine.sparse_softmax_cross_entropy(labels_flat, logits_2d, upstream=grad_loss_flat.value)[1])
         else:
-            backprop = CpuTensor(np.zeros((batch, classes), precise_dtype))
-        grad_logits = grad_loss_flat * backprop
+            grad_logits = CpuTensor(np.zeros((batch, classes), precise_dtype))
         if second is not None:
             grad_logits = grad_logits + _second_order_term(CpuTensor.from_input(logits_2d), second)
         grad = cast(grad_logits.value.reshape(logits.shape), logits.dtype)

@@ -92,6 +92,13 @@ def _modules():
     """The compiled kernels (importing numba), configured with the thread count."""
     global _compiled
     if _compiled is None:
+        import warnings
+
+        from numba.core.errors import NumbaIRAssumptionWarning
+
+        # numba's own pedantic self-check, raised while it inlines the float64 log1p: not about
+        # the user's code or results, so not shown to them.
+        warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)
         from . import _loops
 
         _compiled = _loops
@@ -217,30 +224,39 @@ def _numpy_gradients():
     return _gradients
 
 
-def _row_op(name: str, labels: np.ndarray, logits: np.ndarray, with_backprop: bool):
+def _row_op(name: str, labels: np.ndarray, logits: np.ndarray, with_backprop: bool, upstream):
     loops = _modules()
     batch, classes = logits.shape
     result, out = _output((batch,), logits.dtype)
     backprop, backprop_out = _output((batch, classes) if with_backprop else (0, 0), logits.dtype)
     x = _stored(logits)
+    scale = _stored(np.zeros(0, logits.dtype) if upstream is None else upstream.reshape(-1))
     if batch >= 2 and batch * classes >= PARALLEL_MIN_ELEMENTS:
-        getattr(loops, name + "_parallel")(labels, x, out, backprop_out, with_backprop, _chunk(batch, classes))
+        getattr(loops, name + "_parallel")(labels, x, out, backprop_out, with_backprop, scale, _chunk(batch, classes))
     else:
-        getattr(loops, name)(labels, x, out, backprop_out, with_backprop, 0, batch)
+        getattr(loops, name)(labels, x, out, backprop_out, with_backprop, scale, 0, batch)
     return result, (backprop if with_backprop else None)
 
 
-def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True):
+def _scaled(backprop: np.ndarray, upstream) -> np.ndarray:
+    """The NumPy path's ``grad_loss[:, None] * backprop`` (one rounded Mul)."""
+    if upstream is None:
+        return backprop
+    return (CpuTensor(upstream.reshape(-1, 1)) * CpuTensor(backprop)).value
+
+
+def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True, upstream=None):
     """``_kernels.softmax_cross_entropy`` of 2-D arrays: ``(loss, backprop)``.
 
     ``labels`` broadcast against ``logits`` as TF's kernel allows.  ``backprop`` is None when
-    not asked for (the forward op does not need it; the NumPy path computes it anyway).
+    not asked for (the forward op does not need it; the NumPy path computes it anyway); with an
+    ``upstream`` gradient (one per row, in the logits' dtype) it is ``upstream[:, None] * backprop``.
     """
     batch, classes = np.broadcast_shapes(labels.shape, logits.shape)
     if not _use_engine() or classes == 0 or logits.shape != (batch, classes):
         loss, backprop = _numpy_kernels.softmax_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(logits))
-        return loss.value, backprop.value
-    return _row_op("softmax_cross_entropy", _stored(labels), logits, with_backprop)
+        return loss.value, _scaled(backprop.value, upstream)
+    return _row_op("softmax_cross_entropy", _stored(labels), logits, with_backprop, upstream)
 
 
 def labels_in_range(labels: np.ndarray, classes: int) -> bool:
@@ -250,9 +266,25 @@ def labels_in_range(labels: np.ndarray, classes: int) -> bool:
     return _modules().labels_in_range(np.ascontiguousarray(labels).reshape(-1), classes)
 
 
-def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True):
-    """``_kernels.sparse_softmax_cross_entropy``: ``(loss, backprop)``, labels already range-checked."""
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """``_gradients._log_softmax`` of a 2-D array (TF's LogSoftmax kernel)."""
+    if not _use_engine() or 0 in logits.shape:
+        return _numpy_gradients()._log_softmax(CpuTensor.from_input(logits)).value
+    loops = _modules()
+    batch, classes = logits.shape
+    result, out = _output(logits.shape, logits.dtype)
+    x = _stored(logits)
+    if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
+        loops.log_softmax_parallel(x, out, _chunk(batch, classes))
+    else:
+        loops.log_softmax(x, out, 0, batch)
+    return result
+
+
+def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True, upstream=None):
+    """``_kernels.sparse_softmax_cross_entropy``: ``(loss, backprop)``, labels already range-checked;
+    ``upstream`` as for :func:`softmax_cross_entropy`."""
     if not _use_engine():
         loss, backprop = _numpy_kernels.sparse_softmax_cross_entropy(labels, CpuTensor.from_input(logits))
-        return loss.value, backprop.value
-    return _row_op("sparse_softmax_cross_entropy", np.ascontiguousarray(labels), logits, with_backprop)
+        return loss.value, _scaled(backprop.value, upstream)
+    return _row_op("sparse_softmax_cross_entropy", np.ascontiguousarray(labels), logits, with_backprop, upstream)

@@ -47,7 +47,7 @@ def _pow2_32(k):
 
 @jit
 def _pow2_64(k):
-    return bits_f64(U64(np.int64(k) + np.int64(1023)) << U64(52))
+    return bits_f64(U64(np.int64(k + np.int32(1023))) << U64(52))
 
 
 @jit
@@ -61,10 +61,11 @@ def _ldexp32(y, m):
 
 @jit
 def _ldexp64(y, m):
-    e = np.int64(0) if m != m else np.int64(max(min(m, F64(2099.0)), F64(-2099.0)))
-    b = e >> np.int64(2)
+    # int32 suffices for |m| <= 2099, and converts in vectors where int64 may not
+    e = np.int32(0) if m != m else np.int32(max(min(m, F64(2099.0)), F64(-2099.0)))
+    b = e >> np.int32(2)
     c = _pow2_64(b)
-    return y * c * c * c * _pow2_64(e - np.int64(3) * b)
+    return y * c * c * c * _pow2_64(e - np.int32(3) * b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def log1p32(x, packet):
     return _flush32(log1p_packet32(x) if packet else math.log1p(x))
 
 
-@jit
+@jit(inline="always")  # too large for LLVM to inline by itself, which stops the loops vectorising
 def log1p64(x, packet, unrolled):
     return _flush64(log1p_packet64(x, unrolled) if packet else math.log1p(x))
 
@@ -318,7 +319,7 @@ def _log(x, packet):
     return lambda x, packet: log32(x, packet)
 
 
-@overload(log1p)
+@overload(log1p, inline="always")
 def _log1p(x, packet, unrolled):
     if x == types.float64:
         return lambda x, packet, unrolled: log1p64(x, packet, unrolled)

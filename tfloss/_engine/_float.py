@@ -74,56 +74,54 @@ bits_f64 = _bitcast(types.uint64, types.float64)
 # 16-bit <-> float32
 
 
+@intrinsic
+def _fpext_half(typingctx, bits):
+    """The CPU's float16 -> float32 conversion (F16C ``vcvtph2ps``) of 16 bits."""
+    def codegen(context, builder, signature, args):
+        half = builder.bitcast(builder.trunc(args[0], ir.IntType(16)), ir.HalfType())
+        return builder.fpext(half, ir.FloatType())
+
+    return types.float32(bits), codegen
+
+
+@intrinsic
+def _fptrunc_half(typingctx, value):
+    """The CPU's float32 -> float16 conversion (F16C ``vcvtps2ph``, round to nearest even), as bits."""
+    if value != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        half = builder.fptrunc(args[0], ir.HalfType())
+        return builder.bitcast(half, ir.IntType(16))
+
+    return types.uint16(value), codegen
+
+
 @jit
 def half_to_float(h):
-    """float16 bits to float32, exactly (NumPy's widening: a NaN keeps its payload, unquieted)."""
+    """float16 bits to float32, exactly (NumPy's widening: a NaN keeps its payload, unquieted).
+
+    Numbers go through the CPU's conversion; a NaN's bits are moved by hand (the CPU would
+    quiet a signalling NaN), and the two are selected without a branch, so loops vectorise.
+    """
     h = U32(h)
-    sign = (h & U32(0x8000)) << U32(16)
-    exponent = (h >> U32(10)) & U32(0x1F)
-    mantissa = h & U32(0x3FF)
-    if exponent == 0x1F:
-        return bits_f32(sign | U32(0x7F800000) | (mantissa << U32(13)))
-    if exponent == 0:
-        # zero or subnormal: mantissa * 2**-24, exact in float32
-        value = F32(mantissa) * F32(5.9604644775390625e-08)
-        return -value if sign else value
-    return bits_f32(sign | ((exponent + U32(112)) << U32(23)) | (mantissa << U32(13)))
+    nan = bits_f32(((h & U32(0x8000)) << U32(16)) | U32(0x7F800000) | ((h & U32(0x3FF)) << U32(13)))
+    is_nan = ((h & U32(0x7C00)) == U32(0x7C00)) & ((h & U32(0x3FF)) != U32(0))
+    return nan if is_nan else _fpext_half(h)
 
 
 @jit
 def float_to_half(x):
     """float32 to float16 bits, round to nearest even (NumPy's ``astype(float16)``, NaNs too).
 
-    Overflow gives inf; below half the smallest subnormal gives a signed zero; a NaN keeps the
-    top 10 bits of its payload (its lowest bit set if they are all zero, so it stays a NaN).
+    Numbers go through the CPU's conversion (overflow gives inf, below half the smallest
+    subnormal a signed zero); a NaN keeps the top 10 bits of its payload, unquieted, with the
+    lowest bit set if they are all zero, as NumPy does.  Selected without a branch.
     """
     f = f32_bits(x)
-    sign = np.uint16((f >> U32(16)) & U32(0x8000))
-    exponent = f & U32(0x7F800000)
-    mantissa = f & U32(0x007FFFFF)
-    if exponent == U32(0x7F800000):
-        if mantissa == 0:
-            return np.uint16(sign | np.uint16(0x7C00))
-        payload = np.uint16(mantissa >> U32(13))
-        return np.uint16(sign | np.uint16(0x7C00) | (payload if payload else np.uint16(1)))
-    if exponent >= U32(0x47800000):  # 2**16 and above: overflow
-        return np.uint16(sign | np.uint16(0x7C00))
-    if exponent <= U32(0x38000000):  # below 2**-14: a float16 subnormal or zero
-        if exponent < U32(0x33000000):  # below 2**-25: rounds to zero
-            return np.uint16(sign)
-        shift = U32(126) - (exponent >> U32(23))  # 14 .. 24 bits drop out
-        significand = mantissa | U32(0x00800000)
-        kept = significand >> shift
-        rest = significand - (kept << shift)
-        half = U32(1) << (shift - U32(1))
-        if rest > half or (rest == half and (kept & U32(1))):
-            kept += U32(1)
-        return np.uint16(sign | np.uint16(kept))
-    kept = ((exponent - U32(0x38000000)) >> U32(13)) | (mantissa >> U32(13))
-    rest = mantissa & U32(0x1FFF)
-    if rest > U32(0x1000) or (rest == U32(0x1000) and (kept & U32(1))):
-        kept += U32(1)  # may carry into the exponent, and into inf: correct
-    return np.uint16(sign | np.uint16(kept))
+    payload = (f >> U32(13)) & U32(0x3FF)
+    nan = ((f >> U32(16)) & U32(0x8000)) | U32(0x7C00) | (payload if payload else U32(1))
+    return np.uint16(nan) if x != x else _fptrunc_half(x)
 
 
 @jit

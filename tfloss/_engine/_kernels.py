@@ -199,12 +199,14 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
 
 
 @jit
-def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, start, stop):
+def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream, start, stop):
     """Rows [start, stop) of ``sum_j z_j * (log(sum_k exp(x_k - m)) - (x_j - m))``, ``m = max x``.
 
     ``labels`` is ``[1 or B, 1 or C]`` and broadcast here; ``backprop = exp(x - m) / sum - z``
-    is written only ``with_backprop``.  ``log`` runs over the ``[B, 1]`` sums and the backprop's
-    ``exp`` over the whole ``[B, C]`` tensor: each has its own packet/scalar split.
+    is written only ``with_backprop``, times ``upstream[r]`` when an upstream gradient is given
+    (``SoftmaxGradient.backward``'s ``grad_loss * backprop``).  ``log`` runs over the ``[B, 1]``
+    sums and the backprop's ``exp`` over the whole ``[B, C]`` tensor: each has its own
+    packet/scalar split.
     """
     kind = out.dtype
     batch, classes = logits.shape
@@ -232,16 +234,20 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, start, s
             for j in range(classes):
                 z = read(label_row[j] if label_columns else label_row[0])
                 e = op(exp(shifted[j], r * classes + j < size - size % p), kind)
-                backprop[r, j] = store(sub(div(e, sum_exp, kind), z, kind), kind)
+                gradient = sub(div(e, sum_exp, kind), z, kind)
+                if upstream.size:
+                    gradient = mul(widen(upstream[r]), gradient, kind)
+                backprop[r, j] = store(gradient, kind)
 
 
 @jit
-def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, start, stop):
+def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream, start, stop):
     """Rows [start, stop) of ``log(sum_k exp(x_k - m)) - (x_y - m)`` for class index ``y``.
 
     Labels are already checked to lie in ``[0, classes)``.  The row's ``log`` is the C
     library's (the kernel's loss generator calls it one element at a time); ``backprop =
-    exp(x - m) / sum - onehot(y)`` is written only ``with_backprop``.
+    exp(x - m) / sum - onehot(y)`` is written only ``with_backprop``, times ``upstream[r]`` when
+    an upstream gradient is given (``SparseGradient.backward``'s ``grad_loss * backprop``).
     """
     kind = out.dtype
     batch, classes = logits.shape
@@ -265,6 +271,8 @@ def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, s
                 probability = div(e, sum_exp, kind)
                 if j == label:
                     probability = sub(probability, constant(probability, 1.0), kind)
+                if upstream.size:
+                    probability = mul(widen(upstream[r]), probability, kind)
                 backprop[r, j] = store(probability, kind)
 
 
@@ -326,3 +334,28 @@ def weighted_cross_entropy_grad(z, x, q1, g, kind, packet, unrolled):
     grad_logits = add(add(from_linear, from_relu, kind), from_abs, kind)
     grad_labels = add(-grad_complement, mul(q1, grad_log_weight, kind), kind)
     return store(grad_labels, kind), store(grad_logits, kind)
+
+
+@jit
+def log_softmax(logits, out, start, stop):
+    """Rows [start, stop) of ``_gradients._log_softmax``: ``shifted - log(sum(exp(shifted)))``,
+    ``shifted = x - max(x)``.  Here ``exp`` is its own op, over the whole ``[B, C]`` tensor,
+    before the row sum (TF's LogSoftmax kernel), unlike the xent kernels' fused ``sum(exp)``."""
+    kind = out.dtype
+    batch, classes = logits.shape
+    shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
+    p = packet_size(constant(shifted, 0.0))
+    size = batch * classes
+    for r in range(start, stop):
+        row = logits[r]
+        for j in range(classes):
+            shifted[j] = read(row[j])
+        m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
+        for j in range(classes):
+            shifted[j] = sub(shifted[j], m, kind)
+            work[j] = op(exp(shifted[j], r * classes + j < size - size % p), kind)
+        sum_exp = row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM)
+        log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
+        out_row = out[r]
+        for j in range(classes):
+            out_row[j] = store(sub(shifted[j], log_sum_exp, kind), kind)

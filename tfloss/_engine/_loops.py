@@ -84,6 +84,7 @@ def weighted_cross_entropy_grad(labels, logits, pos_weight_minus_one, grad_loss,
 
 
 softmax_cross_entropy = _kernels.softmax_cross_entropy
+log_softmax = _kernels.log_softmax
 sparse_softmax_cross_entropy = _kernels.sparse_softmax_cross_entropy
 
 
@@ -117,17 +118,25 @@ def weighted_cross_entropy_grad_parallel(labels, logits, pos_weight_minus_one, g
 
 
 @jit(parallel=True)
-def softmax_cross_entropy_parallel(labels, logits, out, backprop, with_backprop, chunk):
-    n = out.size
+def log_softmax_parallel(logits, out, chunk):
+    n = logits.shape[0]
     for c in prange((n + chunk - 1) // chunk):
-        _kernels.softmax_cross_entropy(labels, logits, out, backprop, with_backprop, c * chunk, min(n, (c + 1) * chunk))
+        _kernels.log_softmax(logits, out, c * chunk, min(n, (c + 1) * chunk))
 
 
 @jit(parallel=True)
-def sparse_softmax_cross_entropy_parallel(labels, logits, out, backprop, with_backprop, chunk):
+def softmax_cross_entropy_parallel(labels, logits, out, backprop, with_backprop, upstream, chunk):
     n = out.size
     for c in prange((n + chunk - 1) // chunk):
-        _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop,
+        _kernels.softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream,
+                                       c * chunk, min(n, (c + 1) * chunk))
+
+
+@jit(parallel=True)
+def sparse_softmax_cross_entropy_parallel(labels, logits, out, backprop, with_backprop, upstream, chunk):
+    n = out.size
+    for c in prange((n + chunk - 1) // chunk):
+        _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream,
                                               c * chunk, min(n, (c + 1) * chunk))
 
 
