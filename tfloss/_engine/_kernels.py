@@ -199,6 +199,21 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
 
 
 @jit
+def _shifted_row(logits, r, shifted, work, accumulators, kind):
+    """The start both xent kernels share: ``shifted = x - max(x)`` for row ``r``, and the row's
+    ``sum(exp(shifted))`` with the exp evaluated inside the sum (``work`` is scratch)."""
+    classes = logits.shape[1]
+    row = logits[r]
+    for j in range(classes):
+        shifted[j] = read(row[j])
+    m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
+    for j in range(classes):
+        shifted[j] = sub(shifted[j], m, kind)
+        work[j] = shifted[j]
+    return row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM_EXP)
+
+
+@jit
 def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream, start, stop):
     """Rows [start, stop) of ``sum_j z_j * (log(sum_k exp(x_k - m)) - (x_j - m))``, ``m = max x``.
 
@@ -216,14 +231,7 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
-        row = logits[r]
-        for j in range(classes):
-            shifted[j] = read(row[j])
-        m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
-        for j in range(classes):
-            shifted[j] = sub(shifted[j], m, kind)
-            work[j] = shifted[j]
-        sum_exp = row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM_EXP)
+        sum_exp = _shifted_row(logits, r, shifted, work, accumulators, kind)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
         label_row = labels[r * label_rows]
         for j in range(classes):
@@ -255,14 +263,7 @@ def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, u
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
-        row = logits[r]
-        for j in range(classes):
-            shifted[j] = read(row[j])
-        m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
-        for j in range(classes):
-            shifted[j] = sub(shifted[j], m, kind)
-            work[j] = shifted[j]
-        sum_exp = row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM_EXP)
+        sum_exp = _shifted_row(logits, r, shifted, work, accumulators, kind)
         label = labels[r]
         out[r] = store(sub(op(log(sum_exp, False), kind), shifted[label], kind), kind)
         if with_backprop:
