@@ -21,22 +21,10 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ._float import jit, F32, F64, U32, U64, bits_f32, bits_f64, f32_bits, f64_bits
+from ._float import F32, F64, U32, U64, bits_f32, bits_f64, constant, f32_bits, f64_bits, ftz32, ftz64, jit, quiet
 
 _NAN32_ALL_ONES = U32(0xFFFFFFFF)
 _NAN64_ALL_ONES = U64(0xFFFFFFFFFFFFFFFF)
-_QUIET32 = U32(0x00400000)
-_QUIET64 = U64(0x0008000000000000)
-
-
-@jit
-def quiet32(x):
-    return bits_f32(f32_bits(x) | _QUIET32)
-
-
-@jit
-def quiet64(x):
-    return bits_f64(f64_bits(x) | _QUIET64)
 
 
 @jit
@@ -91,7 +79,7 @@ def exp_packet32(x):
     if x < F32(-104.0):
         out = F32(0.0)
     if x != x:
-        out = quiet32(x)
+        out = quiet(x)
     return out
 
 
@@ -115,7 +103,7 @@ def exp_packet64(x):
     if x < F64(-745.519):
         out = F64(0.0)
     if x != x:
-        out = quiet64(x)
+        out = quiet(x)
     return out
 
 
@@ -136,25 +124,26 @@ def _frexp64(x):
     return mantissa, exponent
 
 
+def _all_ones_nan(x):
+    """The NaN Eigen's log makes (every bit set), in the dtype of ``x``."""
+
+
+@overload(_all_ones_nan)
+def _all_ones_nan_of(x):
+    if x == types.float64:
+        return lambda x: bits_f64(_NAN64_ALL_ONES)
+    return lambda x: bits_f32(_NAN32_ALL_ONES)
+
+
 @jit
-def _log_special32(x, y):
+def _log_special(x, y):
     """``_log_special_values``: 0 -> -inf, x < 0 or NaN -> all-ones NaN, +inf -> +inf."""
-    if x == F32(0.0):
-        return F32(-np.inf)
-    if not x >= F32(0.0):
-        return bits_f32(_NAN32_ALL_ONES)
-    if x == F32(np.inf):
-        return x
-    return y
-
-
-@jit
-def _log_special64(x, y):
-    if x == F64(0.0):
-        return F64(-np.inf)
-    if not x >= F64(0.0):
-        return bits_f64(_NAN64_ALL_ONES)
-    if x == F64(np.inf):
+    zero = constant(x, 0.0)
+    if x == zero:
+        return constant(x, -np.inf)
+    if not x >= zero:
+        return _all_ones_nan(x)
+    if x == constant(x, np.inf):
         return x
     return y
 
@@ -176,7 +165,7 @@ def log_packet32(x):
     q = q * t + F32(1.4999999999999927)
     q = q * t + F32(1.0)
     y = e * F32(0.693147180559945309) + p / q
-    return _log_special32(x, y)
+    return _log_special(x, y)
 
 
 @jit
@@ -206,7 +195,7 @@ def log_packet64(x):
     y = F64(-0.5) * t2 + y
     y = t + y
     y = e * F64(0.693147180559945309417) + y
-    return _log_special64(x, y)
+    return _log_special(x, y)
 
 
 @jit
@@ -218,7 +207,7 @@ def log1p_packet32(x):
     if u == F32(1.0) or u == log_u:
         out = x
     if x != x:
-        out = quiet32(x)
+        out = quiet(x)
     return out
 
 
@@ -232,7 +221,7 @@ def log1p_packet64(x, unrolled):
     if u == F64(1.0) or u == log_u:
         out = x
     if x != x:
-        out = bits_f64(_NAN64_ALL_ONES) if unrolled else quiet64(x)
+        out = bits_f64(_NAN64_ALL_ONES) if unrolled else quiet(x)
     return out
 
 
@@ -241,34 +230,24 @@ def log1p_packet64(x, unrolled):
 
 
 @jit
-def _flush32(v):
-    return bits_f32(f32_bits(v) & U32(0x80000000)) if abs(v) < F32(1.1754944e-38) else v
-
-
-@jit
-def _flush64(v):
-    return bits_f64(f64_bits(v) & U64(0x8000000000000000)) if abs(v) < F64(2.2250738585072014e-308) else v
-
-
-@jit
 def exp32(x, packet):
-    return _flush32(exp_packet32(x) if packet else math.exp(x))
+    return ftz32(exp_packet32(x) if packet else math.exp(x))
 
 
 @jit
 def exp64(x, packet):
-    return _flush64(exp_packet64(x) if packet else math.exp(x))
+    return ftz64(exp_packet64(x) if packet else math.exp(x))
 
 
 @jit
 def log32(x, packet):
-    return _flush32(log_packet32(x) if packet else math.log(x))
+    return ftz32(log_packet32(x) if packet else math.log(x))
 
 
 @jit
 def log64(x, packet):
     if packet:
-        return _flush64(log_packet64(x))
+        return ftz64(log_packet64(x))
     return scalar_log64(x)
 
 
@@ -277,17 +256,17 @@ def scalar_log64(x):
     """glibc's ``log@GLIBC_2.2.5``: the default ``log``, but +NaN for a negative argument."""
     if x < F64(0.0):
         return bits_f64(U64(0x7FF8000000000000))
-    return _flush64(math.log(x))
+    return ftz64(math.log(x))
 
 
 @jit
 def log1p32(x, packet):
-    return _flush32(log1p_packet32(x) if packet else math.log1p(x))
+    return ftz32(log1p_packet32(x) if packet else math.log1p(x))
 
 
 @jit(inline="always")  # too large for LLVM to inline by itself, which stops the loops vectorising
 def log1p64(x, packet, unrolled):
-    return _flush64(log1p_packet64(x, unrolled) if packet else math.log1p(x))
+    return ftz64(log1p_packet64(x, unrolled) if packet else math.log1p(x))
 
 
 # Generic over the compute dtype, for the kernels: ``exp(x, packet)`` etc.
