@@ -199,9 +199,8 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
 
 
 @jit
-def _shifted_row(logits, r, shifted, work, accumulators, kind):
-    """The start both xent kernels share: ``shifted = x - max(x)`` for row ``r``, and the row's
-    ``sum(exp(shifted))`` with the exp evaluated inside the sum (``work`` is scratch)."""
+def _minus_row_max(logits, r, shifted, accumulators, kind):
+    """``shifted = x - max(x)`` for row ``r``: the start of every softmax-like kernel."""
     classes = logits.shape[1]
     row = logits[r]
     for j in range(classes):
@@ -209,6 +208,15 @@ def _shifted_row(logits, r, shifted, work, accumulators, kind):
     m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
     for j in range(classes):
         shifted[j] = sub(shifted[j], m, kind)
+
+
+@jit
+def _shifted_row(logits, r, shifted, work, accumulators, kind):
+    """The start both xent kernels share: ``shifted = x - max(x)`` for row ``r``, and the row's
+    ``sum(exp(shifted))`` with the exp evaluated inside the sum (``work`` is scratch)."""
+    classes = logits.shape[1]
+    _minus_row_max(logits, r, shifted, accumulators, kind)
+    for j in range(classes):
         work[j] = shifted[j]
     return row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM_EXP)
 
@@ -348,12 +356,8 @@ def log_softmax(logits, out, start, stop):
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
-        row = logits[r]
+        _minus_row_max(logits, r, shifted, accumulators, kind)
         for j in range(classes):
-            shifted[j] = read(row[j])
-        m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
-        for j in range(classes):
-            shifted[j] = sub(shifted[j], m, kind)
             work[j] = op(exp(shifted[j], r * classes + j < size - size % p), kind)
         sum_exp = row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
