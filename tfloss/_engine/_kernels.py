@@ -63,25 +63,29 @@ SUM, SUM_EXP, MAX = 0, 1, 2  # what row_reduce computes
 
 
 @jit
-def _leaf_max(values, lo, n, lanes):
+def _leaf_max(values, lo, n, running):
     """``_cpu._eigen_max`` for one leaf: the packet lanes skip NaNs, the tail takes
     ``std::max(t, accum)`` one by one (a NaN replaces the maximum, the next number replaces the
     NaN), and the result is ``std::max(tail, lanes)``.  NaN bits are moved, never recomputed.
-    ``lanes`` is scratch for one packet (per-lane maxima, as the SIMD register holds them)."""
-    values = values[lo:lo + n]  # a view from 0 (see _loops): the index is never negative
+
+    Lane ``l`` of Eigen's packet sees elements ``l, l + P, l + 2P, ...`` in turn; ``running[j]``
+    is that lane's maximum after element ``j`` (a scan with stride ``P``, scratch as long as the
+    leaf), so that the loop vectorises while keeping each lane's order.
+    """
+    values = values[lo:lo + n]  # views from 0 (see _loops): the index is never negative
+    running = running[lo:lo + n]
     lowest = constant(values, -np.inf)
     p = packet_size(lowest)
     vectorized = n // p * p
-    for lane in range(p):
-        lanes[lane] = lowest
-    for start in range(0, vectorized, p):
-        for lane in range(p):
-            if values[start + lane] > lanes[lane]:  # False for a NaN
-                lanes[lane] = values[start + lane]
+    for j in range(min(vectorized, p)):  # the first packet against the initial -inf
+        running[j] = values[j] if values[j] > lowest else lowest  # False for a NaN
+    for j in range(vectorized - p):
+        ahead = values[j + p]
+        running[j + p] = ahead if ahead > running[j] else running[j]
     packets = lowest
-    for lane in range(p):
-        if lanes[lane] > packets:
-            packets = lanes[lane]
+    for j in range(max(vectorized - p, 0), vectorized):  # the lanes, left to right
+        if running[j] > packets:
+            packets = running[j]
     tail = lowest
     for j in range(vectorized, n):
         tail = tail if values[j] < tail else values[j]
@@ -100,6 +104,11 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
     Of two NaNs the accumulator's survives, except in the fold of accumulator k into the first
     (k = 2, 3 in float32; 1, 2, 3 in float64) and in the final ``tail + horizontal sum``, where
     TF's compiled code keeps the later operand's (``_cpu._FOLD_LATER_NAN_WINS``).
+
+    The leaf is overwritten.  Lane ``l`` of accumulator ``k`` adds elements ``kP + l``,
+    ``kP + l + 4P``, ... in turn, starting from zero: the four accumulators are a running sum
+    with stride ``4P`` in place, whose last ``4P`` values are the accumulators (so that the loop
+    vectorises while keeping each lane's order).
     """
     values = values[lo:lo + n]  # a view from 0 (see _loops): the index is never negative
     zero = constant(values, 0.0)
@@ -111,13 +120,13 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
             values[j] = op(exp(values[j], True), kind)
         for j in range(vectorized, n):
             values[j] = op(exp(values[j], False), kind)
+    for j in range(min(unrolled, 4 * p)):  # the first four packets onto the zero accumulators
+        values[j] = add(zero, values[j], kind)
+    for j in range(unrolled - 4 * p):
+        values[j + 4 * p] = add(values[j], values[j + 4 * p], kind)
     for k in range(4):
         for lane in range(p):
-            accumulators[k, lane] = zero
-    for start in range(0, unrolled, 4 * p):
-        for k in range(4):
-            for lane in range(p):
-                accumulators[k, lane] = add(accumulators[k, lane], values[start + k * p + lane], kind)
+            accumulators[k, lane] = values[unrolled - 4 * p + k * p + lane] if unrolled else zero
     for k in range(1, 4):
         later_nan_wins = k > 1 or p == 4
         for lane in range(p):
@@ -139,7 +148,7 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
 
 
 @jit
-def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
+def row_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
     """``_cpu._eigen_sum`` (``mode`` SUM, or SUM_EXP for ``sum(exp(values))``) or
     ``_cpu._eigen_max`` (MAX) of ``values[lo:lo+n]``, a row starting at ``first_index`` in the
     flattened tensor.  Above packet * leaf size the row is split in two and the halves' results
@@ -148,14 +157,15 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
     the maximum splits at ``P * ceil(ceil(n / 2) / P)`` into the row and takes
     ``std::max(right, left)``.
 
-    The recursion is written as a loop over an explicit stack (numba's cache does not keep
+    A sum overwrites ``values``; the maximum leaves them and uses ``running`` (as long as
+    ``values``) as scratch.  The recursion is written as a loop over an explicit stack (numba's cache does not keep
     recursive functions): ``stage`` 0 descends left, 1 descends right, 2 combines the two.
     """
     p = packet_size(constant(values, 0.0))
     limit = p * leaf_size(kind)
     if n <= limit:  # one leaf: most rows
         if mode == MAX:
-            return _leaf_max(values, lo, n, accumulators[0])
+            return _leaf_max(values, lo, n, running)
         return _leaf_sum(values, lo, n, accumulators, kind, mode == SUM_EXP)
     starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
     results = scratch(kind, 64)
@@ -165,7 +175,7 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
         start, count = starts[depth], counts[depth]
         if count <= limit:
             if mode == MAX:
-                results[done] = _leaf_max(values, start, count, accumulators[0])
+                results[done] = _leaf_max(values, start, count, running)
             else:
                 results[done] = _leaf_sum(values, start, count, accumulators, kind, mode == SUM_EXP)
             done += 1
@@ -199,13 +209,14 @@ def row_reduce(values, lo, n, first_index, accumulators, kind, mode):
 
 
 @jit
-def _minus_row_max(logits, r, shifted, accumulators, kind):
-    """``shifted = x - max(x)`` for row ``r``: the start of every softmax-like kernel."""
+def _minus_row_max(logits, r, shifted, work, accumulators, kind):
+    """``shifted = x - max(x)`` for row ``r``: the start of every softmax-like kernel (``work``
+    is scratch)."""
     classes = logits.shape[1]
     row = logits[r]
     for j in range(classes):
         shifted[j] = read(row[j])
-    m = row_reduce(shifted, 0, classes, r * classes, accumulators, kind, MAX)
+    m = row_reduce(shifted, 0, classes, r * classes, work, accumulators, kind, MAX)
     for j in range(classes):
         shifted[j] = sub(shifted[j], m, kind)
 
@@ -215,10 +226,10 @@ def _shifted_row(logits, r, shifted, work, accumulators, kind):
     """The start both xent kernels share: ``shifted = x - max(x)`` for row ``r``, and the row's
     ``sum(exp(shifted))`` with the exp evaluated inside the sum (``work`` is scratch)."""
     classes = logits.shape[1]
-    _minus_row_max(logits, r, shifted, accumulators, kind)
+    _minus_row_max(logits, r, shifted, work, accumulators, kind)
     for j in range(classes):
         work[j] = shifted[j]
-    return row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM_EXP)
+    return row_reduce(work, 0, classes, r * classes, work, accumulators, kind, SUM_EXP)
 
 
 @jit
@@ -245,7 +256,7 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream
         for j in range(classes):
             z = read(label_row[j] if label_columns else label_row[0])
             work[j] = mul(z, sub(log_sum_exp, shifted[j], kind), kind)
-        out[r] = store(row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM), kind)
+        out[r] = store(row_reduce(work, 0, classes, r * classes, work, accumulators, kind, SUM), kind)
         if with_backprop:
             for j in range(classes):
                 z = read(label_row[j] if label_columns else label_row[0])
@@ -356,10 +367,10 @@ def log_softmax(logits, out, start, stop):
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
-        _minus_row_max(logits, r, shifted, accumulators, kind)
+        _minus_row_max(logits, r, shifted, work, accumulators, kind)
         for j in range(classes):
             work[j] = op(exp(shifted[j], r * classes + j < size - size % p), kind)
-        sum_exp = row_reduce(work, 0, classes, r * classes, accumulators, kind, SUM)
+        sum_exp = row_reduce(work, 0, classes, r * classes, work, accumulators, kind, SUM)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
         out_row = out[r]
         for j in range(classes):
