@@ -99,6 +99,24 @@ def test_16_bit_conversions_match_numpy_and_ml_dtypes():
         assert np.array_equal(out[3].view(np.uint16), bits(floats.astype(ml_dtypes.bfloat16)))
 
 
+@pytest.mark.parametrize("half", [np.float16, ml_dtypes.bfloat16], ids=["float16", "bfloat16"])
+def test_engine_cast_matches_astype(engine, half):
+    """The casts around the softmax ops' float32 kernels: every 16-bit pattern, float32 rounding
+    edges and random patterns, in a non-contiguous layout, against NumPy's / ml_dtypes' astype."""
+    patterns = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(half).reshape(256, 256).T
+    rng = np.random.default_rng(3)
+    floats = rng.integers(0, 1 << 32, (512, 1024), dtype=np.uint64).astype(np.uint32).view(np.float32)
+    floats[0, :32] = bits(np.array([0x7F800001, 0xFF800001, 0x7FC00001, 0x00000001, 0x80000001, 0x477FF000,
+                                   0x477FEFFF, 0x387FC000, 0x33000000, 0x33000001, 0x7F7FFFFF, 0x3F808000,
+                                   0x3F818000, 0x3F808001, 0x7F800000, 0xFF800000] * 2, np.uint32)).view(np.float32)
+    with np.errstate(all="ignore"):
+        for array, dtype in ((patterns, np.float32), (floats[:, ::2], half), (floats, half)):
+            got = engine("numba", _engine.cast, array, np.dtype(dtype))
+            want = array.astype(dtype)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert np.array_equal(bits(got), bits(want))
+
+
 @numba.njit
 def _math(x, split, unrolled, out_exp, out_log, out_log1p):
     for i in range(x.size):
@@ -167,10 +185,13 @@ def test_engine_matches_numpy_path_on_catalogue(engine, case):
 
 # value_and_gradient and hessian_vector_product run the engine's kernels too (the softmax
 # family's backprop, the sigmoid gradient): a random upstream gradient, and the HVP, on every
-# case but the large ones (whose gradients the parity suite already compares with TF's).
+# case but the large ones (whose gradients the parity suite already compares with TF's).  With
+# the default upstream gradient the softmax family keeps the forward kernel's backprop (as TF's
+# tape keeps the op's second output): that path is replayed too.
 _GRADIENT_BY_FAMILY = {}
 for _target in gradient_targets():
-    if _target.name.startswith(("grad_upstream:", "hvp:")):
+    if _target.name.startswith(("grad_upstream:", "hvp:")) or (
+            _target.name.startswith("grad:") and _target.family in ("softmax", "sparse")):
         _GRADIENT_BY_FAMILY.setdefault(_target.family, []).append(_target)
 GRADIENT_CASES = [c for c in CASES if c.group != "large"]
 
@@ -178,6 +199,28 @@ GRADIENT_CASES = [c for c in CASES if c.group != "large"]
 @pytest.mark.parametrize("case", GRADIENT_CASES, ids=[c.id for c in GRADIENT_CASES])
 def test_engine_gradients_match_numpy_path_on_catalogue(engine, case):
     assert _replay(engine, case, _GRADIENT_BY_FAMILY[case.family]) == []
+
+
+KEPT_CASES = [c for c in GRADIENT_CASES if c.family in ("softmax", "sparse")]
+
+
+@pytest.mark.parametrize("case", KEPT_CASES, ids=[c.id for c in KEPT_CASES])
+def test_kept_backprop_equals_the_backward_kernel_times_ones(engine, case):
+    """The kept backprop stands for ``1 * backprop``: equal bits to an explicit upstream of ones,
+    which runs the backward kernel again with the multiply (NaN payloads included)."""
+    for name in ("numba", "numpy"):
+        for target in _BY_FAMILY[case.family]:
+            if case.only and target.name not in case.only:
+                continue
+            args, kwargs = call_inputs(case, target)
+            kwargs = {n: present(v, case.layout, "tfloss") for n, v in kwargs.items()}
+            op = target.tfloss_callable()
+            kept = _outcome(engine, name, tfloss.value_and_gradient, (op, *args), kwargs)
+            if kept[0] == "error":
+                continue
+            ones = np.ones(np.shape(kept[1][0]), kept[1][0].dtype)
+            rerun = _outcome(engine, name, tfloss.value_and_gradient, (op, *args), {**kwargs, "grad_loss": ones})
+            assert rerun[0] == "value" and _same(kept[1], rerun[1]), (name, target.name)
 
 
 def test_catalogue_replay_covers_every_op_and_dtype():

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import ml_dtypes
 
-from . import errors
+from . import _engine, errors
 from ._opdefs import OP_DEFS
 
 _INT32 = np.iinfo(np.int32)
@@ -257,7 +257,7 @@ def cast(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if array.dtype.kind == "c" and np.dtype(dtype).kind != "c":
         array = array.real
     with np.errstate(all="ignore"):
-        return array.astype(dtype)
+        return _engine.cast(array, dtype)
 
 
 # --------------------------------------------------------------------------------------------

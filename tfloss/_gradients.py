@@ -414,12 +414,17 @@ class SoftmaxGradient:
         return cast(grad, dtype)
 
     @classmethod
-    def backward(cls, inputs: _Inputs, grad_loss: np.ndarray, second: np.ndarray | None = None) -> dict:
+    def backward(cls, inputs: _Inputs, grad_loss: np.ndarray, second: np.ndarray | None = None,
+                 backprop: np.ndarray | None = None) -> dict:
+        """``backprop``: the forward kernel's, when the upstream gradient is all ones (then
+        ``1 * backprop`` is ``backprop``, to the bit)."""
         precise_dtype, perm, logits_shape, labels_shape, logits_2d, labels_2d = cls._prepare(inputs)
         batch, classes = np.broadcast_shapes(logits_2d.shape, labels_2d.shape)
         grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
         logits_full = np.broadcast_to(logits_2d, (batch, classes))
-        if batch > 0:  # grad_loss * backprop, the product computed by the kernel's loop
+        if backprop is not None:
+            grad_logits = CpuTensor(backprop)
+        elif batch > 0:  # grad_loss * backprop, the product computed by the kernel's loop
             grad_logits = CpuTensor(_engine.softmax_cross_entropy(labels_2d, logits_2d, upstream=grad_loss_flat.value)[1])
         else:
             grad_logits = backprop = CpuTensor(np.zeros((batch, classes), precise_dtype))
@@ -428,9 +433,11 @@ class SoftmaxGradient:
             grad_logits = grad_logits + _second_order_term(x, second)
         grads = {"logits": cls._back(grad_logits.value, logits_shape, perm, inputs.logits.dtype)}
         if inputs.labels_differentiable and _is_float(inputs.labels):
-            log_softmax = CpuTensor(_engine.log_softmax(logits_full) if batch > 0 else np.zeros((batch, classes), precise_dtype))
-            grad_labels = grad_loss_flat * -log_softmax
-            grads["labels"] = cls._back(grad_labels.value, labels_shape, perm, inputs.labels.dtype)
+            if batch > 0:  # grad_loss * -log_softmax, the Neg and the Mul in the LogSoftmax loop
+                grad_labels = _engine.log_softmax(logits_full, upstream=grad_loss_flat.value)
+            else:
+                grad_labels = np.zeros((batch, classes), precise_dtype)
+            grads["labels"] = cls._back(grad_labels, labels_shape, perm, inputs.labels.dtype)
         else:
             grads["labels"] = None
         return grads
@@ -471,7 +478,9 @@ class SparseGradient:
     """
 
     @staticmethod
-    def backward(inputs: _Inputs, grad_loss: np.ndarray, second: np.ndarray | None = None) -> dict:
+    def backward(inputs: _Inputs, grad_loss: np.ndarray, second: np.ndarray | None = None,
+                 backprop: np.ndarray | None = None) -> dict:
+        """``backprop`` as for :meth:`SoftmaxGradient.backward`."""
         logits = inputs.logits
         precise_dtype = np.dtype(np.float32) if logits.dtype == np.float16 else logits.dtype
         precise_logits = cast(logits, precise_dtype)
@@ -479,7 +488,9 @@ class SparseGradient:
         labels_flat = inputs.labels.reshape(-1)
         batch, classes = logits_2d.shape
         grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
-        if batch > 0:
+        if backprop is not None:
+            grad_logits = CpuTensor(backprop)
+        elif batch > 0:
             # grad_loss * backprop, the product computed by the kernel's loop
             grad_logits = CpuTensor(_engine.sparse_softmax_cross_entropy(labels_flat, logits_2d, upstream=grad_loss_flat.value)[1])
         else:
@@ -622,11 +633,21 @@ def _elementwise_backward(family, inputs, upstream):
     return grads
 
 
+def _fresh(value, inputs: _Inputs) -> np.ndarray:
+    """``value`` as an array the caller owns: copied only if it is read-only or may share memory
+    with an input (a gradient computed by the engine is already a fresh array)."""
+    value = np.asarray(value)
+    sources = (inputs.labels, inputs.logits, inputs.pos_weight)
+    if not value.flags.writeable or any(isinstance(a, np.ndarray) and np.may_share_memory(value, a) for a in sources):
+        return np.array(value)
+    return value
+
+
 def _as_arrays(grads: dict, inputs: _Inputs, family: str) -> dict:
     out = {}
     for name, grad in grads.items():
         value = grad.value if isinstance(grad, CpuTensor) else grad
-        out[inputs.labels_name if name == "labels" else name] = None if value is None else np.array(value)
+        out[inputs.labels_name if name == "labels" else name] = None if value is None else _fresh(value, inputs)
     if family == "weighted" and inputs.pos_weight is None:
         out.pop("pos_weight", None)
     return out
@@ -664,16 +685,18 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     array([-0.5,  0.5], dtype=float32)
     """
     registration = _registration(op)
-    loss = np.asarray(op(**inputs))
+    family = registration.family
+    with _engine.keeping_backprop() as kept:  # the xent kernels' second output, as TF's tape keeps it
+        loss = np.asarray(op(**inputs))
     arguments = registration.read_arguments(_bind(op, inputs))
     upstream = _upstream(grad_loss, loss)
-    family = registration.family
+    backprop = kept[0] if grad_loss is None and len(kept) == 1 else None
     if family in ("sigmoid", "weighted"):
         grads = _elementwise_backward(family, arguments, upstream)
     elif family == "softmax":
-        grads = SoftmaxGradient.backward(arguments, upstream)
+        grads = SoftmaxGradient.backward(arguments, upstream, backprop=backprop)
     else:
-        grads = SparseGradient.backward(arguments, upstream)
+        grads = SparseGradient.backward(arguments, upstream, backprop=backprop)
     return loss, _as_arrays(grads, arguments, family)
 
 

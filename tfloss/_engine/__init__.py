@@ -21,6 +21,8 @@ broadcasts the loss beyond the logits' shape, zero classes) runs on NumPy under 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 
 import numpy as np
@@ -224,6 +226,35 @@ def _numpy_gradients():
     return _gradients
 
 
+# TF's tape keeps every op's outputs, and the xent kernels output the loss and the backprop in
+# one pass; value_and_gradient records the backprop here instead of running the kernel again.
+_kept = contextvars.ContextVar("tfloss_kept_backprop", default=None)
+
+
+@contextlib.contextmanager
+def keeping_backprop():
+    """Within this block, the softmax and sparse ops also compute their kernel's backprop and
+    append it to the list this yields (TF's tape keeping the op's second output)."""
+    kept: list = []
+    token = _kept.set(kept)
+    try:
+        yield kept
+    finally:
+        _kept.reset(token)
+
+
+def _keep(with_backprop: bool, upstream) -> bool:
+    return with_backprop or (upstream is None and _kept.get() is not None)
+
+
+def _kept_backprop(loss: np.ndarray, backprop, with_backprop: bool):
+    kept = _kept.get()
+    if kept is not None and not with_backprop and backprop is not None:
+        kept.append(backprop)
+        return loss, None
+    return loss, backprop
+
+
 def _row_op(name: str, labels: np.ndarray, logits: np.ndarray, with_backprop: bool, upstream):
     loops = _modules()
     batch, classes = logits.shape
@@ -255,8 +286,31 @@ def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop:
     batch, classes = np.broadcast_shapes(labels.shape, logits.shape)
     if not _use_engine() or classes == 0 or logits.shape != (batch, classes):
         loss, backprop = _numpy_kernels.softmax_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(logits))
-        return loss.value, _scaled(backprop.value, upstream)
-    return _row_op("softmax_cross_entropy", _stored(labels), logits, with_backprop, upstream)
+        return _kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
+    loss, backprop = _row_op("softmax_cross_entropy", _stored(labels), logits, _keep(with_backprop, upstream), upstream)
+    return _kept_backprop(loss, backprop, with_backprop)
+
+
+#: Below this many elements a cast is left to NumPy: calling the engine costs more.
+CAST_MIN_ELEMENTS = 1 << 12
+_CASTS = {(np.dtype(np.float16), np.dtype(np.float32)), (bfloat16, np.dtype(np.float32)),
+          (np.dtype(np.float32), np.dtype(np.float16)), (np.dtype(np.float32), bfloat16)}
+
+
+def cast(array: np.ndarray, dtype) -> np.ndarray:
+    """``array.astype(dtype)``, on the engine between float32 and float16/bfloat16 (the casts
+    around the softmax ops' float32 kernels), to NumPy's and ml_dtypes' bits."""
+    dtype = np.dtype(dtype)
+    if not _use_engine() or array.size < CAST_MIN_ELEMENTS or (array.dtype, dtype) not in _CASTS:
+        return array.astype(dtype)
+    loops = _modules()
+    result, out = _output(array.shape, dtype)
+    values, flat = _stored(array).reshape(-1), out.reshape(-1)
+    if flat.size >= PARALLEL_MIN_ELEMENTS:
+        loops.cast_parallel(values, flat, _chunk(flat.size, 1))
+    else:
+        loops.cast(values, flat, 0, flat.size)
+    return result
 
 
 def labels_in_range(labels: np.ndarray, classes: int) -> bool:
@@ -266,18 +320,22 @@ def labels_in_range(labels: np.ndarray, classes: int) -> bool:
     return _modules().labels_in_range(np.ascontiguousarray(labels).reshape(-1), classes)
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """``_gradients._log_softmax`` of a 2-D array (TF's LogSoftmax kernel)."""
+def log_softmax(logits: np.ndarray, upstream=None) -> np.ndarray:
+    """``_gradients._log_softmax`` of a 2-D array (TF's LogSoftmax kernel); with an ``upstream``
+    gradient (one per row) ``upstream[:, None] * -log_softmax``, the softmax labels' gradient
+    (Neg, then Mul)."""
     if not _use_engine() or 0 in logits.shape:
-        return _numpy_gradients()._log_softmax(CpuTensor.from_input(logits)).value
+        result = _numpy_gradients()._log_softmax(CpuTensor.from_input(logits))
+        return result.value if upstream is None else (CpuTensor(upstream.reshape(-1, 1)) * -result).value
     loops = _modules()
     batch, classes = logits.shape
     result, out = _output(logits.shape, logits.dtype)
     x = _stored(logits)
+    scale = _stored(np.zeros(0, logits.dtype) if upstream is None else upstream.reshape(-1))
     if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
-        loops.log_softmax_parallel(x, out, _chunk(batch, classes))
+        loops.log_softmax_parallel(x, out, scale, _chunk(batch, classes))
     else:
-        loops.log_softmax(x, out, 0, batch)
+        loops.log_softmax(x, out, scale, 0, batch)
     return result
 
 
@@ -286,5 +344,7 @@ def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_ba
     ``upstream`` as for :func:`softmax_cross_entropy`."""
     if not _use_engine():
         loss, backprop = _numpy_kernels.sparse_softmax_cross_entropy(labels, CpuTensor.from_input(logits))
-        return loss.value, _scaled(backprop.value, upstream)
-    return _row_op("sparse_softmax_cross_entropy", np.ascontiguousarray(labels), logits, with_backprop, upstream)
+        return _kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
+    loss, backprop = _row_op("sparse_softmax_cross_entropy", np.ascontiguousarray(labels), logits,
+                             _keep(with_backprop, upstream), upstream)
+    return _kept_backprop(loss, backprop, with_backprop)

@@ -71,6 +71,29 @@ bits_f64 = _bitcast(types.uint64, types.float64)
 
 
 # --------------------------------------------------------------------------------------------
+# Vector width
+
+
+@intrinsic
+def wide_vectors(typingctx):
+    """Let the compiler vectorise the calling function's loops with the CPU's widest registers.
+
+    On CPUs with AVX-512, LLVM prefers 256-bit vectors unless a function asks otherwise
+    (``"prefer-vector-width"="512"``); this call asks, for the function it is written in.  It
+    changes how many elements one instruction computes, never what each element is: every
+    element is computed by the same operations in the same order.  Elsewhere it does nothing.
+    """
+
+    def codegen(context, builder, signature, args):
+        # llvmlite checks attribute names against a list of keywords; a string attribute is
+        # added to the underlying set directly.
+        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
+# --------------------------------------------------------------------------------------------
 # 16-bit <-> float32
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._eigen import exp, log, log1p
-from ._float import add, constant, div, ftz, jit, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub, widen, x86_nan
+from ._float import (add, constant, div, ftz, jit, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub,
+                     wide_vectors, widen, x86_nan)
 
 # --------------------------------------------------------------------------------------------
 # Elementwise: _kernels.sigmoid_cross_entropy, _kernels.weighted_cross_entropy
@@ -62,30 +63,44 @@ def weighted_cross_entropy(z, x, q1, kind, packet, unrolled):
 SUM, SUM_EXP, MAX = 0, 1, 2  # what row_reduce computes
 
 
+@jit(inline="always")  # into _leaf_max, so that the stride is a constant
+def _lanes_max(values, running, vectorized, stride):
+    """The largest non-NaN number among ``values[:vectorized]`` (-inf if none), as running
+    maxima with ``stride`` interleaved chains (each chain keeps the first of equal values)."""
+    wide_vectors()
+    lowest = constant(values, -np.inf)
+    for j in range(min(vectorized, stride)):
+        running[j] = values[j] if values[j] > lowest else lowest  # False for a NaN
+    for j in range(vectorized - stride):
+        ahead = values[j + stride]
+        running[j + stride] = ahead if ahead > running[j] else running[j]
+    packets = lowest
+    for j in range(max(vectorized - stride, 0), vectorized):  # the chains, left to right
+        if running[j] > packets:
+            packets = running[j]
+    return packets
+
+
 @jit
 def _leaf_max(values, lo, n, running):
     """``_cpu._eigen_max`` for one leaf: the packet lanes skip NaNs, the tail takes
     ``std::max(t, accum)`` one by one (a NaN replaces the maximum, the next number replaces the
     NaN), and the result is ``std::max(tail, lanes)``.  NaN bits are moved, never recomputed.
 
-    Lane ``l`` of Eigen's packet sees elements ``l, l + P, l + 2P, ...`` in turn; ``running[j]``
-    is that lane's maximum after element ``j`` (a scan with stride ``P``, scratch as long as the
-    leaf), so that the loop vectorises while keeping each lane's order.
+    Lane ``l`` of Eigen's packet sees elements ``l, l + P, l + 2P, ...`` in turn, so the lanes
+    are ``P`` chains of running maxima (``running`` is scratch as long as the leaf).  Their
+    maximum is the largest number whatever the order, unless it is a zero, whose sign depends
+    on which zero came first: so four times as many chains run first (the loop vectorises
+    without waiting on the previous packet), and the lanes' own order only for a zero.
     """
     values = values[lo:lo + n]  # views from 0 (see _loops): the index is never negative
     running = running[lo:lo + n]
     lowest = constant(values, -np.inf)
     p = packet_size(lowest)
     vectorized = n // p * p
-    for j in range(min(vectorized, p)):  # the first packet against the initial -inf
-        running[j] = values[j] if values[j] > lowest else lowest  # False for a NaN
-    for j in range(vectorized - p):
-        ahead = values[j + p]
-        running[j + p] = ahead if ahead > running[j] else running[j]
-    packets = lowest
-    for j in range(max(vectorized - p, 0), vectorized):  # the lanes, left to right
-        if running[j] > packets:
-            packets = running[j]
+    packets = _lanes_max(values, running, vectorized, 4 * p)
+    if packets == constant(values, 0.0):
+        packets = _lanes_max(values, running, vectorized, p)
     tail = lowest
     for j in range(vectorized, n):
         tail = tail if values[j] < tail else values[j]
@@ -110,6 +125,7 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
     with stride ``4P`` in place, whose last ``4P`` values are the accumulators (so that the loop
     vectorises while keeping each lane's order).
     """
+    wide_vectors()
     values = values[lo:lo + n]  # a view from 0 (see _loops): the index is never negative
     zero = constant(values, 0.0)
     p = packet_size(zero)
@@ -209,9 +225,25 @@ def row_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
 
 
 @jit
+def _tensor_exp(shifted, out, first_index, size, kind):
+    """``out = exp(shifted)`` for one row starting at ``first_index`` of a ``size``-element
+    tensor, as TF's Exp over the whole tensor evaluates it: packets up to the tensor's last
+    whole packet, the C library after it (in two loops, so that the first vectorises)."""
+    wide_vectors()
+    p = packet_size(constant(shifted, 0.0))
+    classes = shifted.size
+    packets = min(max(size - size % p - first_index, 0), classes)
+    for j in range(packets):
+        out[j] = op(exp(shifted[j], True), kind)
+    for j in range(packets, classes):
+        out[j] = op(exp(shifted[j], False), kind)
+
+
+@jit
 def _minus_row_max(logits, r, shifted, work, accumulators, kind):
     """``shifted = x - max(x)`` for row ``r``: the start of every softmax-like kernel (``work``
     is scratch)."""
+    wide_vectors()
     classes = logits.shape[1]
     row = logits[r]
     for j in range(classes):
@@ -225,6 +257,7 @@ def _minus_row_max(logits, r, shifted, work, accumulators, kind):
 def _shifted_row(logits, r, shifted, work, accumulators, kind):
     """The start both xent kernels share: ``shifted = x - max(x)`` for row ``r``, and the row's
     ``sum(exp(shifted))`` with the exp evaluated inside the sum (``work`` is scratch)."""
+    wide_vectors()
     classes = logits.shape[1]
     _minus_row_max(logits, r, shifted, work, accumulators, kind)
     for j in range(classes):
@@ -242,6 +275,7 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream
     sums and the backprop's ``exp`` over the whole ``[B, C]`` tensor: each has its own
     packet/scalar split.
     """
+    wide_vectors()
     kind = out.dtype
     batch, classes = logits.shape
     label_rows = 1 if labels.shape[0] > 1 else 0
@@ -258,13 +292,15 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream
             work[j] = mul(z, sub(log_sum_exp, shifted[j], kind), kind)
         out[r] = store(row_reduce(work, 0, classes, r * classes, work, accumulators, kind, SUM), kind)
         if with_backprop:
+            _tensor_exp(shifted, work, r * classes, size, kind)
+            g = widen(upstream[r]) if upstream.size else constant(shifted, 1.0)
+            backprop_row = backprop[r]
             for j in range(classes):
                 z = read(label_row[j] if label_columns else label_row[0])
-                e = op(exp(shifted[j], r * classes + j < size - size % p), kind)
-                gradient = sub(div(e, sum_exp, kind), z, kind)
+                gradient = sub(div(work[j], sum_exp, kind), z, kind)
                 if upstream.size:
-                    gradient = mul(widen(upstream[r]), gradient, kind)
-                backprop[r, j] = store(gradient, kind)
+                    gradient = mul(g, gradient, kind)
+                backprop_row[j] = store(gradient, kind)
 
 
 @jit
@@ -276,24 +312,26 @@ def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, u
     exp(x - m) / sum - onehot(y)`` is written only ``with_backprop``, times ``upstream[r]`` when
     an upstream gradient is given (``SparseGradient.backward``'s ``grad_loss * backprop``).
     """
+    wide_vectors()
     kind = out.dtype
     batch, classes = logits.shape
     shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
-    p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
         sum_exp = _shifted_row(logits, r, shifted, work, accumulators, kind)
         label = labels[r]
         out[r] = store(sub(op(log(sum_exp, False), kind), shifted[label], kind), kind)
         if with_backprop:
+            _tensor_exp(shifted, work, r * classes, size, kind)
+            g = widen(upstream[r]) if upstream.size else constant(shifted, 1.0)
+            backprop_row = backprop[r]
             for j in range(classes):
-                e = op(exp(shifted[j], r * classes + j < size - size % p), kind)
-                probability = div(e, sum_exp, kind)
+                probability = div(work[j], sum_exp, kind)
                 if j == label:
                     probability = sub(probability, constant(probability, 1.0), kind)
                 if upstream.size:
-                    probability = mul(widen(upstream[r]), probability, kind)
-                backprop[r, j] = store(probability, kind)
+                    probability = mul(g, probability, kind)
+                backprop_row[j] = store(probability, kind)
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,10 +395,13 @@ def weighted_cross_entropy_grad(z, x, q1, g, kind, packet, unrolled):
 
 
 @jit
-def log_softmax(logits, out, start, stop):
+def log_softmax(logits, out, upstream, start, stop):
     """Rows [start, stop) of ``_gradients._log_softmax``: ``shifted - log(sum(exp(shifted)))``,
     ``shifted = x - max(x)``.  Here ``exp`` is its own op, over the whole ``[B, C]`` tensor,
-    before the row sum (TF's LogSoftmax kernel), unlike the xent kernels' fused ``sum(exp)``."""
+    before the row sum (TF's LogSoftmax kernel), unlike the xent kernels' fused ``sum(exp)``.
+    With an ``upstream`` gradient, ``upstream[r] * -log_softmax`` (the softmax labels' gradient
+    in ``SoftmaxGradient.backward``: Neg, then Mul)."""
+    wide_vectors()
     kind = out.dtype
     batch, classes = logits.shape
     shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
@@ -368,10 +409,14 @@ def log_softmax(logits, out, start, stop):
     size = batch * classes
     for r in range(start, stop):
         _minus_row_max(logits, r, shifted, work, accumulators, kind)
-        for j in range(classes):
-            work[j] = op(exp(shifted[j], r * classes + j < size - size % p), kind)
+        _tensor_exp(shifted, work, r * classes, size, kind)
         sum_exp = row_reduce(work, 0, classes, r * classes, work, accumulators, kind, SUM)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
         out_row = out[r]
-        for j in range(classes):
-            out_row[j] = store(sub(shifted[j], log_sum_exp, kind), kind)
+        if upstream.size:
+            g = widen(upstream[r])
+            for j in range(classes):
+                out_row[j] = store(mul(g, -sub(shifted[j], log_sum_exp, kind), kind), kind)
+        else:
+            for j in range(classes):
+                out_row[j] = store(sub(shifted[j], log_sum_exp, kind), kind)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from numba import prange
 
 from . import _kernels
-from ._float import jit, read, packet_size
+from ._float import jit, narrow, packet_size, read, wide_vectors, widen
 
 
 @jit
@@ -26,6 +26,7 @@ def _packet_end(start, stop, split):
 
 @jit
 def sigmoid_cross_entropy(labels, logits, out, start, stop):
+    wide_vectors()
     n, kind = out.size, out.dtype
     p = packet_size(read(logits[0]))
     split, unrolled = n - n % p, n - n % (4 * p)
@@ -41,6 +42,7 @@ def sigmoid_cross_entropy(labels, logits, out, start, stop):
 @jit
 def weighted_cross_entropy(labels, logits, pos_weight_minus_one, pos_weight_step, out, start, stop):
     """``pos_weight_minus_one`` has one value per element (step 1) or one for all (step 0)."""
+    wide_vectors()
     n, kind = out.size, out.dtype
     p = packet_size(read(logits[0]))
     split, unrolled = n - n % p, n - n % (4 * p)
@@ -57,6 +59,7 @@ def weighted_cross_entropy(labels, logits, pos_weight_minus_one, pos_weight_step
 
 @jit
 def sigmoid_cross_entropy_grad(labels, logits, grad_loss, grad_labels, grad_logits, start, stop):
+    wide_vectors()
     n, kind = grad_logits.size, grad_logits.dtype
     p = packet_size(read(logits[0]))
     middle = _packet_end(start, stop, n - n % p)
@@ -70,6 +73,7 @@ def sigmoid_cross_entropy_grad(labels, logits, grad_loss, grad_labels, grad_logi
 
 @jit
 def weighted_cross_entropy_grad(labels, logits, pos_weight_minus_one, grad_loss, grad_labels, grad_logits, start, stop):
+    wide_vectors()
     n, kind = grad_logits.size, grad_logits.dtype
     p = packet_size(read(logits[0]))
     split, unrolled = n - n % p, n - n % (4 * p)
@@ -118,10 +122,10 @@ def weighted_cross_entropy_grad_parallel(labels, logits, pos_weight_minus_one, g
 
 
 @jit(parallel=True)
-def log_softmax_parallel(logits, out, chunk):
+def log_softmax_parallel(logits, out, upstream, chunk):
     n = logits.shape[0]
     for c in prange((n + chunk - 1) // chunk):
-        _kernels.log_softmax(logits, out, c * chunk, min(n, (c + 1) * chunk))
+        _kernels.log_softmax(logits, out, upstream, c * chunk, min(n, (c + 1) * chunk))
 
 
 @jit(parallel=True)
@@ -138,6 +142,23 @@ def sparse_softmax_cross_entropy_parallel(labels, logits, out, backprop, with_ba
     for c in prange((n + chunk - 1) // chunk):
         _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream,
                                               c * chunk, min(n, (c + 1) * chunk))
+
+
+@jit
+def cast(values, out, start, stop):
+    """``out = values.astype(out.dtype)`` between float32 and a 16-bit type (as bits), exactly as
+    NumPy and ml_dtypes convert (see ._float)."""
+    wide_vectors()
+    values, out = values[start:stop], out[start:stop]
+    for i in range(stop - start):
+        out[i] = narrow(widen(values[i]), out)
+
+
+@jit(parallel=True)
+def cast_parallel(values, out, chunk):
+    n = out.size
+    for c in prange((n + chunk - 1) // chunk):
+        cast(values, out, c * chunk, min(n, (c + 1) * chunk))
 
 
 @jit
