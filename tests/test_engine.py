@@ -99,6 +99,32 @@ def test_16_bit_conversions_match_numpy_and_ml_dtypes():
         assert np.array_equal(out[3].view(np.uint16), bits(floats.astype(ml_dtypes.bfloat16)))
 
 
+@numba.njit
+def _ops_end(floats, as_f16, as_bf16, out_f16, out_bf16):
+    for i in range(floats.size):
+        out_f16[i] = _float.op(floats[i], as_f16)
+        out_bf16[i] = _float.op(floats[i], as_bf16)
+
+
+def test_op_end_flushes_and_rounds_like_numpy():
+    """``op`` (the end of one TF op on 16-bit tensors) is flush-to-zero, then NumPy's (or
+    ml_dtypes') rounding to 16 bits and back, NaN payloads included."""
+    rng = np.random.default_rng(4)
+    exponents = np.arange(512, dtype=np.uint32) << np.uint32(23)
+    mantissas = np.array([0, 1, 0xFFF, 0x1000, 0x1001, 0x1FFF, 0x2000, 0x7FFF, 0x8000, 0x8001, 0xFFFF,
+                          0x10000, 0x400000, 0x7FFFFF, 0x7FE000, 0x7FF000, 0x002000, 0x001FFF], np.uint32)
+    patterns = np.concatenate([(exponents[:, None] | mantissas[None, :]).ravel(),
+                               rng.integers(0, 1 << 32, 1 << 20, dtype=np.uint64).astype(np.uint32)])
+    floats = patterns.view(np.float32)
+    out_f16, out_bf16 = np.empty_like(floats), np.empty_like(floats)
+    _ops_end(floats, np.empty(0, np.uint16), np.empty(0, np.int16), out_f16, out_bf16)
+    tiny = np.finfo(np.float32).tiny
+    with np.errstate(all="ignore"):
+        flushed = np.where(np.abs(floats) < tiny, np.copysign(np.float32(0), floats), floats)
+        assert np.array_equal(bits(out_f16), bits(flushed.astype(np.float16).astype(np.float32)))
+        assert np.array_equal(bits(out_bf16), bits(flushed.astype(ml_dtypes.bfloat16).astype(np.float32)))
+
+
 @pytest.mark.parametrize("half", [np.float16, ml_dtypes.bfloat16], ids=["float16", "bfloat16"])
 def test_engine_cast_matches_astype(engine, half):
     """The casts around the softmax ops' float32 kernels: every 16-bit pattern, float32 rounding
@@ -120,7 +146,7 @@ def test_engine_cast_matches_astype(engine, half):
 @numba.njit
 def _math(x, split, unrolled, out_exp, out_log, out_log1p):
     for i in range(x.size):
-        out_exp[i] = _eigen.exp(x[i], i < split)
+        out_exp[i] = _float.ftz(_eigen.exp(x[i], i < split))  # the flush is the caller's op()
         out_log[i] = _eigen.log(x[i], i < split)
         out_log1p[i] = _eigen.log1p(x[i], i < split, i < unrolled)
 

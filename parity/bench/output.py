@@ -169,7 +169,7 @@ def markdown(result: dict) -> str:
         "for sigmoid and weighted) on one core divided by the cores tfloss uses. "
         f"PyTorch's OpenMP threads ran with `OMP_WAIT_POLICY={settings['omp_wait_policy']}` (the bench sets "
         "PASSIVE unless told otherwise: spinning OpenMP workers starve the other libraries' threads on few "
-        "cores). Copy bandwidth from memory ({fmt_bytes(result['memory_bandwidth']['bytes'])} copied): "
+        f"cores). Copy bandwidth from memory ({fmt_bytes(result['memory_bandwidth']['bytes'])} copied): "
         f"{result['memory_bandwidth']['bytes_per_second'] / 1e9:.1f} GB/s.", "",
         "Peak memory is what `tracemalloc` sees allocated during one call, the result included; it sees NumPy's "
         "allocations only, not those of compiled code, TF, PyTorch or XLA.", "",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 
 import numpy as np
@@ -255,18 +256,31 @@ def _kept_backprop(loss: np.ndarray, backprop, with_backprop: bool):
     return loss, backprop
 
 
+@functools.lru_cache(maxsize=None)
+def _nothing(dtype: np.dtype, shape: tuple, writeable: bool) -> np.ndarray:
+    """An empty array in a kernel's storage dtype: the upstream gradient (read-only, as
+    :func:`_stored` makes inputs) or the backprop (writable, as :func:`_output`) that a call
+    does not have.  Made once: nothing is ever written to an empty array."""
+    array = np.empty(shape, _BITS.get(dtype, dtype))
+    array.flags.writeable = writeable
+    return array
+
+
 def _row_op(name: str, labels: np.ndarray, logits: np.ndarray, with_backprop: bool, upstream):
     loops = _modules()
     batch, classes = logits.shape
     result, out = _output((batch,), logits.dtype)
-    backprop, backprop_out = _output((batch, classes) if with_backprop else (0, 0), logits.dtype)
+    if with_backprop:
+        backprop, backprop_out = _output((batch, classes), logits.dtype)
+    else:
+        backprop, backprop_out = None, _nothing(logits.dtype, (0, 0), True)
     x = _stored(logits)
-    scale = _stored(np.zeros(0, logits.dtype) if upstream is None else upstream.reshape(-1))
+    scale = _nothing(logits.dtype, (0,), False) if upstream is None else _stored(upstream.reshape(-1))
     if batch >= 2 and batch * classes >= PARALLEL_MIN_ELEMENTS:
         getattr(loops, name + "_parallel")(labels, x, out, backprop_out, with_backprop, scale, _chunk(batch, classes))
     else:
         getattr(loops, name)(labels, x, out, backprop_out, with_backprop, scale, 0, batch)
-    return result, (backprop if with_backprop else None)
+    return result, backprop
 
 
 def _scaled(backprop: np.ndarray, upstream) -> np.ndarray:
@@ -331,7 +345,7 @@ def log_softmax(logits: np.ndarray, upstream=None) -> np.ndarray:
     batch, classes = logits.shape
     result, out = _output(logits.shape, logits.dtype)
     x = _stored(logits)
-    scale = _stored(np.zeros(0, logits.dtype) if upstream is None else upstream.reshape(-1))
+    scale = _nothing(logits.dtype, (0,), False) if upstream is None else _stored(upstream.reshape(-1))
     if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
         loops.log_softmax_parallel(x, out, scale, _chunk(batch, classes))
     else:

@@ -27,33 +27,39 @@ _NAN32_ALL_ONES = U32(0xFFFFFFFF)
 _NAN64_ALL_ONES = U64(0xFFFFFFFFFFFFFFFF)
 
 
+# Eigen computes the exponent's pieces in integers; here they stay integer-valued floats, which
+# is exact at these magnitudes, because numba widens integer arithmetic to 64 bits and 64-bit
+# integer vectors cost several times as many instructions.
+
+
 @jit
 def _pow2_32(k):
-    """2**k as a float32 built from its bits (k an integer in the normal range)."""
-    return bits_f32(U32(np.int32(k) + np.int32(127)) << U32(23))
+    """2**k as a float32 built from its bits ``(k + 127) << 23``, for an integer-valued float32
+    ``k`` in the normal range (the shift is a product by 2**23, exact)."""
+    return bits_f32(np.int32((k + F32(127.0)) * F32(8388608.0)))
 
 
 @jit
 def _pow2_64(k):
-    return bits_f64(U64(np.int64(k + np.int32(1023))) << U64(52))
+    return bits_f64(np.int64((k + F64(1023.0)) * F64(4503599627370496.0)))
 
 
 @jit
 def _ldexp32(y, m):
-    """``_eigen_math._ldexp`` for float32: clamp m to ±278, split 3b + (m - 3b), four products."""
-    e = np.int32(0) if m != m else np.int32(max(min(m, F32(278.0)), F32(-278.0)))
-    b = e >> np.int32(2)
+    """``_eigen_math._ldexp`` for float32: clamp m to ±278, split 3b + (m - 3b) with
+    ``b = m >> 2``, four products."""
+    e = F32(0.0) if m != m else max(min(m, F32(278.0)), F32(-278.0))
+    b = np.floor(e * F32(0.25))
     c = _pow2_32(b)
-    return y * c * c * c * _pow2_32(e - np.int32(3) * b)
+    return y * c * c * c * _pow2_32(e - F32(3.0) * b)
 
 
 @jit
 def _ldexp64(y, m):
-    # int32 suffices for |m| <= 2099, and converts in vectors where int64 may not
-    e = np.int32(0) if m != m else np.int32(max(min(m, F64(2099.0)), F64(-2099.0)))
-    b = e >> np.int32(2)
+    e = F64(0.0) if m != m else max(min(m, F64(2099.0)), F64(-2099.0))
+    b = np.floor(e * F64(0.25))
     c = _pow2_64(b)
-    return y * c * c * c * _pow2_64(e - np.int32(3) * b)
+    return y * c * c * c * _pow2_64(e - F64(3.0) * b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,14 +235,18 @@ def log1p_packet64(x, unrolled):
 # What the element functions of the kernels call: packet or scalar path, then FTZ
 
 
+# exp, unlike log and log1p, can return a subnormal: its flush is left to the op() that every
+# kernel applies to it (flushing twice costs a tenth of the packet loop).
+
+
 @jit
 def exp32(x, packet):
-    return ftz32(exp_packet32(x) if packet else math.exp(x))
+    return exp_packet32(x) if packet else math.exp(x)
 
 
 @jit
 def exp64(x, packet):
-    return ftz64(exp_packet64(x) if packet else math.exp(x))
+    return exp_packet64(x) if packet else math.exp(x)
 
 
 @jit
@@ -273,7 +283,8 @@ def log1p64(x, packet, unrolled):
 
 
 def exp(x, packet):
-    """TF's Exp of one compute-dtype element, on the packet or the scalar path."""
+    """TF's Exp of one compute-dtype element, on the packet or the scalar path, before its
+    flush to zero: the caller's ``op()`` flushes."""
 
 
 def log(x, packet):

@@ -228,18 +228,53 @@ def load(array, index):
 
 
 @jit
-def op(value, kind):
-    """The end of one TF op on tensors of storage dtype ``kind``: flush, round to storage, widen.
-
-    ``kind`` is anything with a ``dtype`` (an array's ``.dtype``, or the array itself).
-    """
-    return widen(narrow(ftz(value), kind))
+def half_round_trip(x):
+    """``half_to_float(float_to_half(x))`` in fewer steps: the CPU's two conversions for numbers,
+    and for a NaN the payload cut to its top 10 bits (the lowest of them set if all are zero)."""
+    f = f32_bits(x)
+    kept = f & U32(0xFFFFE000)
+    nan = bits_f32(kept if kept & U32(0x007FE000) else (f & U32(0xFF800000)) | U32(0x2000))
+    return nan if x != x else _fpext_half(_fptrunc_half(x))
 
 
 @jit
+def bfloat_round_trip(x):
+    """``bfloat_to_float(float_to_bfloat(x))`` in fewer steps: round the low 16 bits away to
+    nearest even; a NaN becomes ±0x7fc00000."""
+    f = f32_bits(x)
+    if x != x:
+        return bits_f32((f & U32(0x80000000)) | U32(0x7FC00000))
+    return bits_f32((f + U32(0x7FFF) + ((f >> U32(16)) & U32(1))) & U32(0xFFFF0000))
+
+
 def rounded(value, kind):
-    """A compute-dtype value rounded to the storage dtype and widened again, without a flush."""
-    return widen(narrow(value, kind))
+    """A compute-dtype value rounded to the storage dtype ``kind`` and widened again, without a
+    flush: ``widen(narrow(value, kind))``."""
+
+
+@overload(rounded)
+def _rounded(value, kind):
+    if kind.dtype == types.uint16:
+        return lambda value, kind: half_round_trip(value)
+    if kind.dtype == types.int16:
+        return lambda value, kind: bfloat_round_trip(value)
+    return lambda value, kind: value
+
+
+def op(value, kind):
+    """The end of one TF op on tensors of storage dtype ``kind``: flush, round to storage, widen.
+
+    ``kind`` is anything with a ``dtype`` (an array's ``.dtype``, or the array itself).  For
+    float16 the flush is left out: every float32 subnormal rounds to a float16 zero of its sign
+    anyway.
+    """
+
+
+@overload(op)
+def _op(value, kind):
+    if kind.dtype == types.uint16:
+        return lambda value, kind: half_round_trip(value)
+    return lambda value, kind: rounded(ftz(value), kind)
 
 
 @jit

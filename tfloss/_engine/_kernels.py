@@ -163,26 +163,34 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
     return add(rounded(accumulators[0, 0], kind), tail, kind)
 
 
-@jit
+@jit(inline="always")  # into each kernel: most rows are one leaf, and a call costs more than a short row
 def row_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
     """``_cpu._eigen_sum`` (``mode`` SUM, or SUM_EXP for ``sum(exp(values))``) or
     ``_cpu._eigen_max`` (MAX) of ``values[lo:lo+n]``, a row starting at ``first_index`` in the
-    flattened tensor.  Above packet * leaf size the row is split in two and the halves' results
-    combined, recursively: a sum splits on the tensor's packets (``_cpu._tree_split``: the left
-    half ends at ``P * ceil((first_index + ceil(n / 2)) / P)``) and adds ``(0 + left) + right``;
-    the maximum splits at ``P * ceil(ceil(n / 2) / P)`` into the row and takes
-    ``std::max(right, left)``.
+    flattened tensor: one leaf, or a tree of them (:func:`_tree_reduce`) above packet * leaf size.
 
     A sum overwrites ``values``; the maximum leaves them and uses ``running`` (as long as
-    ``values``) as scratch.  The recursion is written as a loop over an explicit stack (numba's cache does not keep
+    ``values``) as scratch.
+    """
+    if n <= packet_size(constant(values, 0.0)) * leaf_size(kind):
+        if mode == MAX:
+            return _leaf_max(values, lo, n, running)
+        return _leaf_sum(values, lo, n, accumulators, kind, mode == SUM_EXP)
+    return _tree_reduce(values, lo, n, first_index, running, accumulators, kind, mode)
+
+
+@jit
+def _tree_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
+    """A row longer than one leaf: split in two and the halves' results combined, recursively.
+    A sum splits on the tensor's packets (``_cpu._tree_split``: the left half ends at
+    ``P * ceil((first_index + ceil(n / 2)) / P)``) and adds ``(0 + left) + right``; the maximum
+    splits at ``P * ceil(ceil(n / 2) / P)`` into the row and takes ``std::max(right, left)``.
+
+    The recursion is written as a loop over an explicit stack (numba's cache does not keep
     recursive functions): ``stage`` 0 descends left, 1 descends right, 2 combines the two.
     """
     p = packet_size(constant(values, 0.0))
     limit = p * leaf_size(kind)
-    if n <= limit:  # one leaf: most rows
-        if mode == MAX:
-            return _leaf_max(values, lo, n, running)
-        return _leaf_sum(values, lo, n, accumulators, kind, mode == SUM_EXP)
     starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
     results = scratch(kind, 64)
     depth, done = 0, 0
@@ -217,7 +225,6 @@ def row_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
         depth += 1
         starts[depth], counts[depth], stages[depth] = child_start, child_count, 0
     return results[0]
-
 
 
 # --------------------------------------------------------------------------------------------
