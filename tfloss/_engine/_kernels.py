@@ -5,8 +5,8 @@ the same order, one TF op per line: ``op(value, out)`` ends an op (flush-to-zero
 the storage dtype, see :mod:`._float`), and ``exp``/``log``/``log1p`` are TF's (:mod:`._eigen`),
 told whether Eigen evaluates that element in a packet or on the scalar path.  Where the NumPy
 path materialises a whole tensor per op, these loops keep every intermediate in registers
-(elementwise ops) or in one row of scratch (the row reductions): nothing the size of the input
-is allocated.
+(elementwise ops) or in three rows of scratch per thread (the row ops): nothing the size of the
+input is allocated.
 
 Arguments are flat (elementwise ops) or 2-D C-contiguous arrays in their storage dtype (16-bit
 types as bits, see :mod:`._float`).  Only ``out`` (and ``backprop``) are written.  Each kernel
@@ -107,42 +107,44 @@ def _leaf_max(values, lo, n, running):
     return packets if tail < packets else tail
 
 
+@jit(inline="always")
+def _term(value, kind, with_exp, packet):
+    """One term of a row sum: the value, or with ``with_exp`` TF's Exp of it."""
+    return op(exp(value, packet), kind) if with_exp else value
+
+
 @jit
-def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
+def _leaf_sum(values, lo, n, running, accumulators, kind, with_exp):
     """``_cpu._eigen_sum`` for one leaf ``values[lo:lo+n]`` (``n`` at most packet * leaf size).
 
     Four packet accumulators while four packets remain, folded into the first; then whole
     packets; the tail one by one into a scalar; ``tail + horizontal_sum(packet)``, with the
     horizontal sum ``((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`` in the compute dtype.  With
-    ``with_exp`` the leaf first takes ``exp`` of its values, in packets from its own start and
-    its last ``n % P`` elements on the scalar path, as Eigen's reducer evaluates ``sum(exp(x))``.
+    ``with_exp`` the terms are ``exp`` of the values, in packets from the leaf's start and its
+    last ``n % P`` elements on the scalar path, as Eigen's reducer evaluates ``sum(exp(x))``.
     Of two NaNs the accumulator's survives, except in the fold of accumulator k into the first
     (k = 2, 3 in float32; 1, 2, 3 in float64) and in the final ``tail + horizontal sum``, where
     TF's compiled code keeps the later operand's (``_cpu._FOLD_LATER_NAN_WINS``).
 
-    The leaf is overwritten.  Lane ``l`` of accumulator ``k`` adds elements ``kP + l``,
-    ``kP + l + 4P``, ... in turn, starting from zero: the four accumulators are a running sum
-    with stride ``4P`` in place, whose last ``4P`` values are the accumulators (so that the loop
-    vectorises while keeping each lane's order).
+    Lane ``l`` of accumulator ``k`` adds elements ``kP + l``, ``kP + l + 4P``, ... in turn,
+    starting from zero: the four accumulators are a running sum with stride ``4P``, kept in
+    ``running`` (scratch as long as the leaf, not ``values``), whose last ``4P`` values are the
+    accumulators.  So the loop vectorises while keeping each lane's order.
     """
     wide_vectors()
-    values = values[lo:lo + n]  # a view from 0 (see _loops): the index is never negative
+    values = values[lo:lo + n]  # views from 0 (see _loops): the index is never negative
+    running = running[lo:lo + n]
     zero = constant(values, 0.0)
     p = packet_size(zero)
     vectorized = n // p * p
     unrolled = n // (4 * p) * (4 * p)
-    if with_exp:
-        for j in range(vectorized):
-            values[j] = op(exp(values[j], True), kind)
-        for j in range(vectorized, n):
-            values[j] = op(exp(values[j], False), kind)
     for j in range(min(unrolled, 4 * p)):  # the first four packets onto the zero accumulators
-        values[j] = add(zero, values[j], kind)
+        running[j] = add(zero, _term(values[j], kind, with_exp, True), kind)
     for j in range(unrolled - 4 * p):
-        values[j + 4 * p] = add(values[j], values[j + 4 * p], kind)
+        running[j + 4 * p] = add(running[j], _term(values[j + 4 * p], kind, with_exp, True), kind)
     for k in range(4):
         for lane in range(p):
-            accumulators[k, lane] = values[unrolled - 4 * p + k * p + lane] if unrolled else zero
+            accumulators[k, lane] = running[unrolled - 4 * p + k * p + lane] if unrolled else zero
     for k in range(1, 4):
         later_nan_wins = k > 1 or p == 4
         for lane in range(p):
@@ -150,10 +152,10 @@ def _leaf_sum(values, lo, n, accumulators, kind, with_exp):
             accumulators[0, lane] = add(b, a, kind) if later_nan_wins else add(a, b, kind)
     for start in range(unrolled, vectorized, p):
         for lane in range(p):
-            accumulators[0, lane] = add(accumulators[0, lane], values[start + lane], kind)
+            accumulators[0, lane] = add(accumulators[0, lane], _term(values[start + lane], kind, with_exp, True), kind)
     tail = zero
     for j in range(vectorized, n):
-        tail = add(tail, values[j], kind)
+        tail = add(tail, _term(values[j], kind, with_exp, False), kind)
     width = p
     while width > 1:
         width //= 2
@@ -169,13 +171,13 @@ def row_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
     ``_cpu._eigen_max`` (MAX) of ``values[lo:lo+n]``, a row starting at ``first_index`` in the
     flattened tensor: one leaf, or a tree of them (:func:`_tree_reduce`) above packet * leaf size.
 
-    A sum overwrites ``values``; the maximum leaves them and uses ``running`` (as long as
-    ``values``) as scratch.
+    ``values`` are only read; ``running`` (as long as ``values``, another array) is scratch for
+    the running sums or maxima.
     """
     if n <= packet_size(constant(values, 0.0)) * leaf_size(kind):
         if mode == MAX:
             return _leaf_max(values, lo, n, running)
-        return _leaf_sum(values, lo, n, accumulators, kind, mode == SUM_EXP)
+        return _leaf_sum(values, lo, n, running, accumulators, kind, mode == SUM_EXP)
     return _tree_reduce(values, lo, n, first_index, running, accumulators, kind, mode)
 
 
@@ -201,7 +203,7 @@ def _tree_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
             if mode == MAX:
                 results[done] = _leaf_max(values, start, count, running)
             else:
-                results[done] = _leaf_sum(values, start, count, accumulators, kind, mode == SUM_EXP)
+                results[done] = _leaf_sum(values, start, count, running, accumulators, kind, mode == SUM_EXP)
             done += 1
             depth -= 1
             continue
@@ -264,12 +266,9 @@ def _minus_row_max(logits, r, shifted, work, accumulators, kind):
 def _shifted_row(logits, r, shifted, work, accumulators, kind):
     """The start both xent kernels share: ``shifted = x - max(x)`` for row ``r``, and the row's
     ``sum(exp(shifted))`` with the exp evaluated inside the sum (``work`` is scratch)."""
-    wide_vectors()
     classes = logits.shape[1]
     _minus_row_max(logits, r, shifted, work, accumulators, kind)
-    for j in range(classes):
-        work[j] = shifted[j]
-    return row_reduce(work, 0, classes, r * classes, work, accumulators, kind, SUM_EXP)
+    return row_reduce(shifted, 0, classes, r * classes, work, accumulators, kind, SUM_EXP)
 
 
 @jit
@@ -288,26 +287,32 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream
     label_rows = 1 if labels.shape[0] > 1 else 0
     label_columns = 1 if labels.shape[1] > 1 else 0
     shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
+    partial = scratch(kind, classes)
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
         sum_exp = _shifted_row(logits, r, shifted, work, accumulators, kind)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
         label_row = labels[r * label_rows]
-        for j in range(classes):
-            z = read(label_row[j] if label_columns else label_row[0])
-            work[j] = mul(z, sub(log_sum_exp, shifted[j], kind), kind)
-        out[r] = store(row_reduce(work, 0, classes, r * classes, work, accumulators, kind, SUM), kind)
+        if label_columns:
+            for j in range(classes):
+                work[j] = mul(read(label_row[j]), sub(log_sum_exp, shifted[j], kind), kind)
+        else:  # one label for the whole row
+            z = read(label_row[0])
+            for j in range(classes):
+                work[j] = mul(z, sub(log_sum_exp, shifted[j], kind), kind)
+        out[r] = store(row_reduce(work, 0, classes, r * classes, partial, accumulators, kind, SUM), kind)
         if with_backprop:
             _tensor_exp(shifted, work, r * classes, size, kind)
-            g = widen(upstream[r]) if upstream.size else constant(shifted, 1.0)
+            g = widen(upstream[r]) if upstream.size else constant(shifted, 1.0)  # 1 * b is b, to the bit
             backprop_row = backprop[r]
-            for j in range(classes):
-                z = read(label_row[j] if label_columns else label_row[0])
-                gradient = sub(div(work[j], sum_exp, kind), z, kind)
-                if upstream.size:
-                    gradient = mul(g, gradient, kind)
-                backprop_row[j] = store(gradient, kind)
+            if label_columns:
+                for j in range(classes):
+                    backprop_row[j] = store(mul(g, sub(div(work[j], sum_exp, kind), read(label_row[j]), kind), kind), kind)
+            else:
+                z = read(label_row[0])
+                for j in range(classes):
+                    backprop_row[j] = store(mul(g, sub(div(work[j], sum_exp, kind), z, kind), kind), kind)
 
 
 @jit
@@ -330,15 +335,13 @@ def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, u
         out[r] = store(sub(op(log(sum_exp, False), kind), shifted[label], kind), kind)
         if with_backprop:
             _tensor_exp(shifted, work, r * classes, size, kind)
-            g = widen(upstream[r]) if upstream.size else constant(shifted, 1.0)
+            g = widen(upstream[r]) if upstream.size else constant(shifted, 1.0)  # 1 * b is b, to the bit
             backprop_row = backprop[r]
             for j in range(classes):
                 probability = div(work[j], sum_exp, kind)
                 if j == label:
                     probability = sub(probability, constant(probability, 1.0), kind)
-                if upstream.size:
-                    probability = mul(g, probability, kind)
-                backprop_row[j] = store(probability, kind)
+                backprop_row[j] = store(mul(g, probability, kind), kind)
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,12 +415,13 @@ def log_softmax(logits, out, upstream, start, stop):
     kind = out.dtype
     batch, classes = logits.shape
     shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
+    partial = scratch(kind, classes)
     p = packet_size(constant(shifted, 0.0))
     size = batch * classes
     for r in range(start, stop):
         _minus_row_max(logits, r, shifted, work, accumulators, kind)
         _tensor_exp(shifted, work, r * classes, size, kind)
-        sum_exp = row_reduce(work, 0, classes, r * classes, work, accumulators, kind, SUM)
+        sum_exp = row_reduce(work, 0, classes, r * classes, partial, accumulators, kind, SUM)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
         out_row = out[r]
         if upstream.size:
