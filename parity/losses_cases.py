@@ -171,3 +171,169 @@ def v1_cases() -> list:
     cases.append((f"{function}-bad-reduction", function, ([1.0],), {"reduction": "sum"}))
     cases.append((f"{function}-none-losses", function, (None,), {}))
     return cases
+
+
+# --------------------------------------------------------------------------------------------
+# Keras 3 (tf.keras in TF 2.21)
+
+
+class Activation:
+    """An argument built on each side before the call: ``keras.ops.softmax(x)`` / ``sigmoid`` (which
+    remember their logits) or ``tf.nn.softmax(x)`` / ``tf.math.sigmoid`` (which do not)."""
+
+    def __init__(self, kind: str, logits: np.ndarray, axis: int = -1):
+        self.kind, self.logits, self.axis = kind, logits, axis
+
+    def __repr__(self) -> str:
+        return f"Activation({self.kind}, {self.logits.dtype}{self.logits.shape})"
+
+
+KERAS_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", None, "none")
+
+
+def _keras_labels(kind: str, name: str, shape: tuple, dtype=np.float32):
+    if kind == "binary":
+        return (_rng(name + "z").uniform(size=shape) > 0.5).astype(dtype)
+    if kind == "categorical":
+        return _onehot(name, shape, dtype)
+    return _sparse(name, shape, np.int32)
+
+
+def _keras_predictions(kind: str, name: str, shape: tuple, dtype, from_logits: bool):
+    if from_logits:
+        return _logits(name, shape, dtype)
+    rng = _rng(name + "p")
+    if kind == "binary":
+        return rng.uniform(size=shape).astype(dtype)
+    p = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1]) if shape else rng.uniform(size=shape)
+    return p.astype(dtype)
+
+
+KERAS_FUNCTIONS = {"binary": "binary_crossentropy", "categorical": "categorical_crossentropy",
+                   "sparse": "sparse_categorical_crossentropy"}
+KERAS_CLASSES = {"binary": "BinaryCrossentropy", "categorical": "CategoricalCrossentropy",
+                 "sparse": "SparseCategoricalCrossentropy"}
+
+
+def keras_cases() -> list:
+    """``(id, target, args, kwargs, init)``: ``target`` is ``keras.losses.<function>`` (``init``
+    None) or ``keras.losses.<Class>`` (built with ``init``, called with args and kwargs)."""
+    cases = []
+    shapes = [(4, 3), (2, 3, 5), (3,), (2, 2, 2, 3)]
+    for kind in ("binary", "categorical", "sparse"):
+        fn, cls = f"keras.losses.{KERAS_FUNCTIONS[kind]}", f"keras.losses.{KERAS_CLASSES[kind]}"
+        for dtype_name, dtype in FLOATS.items():
+            for shape in shapes:
+                for from_logits in (False, True):
+                    name = f"{kind}-{dtype_name}-{shape}-logits{from_logits}"
+                    y = _keras_labels(kind, name, shape)
+                    p = _keras_predictions(kind, name, shape, dtype, from_logits)
+                    if kind == "sparse" and len(shape) == 1:
+                        continue  # rank-0 labels: covered by the error cases
+                    cases.append((f"fn-{name}", fn, (y, p), {"from_logits": from_logits}, None))
+                    cases.append((f"cls-{name}", cls, (y, p), {}, {"from_logits": from_logits}))
+            # Probabilities at exactly 0 and 1.
+            name = f"{kind}-{dtype_name}-zero-one"
+            p = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype)
+            y = {"binary": np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]], np.float32),
+                 "categorical": np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]], np.float32),
+                 "sparse": np.array([1, 2], np.int32)}[kind]
+            cases.append((f"fn-{name}", fn, (y, p), {}, None))
+            cases.append((f"cls-{name}", cls, (y, p), {}, {"reduction": None}))
+            # Empty batch, every reduction.
+            empty_y = np.zeros((0,), np.int32) if kind == "sparse" else np.zeros((0, 3), np.float32)
+            for reduction in KERAS_REDUCTIONS:
+                cases.append((f"cls-{kind}-{dtype_name}-empty-{reduction}", cls, (empty_y, np.zeros((0, 3), dtype)), {},
+                              {"reduction": reduction}))
+            # dtype argument.
+            name = f"{kind}-{dtype_name}-dtype-arg"
+            y, p = _keras_labels(kind, name, (4, 3)), _keras_predictions(kind, name, (4, 3), np.float32, False)
+            cases.append((f"cls-{name}", cls, (y, p.astype(dtype)), {}, {"dtype": dtype_name}))
+        # Reductions and sample weights.
+        for reduction in KERAS_REDUCTIONS:
+            for weight_kind in ("none", "scalar", "per-sample", "per-sample-column", "per-element", "all-zero", "per-timestep"):
+                shape = (4, 3, 5) if weight_kind == "per-timestep" else (4, 3)
+                name = f"{kind}-{reduction}-{weight_kind}"
+                y = _keras_labels(kind, name, shape)
+                p = _keras_predictions(kind, name, shape, np.float32, False)
+                loss_shape = shape[:-1]  # per-sample losses after the mean over the last axis
+                rng = _rng(name + "w")
+                sw = {"none": None, "scalar": 0.7, "per-sample": rng.uniform(size=shape[:1]),
+                      "per-sample-column": rng.uniform(size=(shape[0], 1)),
+                      "per-element": rng.uniform(size=loss_shape), "all-zero": np.zeros(shape[:1]),
+                      "per-timestep": rng.uniform(size=shape[:1])}[weight_kind]
+                kwargs = {} if sw is None else {"sample_weight": sw}
+                cases.append((f"cls-{name}", cls, (y, p), kwargs, {"reduction": reduction}))
+        # Per-timestep trap where B == T (silently weights the time steps) and B != T (error).
+        name = f"{kind}-per-timestep-square"
+        y, p = _keras_labels(kind, name, (3, 3, 4)), _keras_predictions(kind, name, (3, 3, 4), np.float32, False)
+        cases.append((f"cls-{name}", cls, (y, p), {"sample_weight": np.array([1.0, 2.0, 3.0])}, {}))
+        # Label smoothing (not for sparse: no such argument in 3.15.1).
+        if kind != "sparse":
+            for smoothing in (0.1, -0.2, 1.0):
+                for axis in (-1, 0):
+                    name = f"{kind}-smoothing{smoothing}-axis{axis}"
+                    y, p = _keras_labels(kind, name, (2, 3)), _keras_predictions(kind, name, (2, 3), np.float32, False)
+                    cases.append((f"fn-{name}", fn, (y, p), {"label_smoothing": smoothing, "axis": axis}, None))
+                    cases.append((f"fn-{name}-logits", fn, (y, _logits(name, (2, 3), np.float32)),
+                                  {"label_smoothing": smoothing, "axis": axis, "from_logits": True}, None))
+            cases.append((f"cls-{kind}-smoothing-init", cls, (_keras_labels(kind, "s", (4, 3)), _keras_predictions(kind, "s", (4, 3), np.float32, False)), {}, {"label_smoothing": 0.2}))
+        else:
+            cases.append((f"cls-{kind}-smoothing-init", cls, (np.array([0, 1]), np.array([[0.5, 0.5], [0.2, 0.8]])), {}, {"label_smoothing": 0.2}))
+        # Errors.
+        y, p = _keras_labels(kind, "err", (2, 3)), _keras_predictions(kind, "err", (2, 3), np.float32, False)
+        cases.append((f"cls-{kind}-bad-reduction", cls, (y, p), {}, {"reduction": "auto"}))
+        cases.append((f"fn-{kind}-none", fn, (y, None), {}, None))
+        cases.append((f"fn-{kind}-axis-true", fn, (y, p), {"axis": True}, None))
+        cases.append((f"fn-{kind}-axis-0", fn, (y, p), {"axis": 0}, None))
+        cases.append((f"fn-{kind}-axis-5", fn, (y, p), {"axis": 5}, None))
+        if kind != "sparse":
+            cases.append((f"fn-{kind}-shape-mismatch", fn, (np.ones((2, 4), np.float32), p), {}, None))
+            cases.append((f"fn-{kind}-rank-mismatch", fn, (y[:, 0], p[:, :1]), {}, None))
+            cases.append((f"cls-{kind}-rank-fix", cls, (y[:, 0], p[:, :1]), {}, {"reduction": None}))
+            cases.append((f"fn-{kind}-scalar", fn, (np.float32(1.0), np.float32(0.5)), {}, None))
+            cases.append((f"fn-{kind}-lists", fn, (y.tolist(), p.tolist()), {}, None))
+            cases.append((f"fn-{kind}-int-labels", fn, (y.astype(np.int32), p), {}, None))
+            cases.append((f"fn-{kind}-float64", fn, (y, p.astype(np.float64)), {}, None))
+        else:
+            cases.append((f"fn-{kind}-float-labels", fn, (np.array([0.0, 1.7]), p), {}, None))
+            cases.append((f"cls-{kind}-float-labels", cls, (np.array([0.0, 1.7]), p), {}, {}))
+            cases.append((f"fn-{kind}-label-out-of-range", fn, (np.array([3, 0]), p), {}, None))
+            cases.append((f"fn-{kind}-shape-mismatch", fn, (np.array([0, 1, 2]), p), {}, None))
+            cases.append((f"fn-{kind}-rank-mismatch", fn, (np.array([[[0]]]), p), {}, None))
+            cases.append((f"fn-{kind}-trailing-1", fn, (np.array([[0], [2]]), p), {}, None))
+            cases.append((f"fn-{kind}-lists", fn, ([0, 1], p.tolist()), {}, None))
+            for ignore in (0, 1, -1):
+                labels = np.array([0, 1, 1, 2, 0])
+                probs = _keras_predictions(kind, f"ign{ignore}", (5, 3), np.float32, False)
+                for reduction in KERAS_REDUCTIONS:
+                    cases.append((f"cls-{kind}-ignore{ignore}-{reduction}", cls, (labels, probs), {},
+                                  {"ignore_class": ignore, "reduction": reduction}))
+                    cases.append((f"cls-{kind}-ignore{ignore}-{reduction}-sw", cls, (labels, probs),
+                                  {"sample_weight": np.array([1.0, 2.0, 4.0, 0.5, 1.0])},
+                                  {"ignore_class": ignore, "reduction": reduction}))
+                cases.append((f"fn-{kind}-ignore{ignore}", fn, (labels, probs), {"ignore_class": ignore}, None))
+            cases.append((f"cls-{kind}-all-ignored", cls, (np.array([1, 1]), p), {}, {"ignore_class": 1}))
+            cases.append((f"cls-{kind}-ignore-logits", cls, (np.array([0, 1]), Activation("keras.softmax", _logits("il", (2, 3), np.float32))), {}, {"ignore_class": 1}))
+        # The logits history (Keras' _keras_logits).
+        act = "sigmoid" if kind == "binary" else "softmax"
+        x = np.array([[20.0, -20.0, 0.0], [3.0, -3.0, 0.5]], np.float32)
+        y = {"binary": np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]], np.float32),
+             "categorical": np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], np.float32),
+             "sparse": np.array([1, 0], np.int32)}[kind]
+        for source in (f"keras.{act}", f"tf.{act}"):
+            for dtype_name in ("float32", "float16", "float64"):
+                arg = Activation(source, x.astype(dtype_name))
+                cases.append((f"fn-{kind}-{source}-{dtype_name}", fn, (y, arg), {}, None))
+                cases.append((f"cls-{kind}-{source}-{dtype_name}", cls, (y, arg), {}, {"reduction": None}))
+            cases.append((f"fn-{kind}-{source}-from-logits-true", fn, (y, Activation(source, x)), {"from_logits": True}, None))
+    # Python lists are nested structures for a loss object.
+    for label, (a, b) in {"lists": ([[0.0, 1.0]], [[0.2, 0.8]]), "flat-lists": ([0.0, 1.0], [0.2, 0.8]),
+                          "list-array": ([[0.0, 1.0]], np.array([[0.2, 0.8]], np.float32)),
+                          "array-list": (np.array([[0.0, 1.0]]), [[0.2, 0.8]]),
+                          "ragged": ([[0.0, 1.0]], [[0.2, 0.8], [0.1, 0.9]])}.items():
+        cases.append((f"cls-binary-{label}", "keras.losses.BinaryCrossentropy", (a, b), {}, {}))
+    cases.append(("cls-sparse-lists", "keras.losses.SparseCategoricalCrossentropy", ([0, 1], [[2.0, 0.0], [2.0, 0.0]]), {}, {"from_logits": True}))
+    # One class: Keras warns (SyntaxWarning) and computes.
+    cases.append(("fn-categorical-one-class", "keras.losses.categorical_crossentropy", (np.ones((2, 1), np.float32), np.ones((2, 1), np.float32)), {}, None))
+    return cases

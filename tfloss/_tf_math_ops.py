@@ -558,3 +558,10 @@ def div_no_nan(x: CpuTensor, y: CpuTensor) -> CpuTensor:
     quotient = x / y
     zero = np.zeros((), quotient.dtype)
     return CpuTensor(np.where(np.broadcast_to(y.value == 0, quotient.shape), zero, quotient.value))
+
+
+def clip_by_value(t: CpuTensor, low: float, high: float) -> CpuTensor:
+    """``tf.clip_by_value``: ``maximum(minimum(t, high), low)``, the bounds constants of ``t``'s
+    dtype; NaN passes through both."""
+    bounds = [np.asarray(b, dtype=t.dtype) for b in (low, high)]
+    return CpuTensor(np.maximum(np.minimum(t.value, bounds[1]), bounds[0]))

@@ -33,7 +33,7 @@ import numpy as np
 from . import errors
 from ._convert import broadcast_shape, check_ops, check_softmax_rank, convert_to_tensor, op_error, softmax_axis
 from ._cpu import CpuTensor, log, silent_floating_point
-from ._tf_math_ops import mean_op, sigmoid, softmax, sum_op
+from ._tf_math_ops import clip_by_value as _clip, mean_op, sigmoid, softmax, sum_op
 
 # The dtype checks of each composition's ops, in TF's order (see _convert.check_ops).
 # tf.clip_by_value is Minimum(t, 1.0) then Maximum(t, 1e-10).
@@ -76,12 +76,6 @@ def _softmax_inputs(labels, logits, axis) -> tuple:
     terms_rank = len(broadcast_shape("Mul", labels.shape, logits.shape))
     sum_axis = _reduction_axis(axis, terms_rank)
     return CpuTensor.from_input(labels), CpuTensor.from_input(logits), class_axis, sum_axis
-
-
-def _clip(probs: CpuTensor, low: float, high: float) -> CpuTensor:
-    """``tf.clip_by_value``: ``maximum(minimum(t, high), low)``; NaN passes through both."""
-    bounds = [np.asarray(b, dtype=probs.dtype) for b in (low, high)]
-    return CpuTensor(np.maximum(np.minimum(probs.value, bounds[1]), bounds[0]))
 
 
 @silent_floating_point
