@@ -576,6 +576,22 @@ def _sparse_arguments(arguments: dict) -> _Inputs:
     return _Inputs(convert_to_tensor(arguments["labels"]), convert_to_tensor(arguments["logits"]))
 
 
+# Functions whose gradient is a chain of several TF ops (tfloss._composite_gradients): op ->
+# backward(arguments, upstream) -> {argument name: gradient or None}.
+_COMPOSITE: dict = {}
+
+
+def register_composite(*ops):
+    """Register ``backward(arguments, upstream)`` as the gradient of ``ops``."""
+
+    def register(backward):
+        for op in ops:
+            _COMPOSITE[op] = backward
+        return backward
+
+    return register
+
+
 def _registration(op) -> _Registration:
     try:
         return _REGISTRY[op]
@@ -639,7 +655,10 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     Parameters
     ----------
     op : callable
-        A public op of :mod:`tfloss.nn` or :mod:`tfloss.compat.v1.nn`.
+        A public op of :mod:`tfloss.nn` or :mod:`tfloss.compat.v1.nn`, a building block of
+        :mod:`tfloss.math` (``sigmoid``, ``softplus``, ``log_sigmoid``, ``softmax``,
+        ``log_softmax``, ``reduce_sum``, ``reduce_mean``) or a :mod:`tfloss.compat.v1.losses`
+        loss (gradients for ``logits``/``losses`` and ``weights``).
     grad_loss : array_like, optional
         Upstream gradient (TF's ``output_gradients``), shaped like the loss; default ones.
     **inputs
@@ -663,6 +682,11 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     >>> grads["logits"]
     array([-0.5,  0.5], dtype=float32)
     """
+    if op in _COMPOSITE:
+        loss = np.asarray(op(**inputs))
+        given = {name for name in inputs if name in _bind(op, inputs)}
+        grads = _COMPOSITE[op](_bind(op, inputs), _upstream(grad_loss, loss))
+        return loss, {name: None if g is None else np.array(g) for name, g in grads.items() if name in given}
     registration = _registration(op)
     loss = np.asarray(op(**inputs))
     arguments = registration.read_arguments(_bind(op, inputs))
@@ -722,4 +746,4 @@ def hessian_vector_product(op, vector, *, grad_loss=None, **inputs) -> dict:
     return _as_arrays(result, arguments, family)
 
 
-__all__ = ["value_and_gradient", "hessian_vector_product", "register_gradient"]
+__all__ = ["value_and_gradient", "hessian_vector_product", "register_gradient", "register_composite"]
