@@ -4,7 +4,12 @@ For each case tfloss's ``value_and_gradient`` must give TF's loss and TF's gradi
 watched input, bit for bit (NaN payloads not compared, as in ``parity/test_blocks.py``), or
 TF's None.
 
-One declared relaxation: the float32 logits gradient of ``compat.v1.losses.sigmoid_cross_entropy``
+Declared relaxations: float32 (and 16-bit) gradients through TF's float32 Reciprocal op, which
+on whole packets uses the CPU's approximate ``rcpps`` and a Newton step (measured on this
+suite's machine: a third of ``tf.math.reciprocal`` results differ from ``1 / x`` in the last
+bit; float64 is exact), are judged by ``parity.compare.compare_arrays``'s ULP bound: the Keras
+probability paths (Log's gradient is ``g * reciprocal(x)``) and the sigmoid cross-entropy's
+gradient (Log1p's).  In particular the float32 logits gradient of ``compat.v1.losses.sigmoid_cross_entropy``
 is the gradient of ``tf.nn.sigmoid_cross_entropy_with_logits`` (``tfloss._gradients.SigmoidGradient``,
 not new here), which on this suite's machine differs from TF by 1 ulp on a few elements (also for
 the plain op: x = -0.7450849, z = 0.8976776 in a 12-element tensor).  The main parity suite
@@ -114,4 +119,92 @@ def test_gradient_matches_tape(case):
             i = int(bad[0])
             problems.append(f"{name}: {bad.size} of {got.size} differ; first at {i}: tfloss {got.reshape(-1)[i]!r} "
                             f"vs TF {want.reshape(-1)[i]!r}")
+    assert not problems, "; ".join(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Keras 3 losses w.r.t. y_pred (and sample_weight)
+
+
+def _keras_cases() -> list:
+    cases = []
+    rng = np.random.default_rng(11)
+    for kind, fn, cls in [("binary", "binary_crossentropy", "BinaryCrossentropy"),
+                          ("categorical", "categorical_crossentropy", "CategoricalCrossentropy"),
+                          ("sparse", "sparse_categorical_crossentropy", "SparseCategoricalCrossentropy")]:
+        for dtype_name, dtype in FLOATS.items():
+            for from_logits in (False, True):
+                shape = (4, 3)
+                if from_logits:
+                    p = (rng.standard_normal(shape) * 3).astype(dtype)
+                elif kind == "binary":
+                    p = rng.uniform(0.01, 0.99, size=shape).astype(dtype)
+                else:
+                    p = rng.dirichlet(np.ones(3), size=4).astype(dtype)
+                if kind == "binary":
+                    y = (rng.uniform(size=shape) > 0.5).astype(np.float32)
+                elif kind == "categorical":
+                    y = np.eye(3, dtype=np.float32)[[0, 2, 1, 1]]
+                else:
+                    y = np.array([0, 2, 1, 1])
+                name = f"{kind}-{dtype_name}-logits{from_logits}"
+                extra = {} if kind == "sparse" else {"label_smoothing": 0.1}
+                cases.append((f"keras-fn-{name}", f"keras.losses.{fn}", None,
+                              {"y_true": y, "y_pred": p, "from_logits": from_logits, **extra}, ("y_pred",)))
+                for reduction in ("sum_over_batch_size", "sum", "mean_with_sample_weight", None):
+                    init = {"from_logits": from_logits, "reduction": reduction}
+                    sw = rng.uniform(size=(4,))
+                    cases.append((f"keras-cls-{name}-{reduction}", f"keras.losses.{cls}", init,
+                                  {"y_true": y, "y_pred": p, "sample_weight": sw}, ("y_pred", "sample_weight")))
+                    cases.append((f"keras-cls-{name}-{reduction}-nosw", f"keras.losses.{cls}", init,
+                                  {"y_true": y, "y_pred": p}, ("y_pred",)))
+                    if kind == "sparse":
+                        cases.append((f"keras-cls-{name}-{reduction}-ignore", f"keras.losses.{cls}",
+                                      {**init, "ignore_class": 1}, {"y_true": y, "y_pred": p, "sample_weight": sw},
+                                      ("y_pred", "sample_weight")))
+    return cases
+
+
+KERAS_CASES = _keras_cases()
+
+
+def _float32_reciprocal_path(function, init, kwargs) -> bool:
+    """A float32 gradient through TF's float32 Reciprocal (rcpps-based on whole packets): through
+    Log on the probability paths, through Log1p in the sigmoid cross-entropy's gradient."""
+    from_logits = (init or kwargs).get("from_logits", False)
+    return not from_logits or "binary" in function.lower()
+
+
+@pytest.mark.parametrize("case", KERAS_CASES, ids=[c[0] for c in KERAS_CASES])
+def test_keras_gradient_matches_tape(case):
+    _, target, init, kwargs, wrt = case
+    tf_fn = resolve(tfref.tf(), target)
+    ours = resolve(tfloss, target)
+    if init is not None:
+        tf_fn, ours = tf_fn(**init), ours(**init)
+    expected = tfref.tf_value_and_gradient(tf_fn, kwargs, wrt)
+    loss, grads = tfloss.value_and_gradient(ours, **kwargs)
+    problems = []
+    compute_dtype = np.float32 if init is not None else np.asarray(kwargs["y_pred"]).dtype
+    for name, want, got in [("loss", expected[0], loss)] + [(n, e, grads.get(n, "missing")) for n, e in zip(wrt, expected[1:])]:
+        if want is None or got is None or isinstance(got, str):
+            if not (want is None and got is None):
+                problems.append(f"{name}: TF {'None' if want is None else 'a tensor'}, tfloss {got if got is None or isinstance(got, str) else 'an array'}")
+            continue
+        want = tfref.to_numpy(want)
+        if want.dtype != got.dtype or want.shape != got.shape:
+            problems.append(f"{name}: TF {want.dtype}{want.shape}, tfloss {got.dtype}{got.shape}")
+            continue
+        if name != "loss" and np.dtype(compute_dtype) != np.float64 and _float32_reciprocal_path(target, init, kwargs):
+            # Judged in the compute dtype (a float64 input's gradient is a float32 one, cast).
+            as_computed = np.dtype(compute_dtype) if np.dtype(compute_dtype) != want.dtype and want.dtype == np.float64 else want.dtype
+            comparison = compare_arrays(got.astype(as_computed), want.astype(as_computed),
+                                        magnitude=np.maximum(np.abs(want.astype(np.float64)), 1.0) if name == "y_pred" else None)
+            if not comparison.ok:
+                problems.append(f"{name}: {comparison.problems}")
+            continue
+        bad = differing(got, want)
+        if bad.size:
+            i = int(bad[0])
+            problems.append(f"{name}: {bad.size} of {got.size} differ; first at {i}: tfloss {got.reshape(-1)[i]!r} vs TF {want.reshape(-1)[i]!r}")
     assert not problems, "; ".join(problems)

@@ -97,3 +97,34 @@ def test_v1_softmax_labels_get_no_gradient_and_scalar_weights_none():
                   logits=X, label_smoothing=0.1)
     assert set(grads) == {"logits", "onehot_labels"}  # weights were not passed
     assert grads["onehot_labels"] is None  # TF wraps the labels in stop_gradient
+
+
+def test_keras_binary_gradient_from_probabilities():
+    # mean over the last axis of -(z log p + (1 - z) log(1 - p)): d/dp = (p - z) / (p (1 - p)) / C
+    z = np.array([[0.0, 1.0, 1.0]], np.float32)
+    p = np.array([[0.2, 0.7, 0.9]], np.float32)
+    _, grads = vg(tfloss.keras.losses.binary_crossentropy, y_true=z, y_pred=p)
+    p64, z64 = p.astype(np.float64), z.astype(np.float64)
+    _close(grads["y_pred"], (p64 - z64) / (p64 * (1 - p64)) / 3, 1e-6)
+
+
+def test_keras_sparse_loss_object_gradients():
+    # The loss is the sparse xent of logits log(p), i.e. -log(p_y / sum(p)), weighted, over N = 2:
+    # d/dp_j = w / N * (1 / sum(p) - [j == y] / p_y); d/dw = loss / N.
+    p = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]], np.float32)
+    y, w = np.array([1, 0]), np.array([2.0, 0.5])
+    _, grads = vg(tfloss.keras.losses.SparseCategoricalCrossentropy(), y_true=y, y_pred=p, sample_weight=w)
+    p64 = p.astype(np.float64)
+    onehot = np.eye(3)[y]
+    expected = (w / 2)[:, None] * (1 / p64.sum(axis=1, keepdims=True) - onehot / p64[np.arange(2), y][:, None])
+    _close(grads["y_pred"], expected, 1e-6)
+    _close(grads["sample_weight"], [-np.log(0.5) / 2, -np.log(0.6) / 2], 1e-6)
+    assert grads["y_true"] is None
+
+
+def test_keras_logits_history_gradient_is_none():
+    # The loss of a keras.ops.softmax output is computed from its logits: y_pred itself is unused.
+    probabilities = tfloss.keras.ops.softmax(X)
+    _, grads = vg(tfloss.keras.losses.categorical_crossentropy, y_true=np.eye(3, dtype=np.float32)[[0, 2]],
+                  y_pred=probabilities)
+    assert grads["y_pred"] is None

@@ -237,3 +237,208 @@ def _compute_weighted_loss_backward(arguments: dict, upstream: np.ndarray) -> di
     losses = convert_to_tensor(arguments["losses"])
     grad_losses, grad_weights = _weighted_loss_backward(losses, weights, reduction, upstream)
     return {"losses": grad_losses if losses.dtype in FLOAT_DTYPES else None, "weights": grad_weights}
+
+
+# --------------------------------------------------------------------------------------------
+# Keras 3 losses: the functions w.r.t. y_pred, the loss objects w.r.t. y_pred and sample_weight
+
+from . import _keras_losses as _kl  # noqa: E402
+from .keras import losses as keras_losses  # noqa: E402
+
+
+def _log_grad(grad: CpuTensor, x: CpuTensor) -> CpuTensor:
+    """``grad * reciprocal(x)``.  The reciprocal is taken as an exact division; TF's float32
+    Reciprocal uses the CPU's approximate ``rcpps`` plus a Newton step on whole packets (about
+    a third of its results differ in the last bit on an x86 with AVX-512), which is not
+    reproduced: float32 gradients through a log are within the ULP bound, not exact."""
+    return grad * (1 / x)
+
+
+def _clip_grad(grad: CpuTensor, output: np.ndarray) -> CpuTensor:
+    """``maximum(minimum(o, 1 - eps), eps)`` backwards: Minimum's then Maximum's mask."""
+    o = _t(output)
+    low, high = (np.asarray(v, o.dtype) for v in (_kl.EPSILON, 1.0 - _kl.EPSILON))
+    clipped_high = np.minimum(o.value, high)
+    zero = np.zeros((), o.dtype)
+    grad = np.where(clipped_high >= low, grad.value, zero)  # Maximum(t, eps): t >= eps
+    return CpuTensor(np.where(o.value <= high, grad, zero))  # Minimum(o, 1 - eps): o <= 1 - eps
+
+
+def _mean_grad(grad: np.ndarray, x: np.ndarray, axis) -> np.ndarray:
+    """``keras.ops.mean``'s gradient: Cast, Mean's (broadcast over the axis, divided by the count
+    as a constant of the compute dtype), Cast back."""
+    compute = np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
+    axes = check_reduction_indices(reduction_indices(axis, "Mean"), x.ndim, "Mean")
+    sum_grad = _sum_grad(cast(x, compute), axes, cast(grad, compute))
+    factor = x.size // max(int(np.prod([d for i, d in enumerate(x.shape) if i not in axes], dtype=np.int64)), 1)
+    return cast((_t(sum_grad) / CpuTensor(np.asarray(factor, compute))).value, x.dtype)
+
+
+def _keras_inputs(arguments: dict, smoothing_negatives=None):
+    y_pred = _kl.keras_convert(arguments["y_pred"])
+    y_true = _kl.keras_cast(arguments["y_true"], y_pred.dtype)
+    return y_true, y_pred
+
+
+def _binary_backward(y_true, y_pred, options: dict, grad: np.ndarray):
+    """d loss / d y_pred of ``binary_crossentropy`` for upstream ``grad`` (one per sample)."""
+    ls = options.get("label_smoothing", 0.0)
+    if ls:
+        y_true = _kl._smooth(y_true, ls, 0.5 * ls)
+    per_element = _kl.backend_binary_crossentropy(y_true, y_pred, options.get("from_logits", False))
+    g = _mean_grad(grad, per_element, options.get("axis", -1))
+    output, from_logits = _kl._get_logits(y_pred, False, "Sigmoid", "")
+    if hasattr(y_pred, "_keras_logits"):
+        return None  # the loss was computed from the logits: y_pred itself has no gradient
+    if options.get("from_logits", False):
+        return _engine.sigmoid_cross_entropy_grad(np.asarray(y_true), np.asarray(y_pred), g)[1]
+    z, p = _t(y_true), _kl._clip(_t(y_pred))
+    gn = -_t(g)
+    from_log_p = _log_grad(z * gn, p)
+    from_log_q = -_log_grad((_kl._const(1, z) - z) * gn, _kl._const(1, p) - p)
+    return _clip_grad(from_log_p + from_log_q, np.asarray(y_pred)).value
+
+
+def _categorical_backward(y_true, y_pred, options: dict, grad: np.ndarray):
+    ls, axis = options.get("label_smoothing", 0.0), options.get("axis", -1)
+    if ls:
+        y_true = _kl._smooth_categorical(y_true, ls, y_pred.dtype)
+    if hasattr(y_pred, "_keras_logits"):
+        return None
+    o = np.asarray(y_pred).view(np.ndarray)
+    a = axis % o.ndim
+    if options.get("from_logits", False):
+        grads = _gradients.SoftmaxGradient.backward(_Inputs(np.asarray(y_true), o, axis=axis if axis == -1 else a,
+                                                            labels_differentiable=False), cast(grad, o.dtype))
+        return grads["logits"]
+    total = _ops.reduce(o, axis, True, "Sum")
+    p = _kl._clip(_t(o) / CpuTensor(total))
+    g_terms = CpuTensor(_sum_grad(o, (a,), (-_t(grad)).value))  # Neg, then Sum's gradient
+    g_p = _log_grad(_t(y_true) * g_terms, p)
+    g_ratio = _clip_grad(g_p, (_t(o) / CpuTensor(total)).value)
+    # RealDiv(o, total): d/do = g / total; d/dtotal = sum over the axis of g * ((-o / total) / total)
+    direct = g_ratio / CpuTensor(total)
+    through_total = CpuTensor(_ops.reduce((g_ratio * ((-_t(o) / CpuTensor(total)) / CpuTensor(total))).value, axis, True, "Sum"))
+    return (direct + CpuTensor(np.broadcast_to(through_total.value, o.shape).copy())).value
+
+
+def _sparse_backward(y_true, y_pred, options: dict, grad: np.ndarray, valid_mask):
+    if hasattr(y_pred, "_keras_logits") and options.get("ignore_class") is None:
+        return None
+    o = np.asarray(y_pred).view(np.ndarray)
+    labels = cast(convert_to_tensor(y_true), np.dtype(np.int64))
+    if labels.ndim == o.ndim and labels.shape[-1] == 1:
+        labels = labels.reshape(labels.shape[:-1])
+    g = cast(grad, o.dtype)
+    if valid_mask is not None:
+        g = np.where(valid_mask.reshape(g.shape), g, np.zeros((), g.dtype))
+        labels = np.where(valid_mask.reshape(labels.shape), labels, 0)
+        o = np.where(np.expand_dims(valid_mask.reshape(labels.shape), -1), o, np.zeros((), o.dtype))
+    if options.get("from_logits", False):
+        result = _gradients.SparseGradient.backward(_Inputs(labels, o), g)["logits"]
+    else:
+        p = _kl._clip(_t(o))
+        log_p = _kl._log(p).value
+        g_log = _gradients.SparseGradient.backward(_Inputs(labels, log_p), g)["logits"]
+        result = _clip_grad(_log_grad(_t(g_log), p), o).value
+    if valid_mask is not None:
+        result = np.where(np.expand_dims(valid_mask.reshape(labels.shape), -1), result, np.zeros((), result.dtype))
+    return result
+
+
+_BACKWARD = {"binary_crossentropy": _binary_backward, "categorical_crossentropy": _categorical_backward}
+
+
+def _function_backward(name: str):
+    def backward(arguments: dict, upstream: np.ndarray) -> dict:
+        options = {k: v for k, v in arguments.items() if k not in ("y_true", "y_pred")}
+        if name == "sparse_categorical_crossentropy":
+            y_true, y_pred = arguments["y_true"], arguments["y_pred"]
+            _, mask = _kl.sparse_categorical_crossentropy_with_mask(y_true, y_pred, **options)
+            return {"y_pred": _sparse_backward(y_true, _kl.keras_convert(y_pred), options, upstream, mask), "y_true": None}
+        y_true, y_pred = _keras_inputs(arguments)
+        return {"y_pred": _BACKWARD[name](y_true, y_pred, options, upstream), "y_true": None}
+
+    return backward
+
+
+for _name in ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"):
+    register_composite(getattr(keras_losses, _name))(_function_backward(_name))
+
+
+def _loss_object_backward(op, arguments: dict, upstream: np.ndarray) -> dict:
+    """A Keras loss object backwards: the reduction, the weights and mask, then the function."""
+    dtype = op._dtype
+    options = {name: getattr(op, "_" + name) for name in op._options}
+    original_pred = arguments["y_pred"]
+    y_pred = _kl.keras_convert(original_pred, dtype)
+    y_true = _kl.keras_convert(arguments["y_true"], dtype)
+    y_true, y_pred = _kl.squeeze_or_expand_to_same_rank(y_true, y_pred)
+    mask = None
+    if type(op)._fn is _kl.sparse_categorical_crossentropy:
+        values, mask = _kl.sparse_categorical_crossentropy_with_mask(y_true, y_pred, **options)
+    else:
+        values = type(op)._fn(y_true, y_pred, **options)
+    values = np.asarray(values)
+    reduction = op.reduction
+    sample_weight = arguments.get("sample_weight")
+    sw_original = None if sample_weight is None else convert_to_tensor(sample_weight)
+    sw = None if sample_weight is None else _kl.keras_convert(sample_weight, dtype)
+    float_mask = None
+    if mask is not None:
+        float_mask = _kl.apply_mask(None, mask, values.dtype, reduction)
+    effective = sw
+    if mask is not None:
+        effective = float_mask if sw is None else _kl.apply_mask(sw, mask, values.dtype, reduction)
+    weighted_values = values
+    shaped_values, shaped_weights = values, effective
+    if effective is not None:
+        shaped_values, shaped_weights = _kl.squeeze_or_expand_to_same_rank(values, cast(np.asarray(effective), values.dtype))
+        weighted_values = _kl._multiply(shaped_values, shaped_weights)
+    g = cast(np.asarray(upstream), values.dtype)
+    grad_divisor_path = None
+    if reduction not in (None, "none") and weighted_values.shape not in ((), (0,)):
+        if reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
+            if reduction == "mean_with_sample_weight" and effective is not None:
+                divisor = CpuTensor(cast(_kl._sum(shaped_weights).value, values.dtype))
+                total = _kl._sum(weighted_values)
+                grad_divisor_path = (_t(g) * _tf_math_ops.div_no_nan(_tf_math_ops.div_no_nan(-total, divisor), divisor)).value
+            else:
+                count = np.asarray(np.prod(weighted_values.shape, dtype=np.int64)).astype(np.int32)
+                divisor = CpuTensor(cast(count, values.dtype))
+            g = _tf_math_ops.div_no_nan(_t(g), divisor).value
+        g = np.broadcast_to(g, weighted_values.shape).copy()
+    grads = {"y_true": None}
+    if effective is not None:
+        grad_values = _unbroadcast(_t(g) * _t(shaped_weights), np.shape(shaped_values)).value.reshape(values.shape)
+        if sw is not None:
+            grad_effective = _unbroadcast(_t(shaped_values) * _t(g), np.shape(shaped_weights))
+            if grad_divisor_path is not None:
+                grad_effective = grad_effective + CpuTensor(np.broadcast_to(grad_divisor_path, np.shape(shaped_weights)).copy())
+            grad_effective = grad_effective.value.reshape(np.shape(effective))
+            if mask is not None:
+                float_mask_shaped, sw_shaped = _kl.squeeze_or_expand_to_same_rank(float_mask, cast(np.asarray(sw), dtype))
+                grad_sw = _unbroadcast(_t(grad_effective.reshape(np.broadcast_shapes(np.shape(sw_shaped), np.shape(float_mask_shaped)))) * _t(float_mask_shaped), np.shape(sw_shaped)).value
+            else:
+                grad_sw = grad_effective
+            grad_sw = grad_sw.reshape(np.shape(sw))
+            grads["sample_weight"] = cast(grad_sw, sw_original.dtype) if sw_original.dtype in FLOAT_DTYPES else None
+    else:
+        grad_values = g.reshape(values.shape) if np.size(g) == values.size else np.broadcast_to(g, values.shape).copy()
+    name = {_kl.binary_crossentropy: "binary_crossentropy", _kl.categorical_crossentropy: "categorical_crossentropy",
+            _kl.sparse_categorical_crossentropy: "sparse_categorical_crossentropy"}[type(op)._fn]
+    if name == "sparse_categorical_crossentropy":
+        grad_pred = _sparse_backward(y_true, y_pred, options, grad_values, mask)
+    else:
+        grad_pred = _BACKWARD[name](y_true, y_pred, options, grad_values)
+    if grad_pred is not None:
+        original = convert_to_tensor(original_pred)
+        grad_pred = np.asarray(grad_pred).reshape(np.shape(original))
+        grad_pred = cast(grad_pred, original.dtype) if original.dtype in FLOAT_DTYPES else None
+    grads["y_pred"] = grad_pred
+    return grads
+
+
+for _cls in (keras_losses.BinaryCrossentropy, keras_losses.CategoricalCrossentropy,
+             keras_losses.SparseCategoricalCrossentropy):
+    _gradients._COMPOSITE_TYPES[_cls] = _loss_object_backward

@@ -579,6 +579,8 @@ def _sparse_arguments(arguments: dict) -> _Inputs:
 # Functions whose gradient is a chain of several TF ops (tfloss._composite_gradients): op ->
 # backward(arguments, upstream) -> {argument name: gradient or None}.
 _COMPOSITE: dict = {}
+# Loss classes (Keras): type -> backward(op, arguments, upstream), for calls of their instances.
+_COMPOSITE_TYPES: dict = {}
 
 
 def register_composite(*ops):
@@ -682,11 +684,14 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     >>> grads["logits"]
     array([-0.5,  0.5], dtype=float32)
     """
-    if op in _COMPOSITE:
+    composite = _COMPOSITE.get(op) if not isinstance(op, type) else None
+    by_type = _COMPOSITE_TYPES.get(type(op))
+    if composite is not None or by_type is not None:
         loss = np.asarray(op(**inputs))
-        given = {name for name in inputs if name in _bind(op, inputs)}
-        grads = _COMPOSITE[op](_bind(op, inputs), _upstream(grad_loss, loss))
-        return loss, {name: None if g is None else np.array(g) for name, g in grads.items() if name in given}
+        arguments = _bind(op, inputs)
+        upstream = _upstream(grad_loss, loss)
+        grads = composite(arguments, upstream) if composite is not None else by_type(op, arguments, upstream)
+        return loss, {name: None if g is None else np.array(g) for name, g in grads.items() if name in inputs}
     registration = _registration(op)
     loss = np.asarray(op(**inputs))
     arguments = registration.read_arguments(_bind(op, inputs))
