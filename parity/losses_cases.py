@@ -334,6 +334,30 @@ def keras_cases() -> list:
                           "ragged": ([[0.0, 1.0]], [[0.2, 0.8], [0.1, 0.9]])}.items():
         cases.append((f"cls-binary-{label}", "keras.losses.BinaryCrossentropy", (a, b), {}, {}))
     cases.append(("cls-sparse-lists", "keras.losses.SparseCategoricalCrossentropy", ([0, 1], [[2.0, 0.0], [2.0, 0.0]]), {}, {"from_logits": True}))
+    # Focal losses.  Their power is TF's Pow, which tfloss does not reproduce bit for bit: a case
+    # whose gamma is not 0 or 1 has "powbound" in its id and is judged by the ULP bound.
+    for kind, fn, cls in [("binary", "binary_focal_crossentropy", "BinaryFocalCrossentropy"),
+                          ("categorical", "categorical_focal_crossentropy", "CategoricalFocalCrossentropy")]:
+        for dtype_name, dtype in FLOATS.items():
+            for from_logits in (False, True):
+                for gamma in (0.0, 1.0, 2.0, 0.5):
+                    tag = "exact" if gamma in (0.0, 1.0) else "powbound"
+                    name = f"focal-{kind}-{dtype_name}-logits{from_logits}-gamma{gamma}-{tag}"
+                    y = _keras_labels(kind, name, (4, 3))
+                    p = _keras_predictions(kind, name, (4, 3), dtype, from_logits)
+                    options = {"from_logits": from_logits, "gamma": gamma}
+                    if kind == "binary":
+                        options["apply_class_balancing"] = gamma != 1.0
+                    cases.append((f"fn-{name}", f"keras.losses.{fn}", (y, p), options, None))
+                    cases.append((f"cls-{name}", f"keras.losses.{cls}", (y, p), {"sample_weight": np.array([1.0, 0.5, 2.0, 0.0])},
+                                  {**options, "alpha": 0.4, "label_smoothing": 0.1}))
+        cases.append((f"fn-focal-{kind}-axis-true", f"keras.losses.{fn}", (np.ones((2, 3)), np.ones((2, 3)) / 3), {"axis": True}, None))
+        cases.append((f"fn-focal-{kind}-extremes-exact", f"keras.losses.{fn}",
+                      (np.array([[0.0, 1.0, 0.0]], np.float32), np.array([[0.0, 1.0, 0.0]], np.float32)), {"gamma": 1.0}, None))
+        cases.append((f"fn-focal-{kind}-keras-activation-exact", f"keras.losses.{fn}",
+                      (np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], np.float32),
+                       Activation("keras.sigmoid" if kind == "binary" else "keras.softmax",
+                                  np.array([[20.0, -20.0, 0.0], [3.0, -3.0, 0.5]], np.float32))), {"gamma": 0.0}, None))
     # One class: Keras warns (SyntaxWarning) and computes.
     cases.append(("fn-categorical-one-class", "keras.losses.categorical_crossentropy", (np.ones((2, 1), np.float32), np.ones((2, 1), np.float32)), {}, None))
     return cases

@@ -229,3 +229,29 @@ def test_caller_arrays_are_not_modified():
         K.losses.BinaryCrossentropy(label_smoothing=0.1)(y, p, sample_weight=w)
         K.losses.SparseCategoricalCrossentropy(ignore_class=0)(np.array([0, 1, 2]), p, sample_weight=w)
     assert np.array_equal(y, YB) and np.array_equal(p, L) and w.tolist() == [1.0, 0.0, 2.0]
+
+
+def test_binary_focal_closed_form():
+    # mean(alpha_t * (1 - p_t)**gamma * bce): z = [1, 0], p = [0.8, 0.4], gamma = 2, alpha = 0.25
+    z, p = np.array([[1.0, 0.0]]), np.array([[0.8, 0.4]])
+    p_t = np.array([0.8, 0.6])
+    bce = -np.log(p_t)
+    alpha_t = np.array([0.25, 0.75])
+    expected = np.mean(alpha_t * (1 - p_t) ** 2 * bce)
+    result = K.losses.binary_focal_crossentropy(z, p, apply_class_balancing=True)
+    np.testing.assert_allclose(result, [expected], rtol=1e-12)
+
+
+def test_binary_focal_with_logits_uses_the_stable_path():
+    # Recorded from keras 3.15.1 (gamma = 0: plain BCE): 30.0 for a logit of 30 on the wrong side,
+    # not the clipped 16.03, because Keras' own sigmoid remembers its logits.
+    y, x = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32), np.array([[3.0, -3.0], [30.0, -30.0]], np.float32)
+    assert K.losses.binary_focal_crossentropy(y, x, gamma=0.0, from_logits=True).tolist() == [np.float32(0.048587352), 30.0]
+
+
+def test_categorical_focal_is_always_clipped_quirk():
+    # It renormalises y_pred even after its own softmax, a new tensor: the clipped path, so a
+    # true loss of 40 is capped (gamma = 0, alpha = 1 make it the plain cross-entropy).
+    y, x = [[0.0, 1.0, 0.0]], np.array([[20.0, -20.0, 0.0]], np.float32)
+    result = K.losses.categorical_focal_crossentropy(y, x, alpha=1.0, gamma=0.0, from_logits=True)
+    assert abs(float(result[0]) - 16.118095) < 1e-5

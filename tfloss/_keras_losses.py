@@ -263,6 +263,60 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     return backend_categorical_crossentropy(y_true, y_pred, from_logits, axis)
 
 
+def _sigmoid_activation(y_pred: np.ndarray):
+    """``ops.sigmoid``: the probabilities, remembering their logits."""
+    return with_logits(_ops.sigmoid(_plain(y_pred)), y_pred)
+
+
+def _softmax_activation(y_pred: np.ndarray, axis):
+    """``ops.softmax(y_pred, axis)`` (all elements for ``axis=None``), remembering the logits."""
+    if axis is None:
+        output = _ops.softmax(_plain(y_pred).reshape(-1), -1).reshape(np.shape(y_pred))
+    else:
+        output = _ops.softmax(_plain(y_pred), axis)
+    return with_logits(output, y_pred)
+
+
+@_quiet
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1) -> np.ndarray:
+    y_pred = keras_convert(y_pred)
+    y_true = keras_cast(y_true, y_pred.dtype)
+    if label_smoothing:
+        y_true = _smooth(y_true, label_smoothing, 0.5 * label_smoothing)
+    if from_logits:
+        y_pred = _sigmoid_activation(y_pred)  # the bce below then finds the logits: stable
+    bce = _t(backend_binary_crossentropy(y_true, y_pred, False))
+    z, p = _t(y_true), _t(y_pred)
+    p_t = z * p + (_const(1, z) - z) * (_const(1, p) - p)
+    focal_factor = _tf_math_ops.pow_op(_const(1.0, p_t) - p_t, gamma)
+    focal_bce = focal_factor * bce
+    if apply_class_balancing:
+        weight = z * _const(alpha, z) + (_const(1, z) - z) * _const(1 - alpha, z)
+        focal_bce = weight * focal_bce
+    return keras_mean(focal_bce.value, axis)
+
+
+@_quiet
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1) -> np.ndarray:
+    _check_axis_type(axis)
+    y_pred = keras_convert(y_pred)
+    y_true = keras_cast(y_true, y_pred.dtype)
+    _warn_one_class(y_pred, "categorical_focal_crossentropy")
+    if label_smoothing:
+        y_true = _smooth_categorical(y_true, label_smoothing, y_pred.dtype)
+    if from_logits:
+        y_pred = _softmax_activation(y_pred, axis)
+    # Renormalised, so always the clipped path (even for a softmax that remembers its logits).
+    total = _ops.reduce(_plain(y_pred), axis, True, "Sum")
+    output = _clip(_t(y_pred) / CpuTensor(total))
+    cce = -_t(y_true) * _log(output)
+    modulating_factor = _tf_math_ops.pow_op(_const(1.0, output) - output, gamma)
+    weighting_factor = modulating_factor * _const(alpha, modulating_factor)
+    return _ops.reduce((weighting_factor * cce).value, axis, False, "Sum")
+
+
 def canonicalize_axis(axis, num_dims: int) -> int:
     axis = int(np.asarray(axis).__index__()) if not isinstance(axis, int) else axis
     if not -num_dims <= axis < num_dims:

@@ -1,5 +1,9 @@
 """``tf.keras.losses`` (Keras 3.15.1 on the TF backend): the cross-entropy losses.
 
+Binary, categorical and sparse categorical cross-entropy are bit-exact with TF; the two focal
+losses are exact except for their ``(1 - p)**gamma``, TF's Pow, which is within an ulp or so
+(gamma 0 and 1 exact).
+
 Classes and functions with Keras' signatures, defaults and ``get_config``/``from_config``; the
 op sequences are in :mod:`tfloss._keras_losses`.  Also reachable as ``tfloss.losses``, as
 ``tf.losses`` is Keras in TF 2.21.
@@ -117,6 +121,31 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     return _keras_losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits, ignore_class, axis)
 
 
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    """Focal binary cross-entropy: ``mean((1 - p_t)**gamma * bce, axis)``, ``p_t = z p + (1 - z)(1 - p)``.
+
+    With ``apply_class_balancing`` each term is also weighted by ``alpha`` (positives) or
+    ``1 - alpha`` (negatives).  With ``from_logits=True`` the probabilities are Keras' sigmoid,
+    which remembers its logits, so the ``bce`` term takes the stable path.  The power is TF's
+    Pow, reproduced to within an ulp or so, not bit for bit (see ``tfloss._tf_math_ops.pow_op``);
+    ``gamma`` of 0 or 1 is exact.
+    """
+    return _keras_losses.binary_focal_crossentropy(y_true, y_pred, apply_class_balancing, alpha, gamma, from_logits,
+                                                   label_smoothing, axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """Focal categorical cross-entropy: ``sum(alpha * (1 - p)**gamma * -z * log(p), axis)``.
+
+    ``p`` is renormalised along ``axis`` and clipped to ``[1e-7, 1 - 1e-7]`` even with
+    ``from_logits=True`` (Keras' softmax, then the clipped path).  The power is not bit-exact
+    (see :func:`binary_focal_crossentropy`).
+    """
+    return _keras_losses.categorical_focal_crossentropy(y_true, y_pred, alpha, gamma, from_logits, label_smoothing, axis)
+
+
 class BinaryCrossentropy(_Wrapper):
     """Object form of :func:`binary_crossentropy`, reduced (see the module docstring)."""
 
@@ -153,6 +182,46 @@ class CategoricalCrossentropy(_Wrapper):
                 "axis": self.axis}
 
 
+class BinaryFocalCrossentropy(_Wrapper):
+    """Object form of :func:`binary_focal_crossentropy`, reduced."""
+
+    _fn = staticmethod(_keras_losses.binary_focal_crossentropy)
+    _options = ("apply_class_balancing", "alpha", "gamma", "from_logits", "label_smoothing", "axis")
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.apply_class_balancing = self._apply_class_balancing = apply_class_balancing
+        self.alpha, self.gamma = self._alpha, self._gamma = alpha, gamma
+        self.from_logits = self._from_logits = from_logits
+        self.label_smoothing = self._label_smoothing = label_smoothing
+        self.axis = self._axis = axis
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis, "apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha,
+                "gamma": self.gamma}
+
+
+class CategoricalFocalCrossentropy(_Wrapper):
+    """Object form of :func:`categorical_focal_crossentropy`, reduced."""
+
+    _fn = staticmethod(_keras_losses.categorical_focal_crossentropy)
+    _options = ("alpha", "gamma", "from_logits", "label_smoothing", "axis")
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.alpha, self.gamma = self._alpha, self._gamma = alpha, gamma
+        self.from_logits = self._from_logits = from_logits
+        self.label_smoothing = self._label_smoothing = label_smoothing
+        self.axis = self._axis = axis
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis, "alpha": self.alpha, "gamma": self.gamma}
+
+
 class SparseCategoricalCrossentropy(_Wrapper):
     """Object form of :func:`sparse_categorical_crossentropy`, reduced.
 
@@ -175,5 +244,7 @@ class SparseCategoricalCrossentropy(_Wrapper):
         return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
 
 
-__all__ = ["Loss", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-           "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
+__all__ = ["Loss", "BinaryCrossentropy", "BinaryFocalCrossentropy", "CategoricalCrossentropy",
+           "CategoricalFocalCrossentropy", "SparseCategoricalCrossentropy", "binary_crossentropy",
+           "binary_focal_crossentropy", "categorical_crossentropy", "categorical_focal_crossentropy",
+           "sparse_categorical_crossentropy"]
