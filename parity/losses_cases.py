@@ -333,6 +333,10 @@ def keras_cases() -> list:
                           "array-list": (np.array([[0.0, 1.0]]), [[0.2, 0.8]]),
                           "ragged": ([[0.0, 1.0]], [[0.2, 0.8], [0.1, 0.9]])}.items():
         cases.append((f"cls-binary-{label}", "keras.losses.BinaryCrossentropy", (a, b), {}, {}))
+    cases.append(("cls-binary-lists-float16", "keras.losses.BinaryCrossentropy",
+                  ([[0.0, 1.0, 1.0]], [[0.1000061, 0.7, 0.33333333333]]), {}, {"dtype": "float16"}))
+    cases.append(("cls-binary-lists-bfloat16", "keras.losses.BinaryCrossentropy",
+                  ([[0.0, 1.0, 1.0]], [[0.1000061, 0.7, 0.33333333333]]), {}, {"dtype": "bfloat16"}))
     cases.append(("cls-sparse-lists", "keras.losses.SparseCategoricalCrossentropy", ([0, 1], [[2.0, 0.0], [2.0, 0.0]]), {}, {"from_logits": True}))
     # Focal losses.  Their power is TF's Pow, which tfloss does not reproduce bit for bit: a case
     # whose gamma is not 0 or 1 has "powbound" in its id and is judged by the ULP bound.

@@ -78,6 +78,9 @@ def keras_convert(x, dtype=None) -> np.ndarray:
         return array
     if array.dtype.kind in "USO":
         raise ValueError(f"could not convert string to float: {np.asarray(array).reshape(-1)[0]!r}")
+    if not isinstance(x, (np.ndarray, np.generic)) and array.dtype.kind == "f" and dtype in FLOAT_DTYPES:
+        # Python floats are rounded once, from double, to the requested dtype.
+        return np.asarray(x, np.float64).astype(dtype)
     return cast(array, dtype)
 
 
