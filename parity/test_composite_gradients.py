@@ -83,6 +83,12 @@ def _cases() -> list:
             cases.append((f"v1-compute-{dtype_name}-{reduction}", "compat.v1.losses.compute_weighted_loss",
                           {"losses": losses, "weights": rng.uniform(size=(1, 3)).astype(np.float64), "reduction": reduction},
                           ("losses", "weights"), None))
+    # A gradient summed over [reduced, kept, reduced] axes: pos_weight (1, C, 1) against (B, C, T).
+    for dtype_name in ("float32", "float64"):
+        shape = (40, 3, 33)
+        cases.append((f"weighted-pos-weight-1C1-{dtype_name}", "nn.weighted_cross_entropy_with_logits",
+                      {"labels": rng.uniform(size=shape).astype(dtype_name), "logits": rng.standard_normal(shape).astype(dtype_name),
+                       "pos_weight": rng.uniform(1, 3, size=(1, 3, 1)).astype(dtype_name)}, ("pos_weight",), None))
     return cases
 
 

@@ -32,7 +32,6 @@ backward pass raises (softmax labels broadcast against the logits).
 from __future__ import annotations
 
 import inspect
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -42,7 +41,7 @@ from . import _engine, _ops, nn
 from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
 from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log, log1p, reduce_max,
                    reduce_sum, relu, where)
-from ._tf_math_ops import softmax
+from ._tf_math_ops import softmax, sum_op
 from ._cpu import silent_floating_point as _quiet
 from .compat.v1 import nn as nn_v1
 
@@ -165,11 +164,9 @@ def _reduce_sum(x: CpuTensor, axes: tuple) -> CpuTensor:
     elif pattern == (False, True):
         total = reduce_sum(CpuTensor(values.reshape(sizes)), axis=1).value
     else:
-        # Other patterns: reduced dimensions moved last, then row sums (TF transposes likewise).
-        kept = [i for i in range(x.value.ndim) if i not in axes]
-        moved = np.transpose(values, kept + list(axes))
-        rows = math.prod(moved.shape[: len(kept)])
-        total = reduce_sum(CpuTensor(moved.reshape(rows, -1)), axis=1).value
+        # Other patterns ([reduced, kept, reduced] and longer): TF's Sum op as _tf_math_ops has it
+        # (a transpose of the reduced runs to the end would add [R, K, R] in the wrong order).
+        total = sum_op(x, tuple(axes)).value
     return CpuTensor(np.asarray(total, dtype).reshape(keep_shape))
 
 
