@@ -151,6 +151,38 @@ def clipped():
     _save(fig, "clipped.png")
 
 
+def keras_clip():
+    """Keras' from_logits=False path: the loss and its gradient against the exact logits path."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
+    gaps = np.linspace(0.0, 50.0, 201).astype(np.float32)
+    logits = np.stack([np.zeros_like(gaps), -gaps], axis=1)  # the true class is 1, `gap` below
+    y_true = np.tile(np.array([[0.0, 1.0]], np.float32), (len(gaps), 1))
+    cce = tfloss.keras.losses.categorical_crossentropy
+    exact = cce(y_true, logits, from_logits=True)
+    clipped = cce(y_true, tfloss.nn.softmax(logits))
+    left.plot(gaps, _f64(exact), label="from_logits=True", **STYLE["stable"])
+    left.plot(gaps, _f64(clipped), label="from_logits=False (probabilities)", **STYLE["naive"])
+    left.axhline(-np.log(1e-7), color="C3", lw=0.8, ls=":")
+    left.set_xlabel("logit gap of the true class (true loss ~ gap)", fontsize=8)
+    left.set_ylabel("loss (float32)", fontsize=8)
+    left.set_title("the 1e-7 clip caps the loss at 16.118", fontsize=9)
+    left.legend(fontsize=7)
+    probabilities = tfloss.nn.softmax(logits)
+    _, grads = tfloss.value_and_gradient(cce, y_true=y_true, y_pred=probabilities)
+    _, logit_grads = tfloss.value_and_gradient(tfloss.nn.softmax, logits=logits,
+                                               grad_loss=np.nan_to_num(grads["y_pred"], posinf=0.0, neginf=0.0))
+    _, exact_grads = tfloss.value_and_gradient(tfloss.nn.softmax_cross_entropy_with_logits, labels=y_true, logits=logits)
+    right.plot(gaps, _f64(exact_grads["logits"][:, 1]), label="from_logits=True", **STYLE["stable"])
+    right.plot(gaps, _f64(logit_grads["logits"][:, 1]), label="through softmax and the clip", **STYLE["naive"])
+    right.set_xlabel("logit gap of the true class", fontsize=8)
+    right.set_ylabel("d loss / d logit of the true class", fontsize=8)
+    right.set_title("where the clip holds, the gradient is 0: the example stops teaching", fontsize=9)
+    right.legend(fontsize=7)
+    for ax in (left, right):
+        ax.tick_params(labelsize=7)
+    _save(fig, "keras_clip.png")
+
+
 def _gradient(op, **inputs):
     """``tfloss.value_and_gradient`` if it exists, else the closed form (documented in the lessons)."""
     if hasattr(tfloss, "value_and_gradient"):
@@ -244,6 +276,7 @@ def main():
         naive_vs_stable_softmax("softmax")
         naive_vs_stable_softmax("sparse")
         clipped()
+        keras_clip()
         gradients()
         parity_errors()
 

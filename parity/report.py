@@ -51,9 +51,16 @@ def environment() -> dict:
         tfloss_version = getattr(tfloss, "__version__", "?")
     except ImportError:
         tfloss_version = "not importable"
+    try:  # the Keras 3 release behind tf.keras (pinned in pyproject's parity extra)
+        import keras
+
+        keras_version = keras.__version__
+    except ImportError:
+        keras_version = "not installed"
     return {
         "tensorflow": tfref.tf_version(),
         "tensorflow_target": tfref.TARGET_TF_VERSION,
+        "keras": keras_version,
         "numpy": np.__version__,
         "ml_dtypes": ml_dtypes.__version__,
         "tfloss": tfloss_version,
@@ -193,7 +200,8 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=(), sk
     lines = [
         "# tfloss parity report",
         "",
-        f"TensorFlow {env['tensorflow']} (tfloss targets {env['tensorflow_target']}), NumPy {env['numpy']}, "
+        f"TensorFlow {env['tensorflow']} (tfloss targets {env['tensorflow_target']}), "
+        f"Keras {env.get('keras', 'unknown')}, NumPy {env['numpy']}, "
         f"ml_dtypes {env['ml_dtypes']}, Python {env['python']}, {env['platform']}; {env['date']}.",
         "",
         f"CPU: {env.get('cpu', 'unknown')}; `tf.nn.softmax` kernel by dtype on it: "

@@ -4,7 +4,12 @@
 
 * :mod:`tfloss.nn` -- ``tf.nn`` (TF2): sigmoid, weighted, softmax and sparse softmax
   cross-entropy with logits.
+* :mod:`tfloss.math` -- ``tf.math``: sigmoid, log_sigmoid, softplus, softmax, log_softmax,
+  reduce_sum and reduce_mean (the last two also as ``tfloss.reduce_sum``/``reduce_mean``).
+* :mod:`tfloss.keras.losses` (also ``tfloss.losses``) -- Keras 3.15.1's cross-entropy losses, as
+  ``tf.keras.losses``; :mod:`tfloss.keras.ops` -- softmax/sigmoid that remember their logits.
 * :mod:`tfloss.compat.v1.nn` -- ``tf.compat.v1.nn`` (TF1 signatures).
+* :mod:`tfloss.compat.v1.losses` -- ``tf.compat.v1.losses``: weighted, smoothed, reduced losses.
 * :mod:`tfloss.errors` -- the ``tf.errors`` classes these ops raise.
 * :mod:`tfloss.config` -- ``tf.config.threading``, and the choice of engine (compiled or NumPy).
 * :mod:`tfloss.textbook` -- the naive formulas, for teaching where they break.
@@ -18,9 +23,13 @@ Examples
 array([0.12692805, 2.126928  ], dtype=float32)
 """
 
-from . import compat, config, errors, nn, textbook
+from . import math, nn  # noqa: I001 - math first: nn re-exports its activations
+from . import compat, config, errors, keras, textbook
+from .keras import losses  # tf.losses is Keras' losses in TF 2.21
 from ._gradients import hessian_vector_product, value_and_gradient
+from . import _composite_gradients  # noqa: F401 - registers the building blocks' and losses' gradients
+from .math import reduce_mean, reduce_sum
 
 __version__ = "0.1.0"
 
-__all__ = ["nn", "compat", "config", "errors", "textbook", "value_and_gradient", "hessian_vector_product", "__version__"]
+__all__ = ["nn", "math", "reduce_sum", "reduce_mean", "keras", "losses", "compat", "config", "errors", "textbook", "value_and_gradient", "hessian_vector_product", "__version__"]

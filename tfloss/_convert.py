@@ -309,3 +309,123 @@ def deprecated_argument_lookup(new_name: str, new_value, old_name: str, old_valu
             raise ValueError(f"Cannot specify both '{old_name}' and '{new_name}'.")
         return old_value
     return new_value
+
+
+# --------------------------------------------------------------------------------------------
+# Axes: the reductions' ``reduction_indices`` and the softmax wrapper's ``dim``
+# --------------------------------------------------------------------------------------------
+
+
+def reduction_indices(axis, op: str) -> np.ndarray:
+    """``axis`` as the int32/int64 tensor TF's Sum/Mean op receives (``None`` is every axis).
+
+    TF converts it with an int32 hint: a Python int wraps to 32 bits, a Python float cannot be
+    converted (TypeError), a list holding a float becomes a float tensor that the op's ``Tidx``
+    rejects (checked after the input's ``T``).  NumPy values are cast to int32, truncating.
+    Bools are 0 and 1.  (A Python float on the first call of the op in a TF process fails with
+    the ``Tidx`` error instead: TF's eager fast path has not yet cached the attribute.)
+    """
+    if isinstance(axis, bool):
+        return np.asarray(int(axis), np.int32)
+    if isinstance(axis, numbers.Integral) and not isinstance(axis, np.generic):
+        return np.asarray(axis & 0xFFFFFFFF, np.uint32).view(np.int32)
+    if isinstance(axis, float):
+        raise TypeError(f"Cannot convert {axis!r} to EagerTensor of dtype int32")
+    if isinstance(axis, (list, tuple)):
+        indices = convert_to_tensor(axis)
+        if indices.dtype == np.bool_ or indices.size == 0:
+            indices = indices.astype(np.int32)
+    elif isinstance(axis, (np.ndarray, np.generic)):
+        indices = np.asarray(axis)
+        if indices.dtype.kind in "fub" or indices.dtype.kind == "i" and indices.dtype.itemsize < 4:
+            indices = indices.astype(np.int32)
+    else:
+        indices = convert_to_tensor(axis)
+    if indices.dtype not in (np.int32, np.int64):
+        check_op_dtype(op, indices.dtype, attr="Tidx")
+    return indices
+
+
+def check_reduction_indices(indices: np.ndarray, rank: int, op: str) -> tuple:
+    """The reduction kernel's checks (``ReductionHelper::Simplify``); returns the axes, in [0, rank)."""
+    axes = []
+    for index in indices.reshape(-1).tolist():
+        if not -rank <= index < rank:
+            raise op_error(errors.InvalidArgumentError, op,
+                           f"Invalid reduction dimension ({index} for input with {rank} dimension(s)")
+        index = (index + rank) % rank
+        if index in axes:
+            raise op_error(errors.InvalidArgumentError, op,
+                           f"Invalid reduction arguments: Axes contains duplicate dimension: {index}")
+        axes.append(index)
+    return tuple(axes)
+
+
+def softmax_axis(dim, rank: int) -> int:
+    """``tf.nn.softmax``'s axis handling (``_wrap_2d_function`` in nn_ops.py), step by step.
+
+    Returns -1 for the last axis (which goes straight to the kernel), else the axis made
+    non-negative.  Any other axis is checked against the rank, made non-negative by adding the
+    rank as an int32 tensor, and swapped with the last axis by a Transpose whose permutation is
+    built from ``range`` ops, so a float axis fails in Range or Transpose: TF's own error for
+    ``axis=1.5``.
+    """
+    if dim == -1 or dim == rank - 1:
+        return -1
+    if not -rank <= dim < rank:
+        raise errors.InvalidArgumentError(
+            None, None,
+            f"`dim` must be in the range [{-rank}, {rank}) where {rank} is the number of dimensions "
+            f"in the input. Received: dim={dim}")
+    if isinstance(dim, numbers.Integral):
+        return int(dim) % rank
+    if dim < 0:
+        raise TypeError(f"Cannot convert {dim} to EagerTensor of dtype int32")
+    if dim + 1 > rank - 1:  # range(dim + 1, rank - 1)
+        raise op_error(errors.InvalidArgumentError, "Range",
+                       f"Requires start <= limit when delta > 0: {dim + 1:g}/{rank - 1}")
+    # The permutation is a float tensor, which Transpose never accepts: this always raises.
+    check_op_dtype("Transpose", np.dtype(np.float64 if isinstance(dim, np.float64) else np.float32))
+    raise AssertionError("unreachable")
+
+
+def check_softmax_rank(logits: np.ndarray, op: str) -> None:
+    """The Softmax/LogSoftmax kernels' rank check: oneDNN's (1 to 5 dimensions, TF's Softmax
+    where oneDNN runs it) or Eigen's (at least 1)."""
+    from ._tf_math_ops import _onednn_runs
+
+    if op == "Softmax" and _onednn_runs(logits.dtype):
+        if not 1 <= logits.ndim <= 5:
+            raise op_error(errors.AbortedError, op, "Input dims must be <= 5 and >=1")
+    elif logits.ndim == 0:
+        raise op_error(errors.InvalidArgumentError, op, "logits must have >= 1 dimension, got []")
+
+
+def tf_dtype_python_name(dtype: np.dtype) -> str:
+    """A dtype as TF's Python layer names it (``tf.float32.name``): NumPy's name, ``string`` for text."""
+    dtype = np.dtype(dtype)
+    return "string" if dtype.kind in "USO" else dtype.name
+
+
+def check_compatible_shapes(first: tuple, second: tuple) -> None:
+    """``TensorShape.assert_is_compatible_with``: same rank and equal dimensions."""
+    if tuple(first) != tuple(second):
+        raise ValueError(f"Shapes {static_shape(first)} and {static_shape(second)} are incompatible")
+
+
+def check_weights_broadcastable(weights: np.ndarray, values: np.ndarray) -> None:
+    """``weights_broadcast_ops.assert_broadcastable``: a scalar, or the same rank as ``values``
+    with every dimension 1 or equal to the values' one.  The message shows both tensors."""
+    prefix = "weights can not be broadcast to values."
+    if weights.ndim == 0:
+        return
+    received = f"Received weights={weights}, values={values}"  # an f-string shows a tensor's values only
+    if weights.ndim != values.ndim:
+        raise ValueError(
+            f"{prefix} values.rank={values.ndim}. weights.rank={weights.ndim}. "
+            f"values.shape={static_shape(values.shape)}. weights.shape={static_shape(weights.shape)}. {received}")
+    for i, (w, v) in enumerate(zip(weights.shape, values.shape)):
+        if w not in (1, v):
+            shapes = (np.array(values.shape, np.int32), np.array(weights.shape, np.int32))
+            raise ValueError(
+                f"{prefix} Mismatch at dim {i}. values.shape={shapes[0]}, weights.shape={shapes[1]}. {received}")

@@ -32,7 +32,6 @@ backward pass raises (softmax labels broadcast against the logits).
 from __future__ import annotations
 
 import inspect
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -42,7 +41,7 @@ from . import _engine, _ops, nn
 from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
 from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log, log1p, reduce_max,
                    reduce_sum, relu, where)
-from ._tf_math_ops import softmax
+from ._tf_math_ops import softmax, sum_op
 from ._cpu import silent_floating_point as _quiet
 from .compat.v1 import nn as nn_v1
 
@@ -165,11 +164,9 @@ def _reduce_sum(x: CpuTensor, axes: tuple) -> CpuTensor:
     elif pattern == (False, True):
         total = reduce_sum(CpuTensor(values.reshape(sizes)), axis=1).value
     else:
-        # Other patterns: reduced dimensions moved last, then row sums (TF transposes likewise).
-        kept = [i for i in range(x.value.ndim) if i not in axes]
-        moved = np.transpose(values, kept + list(axes))
-        rows = math.prod(moved.shape[: len(kept)])
-        total = reduce_sum(CpuTensor(moved.reshape(rows, -1)), axis=1).value
+        # Other patterns ([reduced, kept, reduced] and longer): TF's Sum op as _tf_math_ops has it
+        # (a transpose of the reduced runs to the end would add [R, K, R] in the wrong order).
+        total = sum_op(x, tuple(axes)).value
     return CpuTensor(np.asarray(total, dtype).reshape(keep_shape))
 
 
@@ -587,6 +584,24 @@ def _sparse_arguments(arguments: dict) -> _Inputs:
     return _Inputs(convert_to_tensor(arguments["labels"]), convert_to_tensor(arguments["logits"]))
 
 
+# Functions whose gradient is a chain of several TF ops (tfloss._composite_gradients): op ->
+# backward(arguments, upstream) -> {argument name: gradient or None}.
+_COMPOSITE: dict = {}
+# Loss classes (Keras): type -> backward(op, arguments, upstream), for calls of their instances.
+_COMPOSITE_TYPES: dict = {}
+
+
+def register_composite(*ops):
+    """Register ``backward(arguments, upstream)`` as the gradient of ``ops``."""
+
+    def register(backward):
+        for op in ops:
+            _COMPOSITE[op] = backward
+        return backward
+
+    return register
+
+
 def _registration(op) -> _Registration:
     try:
         return _REGISTRY[op]
@@ -660,7 +675,10 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     Parameters
     ----------
     op : callable
-        A public op of :mod:`tfloss.nn` or :mod:`tfloss.compat.v1.nn`.
+        A public op of :mod:`tfloss.nn` or :mod:`tfloss.compat.v1.nn`, a building block of
+        :mod:`tfloss.math` (``sigmoid``, ``softplus``, ``log_sigmoid``, ``softmax``,
+        ``log_softmax``, ``reduce_sum``, ``reduce_mean``) or a :mod:`tfloss.compat.v1.losses`
+        loss (gradients for ``logits``/``losses`` and ``weights``).
     grad_loss : array_like, optional
         Upstream gradient (TF's ``output_gradients``), shaped like the loss; default ones.
     **inputs
@@ -684,6 +702,14 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     >>> grads["logits"]
     array([-0.5,  0.5], dtype=float32)
     """
+    composite = _COMPOSITE.get(op) if not isinstance(op, type) else None
+    by_type = _COMPOSITE_TYPES.get(type(op))
+    if composite is not None or by_type is not None:
+        loss = np.asarray(op(**inputs))
+        arguments = _bind(op, inputs)
+        upstream = _upstream(grad_loss, loss)
+        grads = composite(arguments, upstream) if composite is not None else by_type(op, arguments, upstream)
+        return loss, {name: None if g is None else np.array(g) for name, g in grads.items() if name in inputs}
     registration = _registration(op)
     family = registration.family
     with _engine.keeping_backprop() as kept:  # the xent kernels' second output, as TF's tape keeps it
@@ -745,4 +771,4 @@ def hessian_vector_product(op, vector, *, grad_loss=None, **inputs) -> dict:
     return _as_arrays(result, arguments, family)
 
 
-__all__ = ["value_and_gradient", "hessian_vector_product", "register_gradient"]
+__all__ = ["value_and_gradient", "hessian_vector_product", "register_gradient", "register_composite"]

@@ -13,21 +13,25 @@ import numbers
 
 import numpy as np
 
-from . import _engine, errors
+from . import _engine, _tf_math_ops, errors
 from ._convert import (
     broadcast_shape,
     cast,
     check_op_dtype,
     check_ops,
+    check_reduction_indices,
     check_same_shape,
+    check_softmax_rank,
     convert_to_tensor,
     ensure_xent_args,
     kernel_shape,
     op_error,
+    reduction_indices,
+    softmax_axis,
     static_shape,
     to_python_scalar_tensor,
 )
-from ._cpu import HALF_TYPES, silent_floating_point as _quiet
+from ._cpu import HALF_TYPES, CpuTensor, silent_floating_point as _quiet
 
 
 
@@ -267,9 +271,87 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     return cost.astype(logits.dtype) if precise_dtype != logits.dtype else cost
 
 
+# --------------------------------------------------------------------------------------------
+# The building blocks: activations and reductions (math_ops.py, nn_ops.py, nn_impl.py)
+# --------------------------------------------------------------------------------------------
+
+
+@_quiet
+def sigmoid(x) -> np.ndarray:
+    """``tf.math.sigmoid``: convert, then TF's Sigmoid kernel."""
+    x = convert_to_tensor(x)
+    check_op_dtype("Sigmoid", x.dtype)
+    return _tf_math_ops.sigmoid(CpuTensor.from_input(x)).value
+
+
+@_quiet
+def softplus(features) -> np.ndarray:
+    """``tf.math.softplus``: convert, then TF's Softplus kernel."""
+    features = convert_to_tensor(features)
+    check_op_dtype("Softplus", features.dtype)
+    return _tf_math_ops.softplus(CpuTensor.from_input(features)).value
+
+
+@_quiet
+def log_sigmoid(x) -> np.ndarray:
+    """``tf.math.log_sigmoid``: ``neg(softplus(-x))``, each a TF op (Neg checks its dtype first)."""
+    x = convert_to_tensor(x)
+    check_op_dtype("Neg", x.dtype)
+    check_op_dtype("Softplus", x.dtype)
+    return (-_tf_math_ops.softplus(-CpuTensor.from_input(x))).value
+
+
+@_quiet
+def softmax(logits, axis, log: bool = False) -> np.ndarray:
+    """``tf.nn.softmax``/``log_softmax``: TF's ``_wrap_2d_function`` around the kernel.
+
+    A class axis other than the last is *swapped* with the last one (not moved to the end), the
+    kernel runs on the last axis, and the axes are swapped back.  The swap decides which
+    elements share a row position in memory, which decides the last bits.
+    """
+    op = "LogSoftmax" if log else "Softmax"
+    if axis is None:
+        axis = -1
+    logits = convert_to_tensor(logits)
+    axis = softmax_axis(axis, logits.ndim)
+    check_op_dtype(op, logits.dtype)
+    check_softmax_rank(logits, op)
+    rows = logits if axis == -1 else np.ascontiguousarray(np.swapaxes(logits, axis, -1))
+    if rows.size == 0:
+        result = np.zeros(rows.shape, rows.dtype)
+    elif log:
+        result = _tf_math_ops.log_softmax(CpuTensor.from_input(rows)).value
+    else:
+        result = _tf_math_ops.softmax(CpuTensor.from_input(rows)).value
+    return result if axis == -1 else np.swapaxes(result, axis, -1)
+
+
+@_quiet
+def reduce(input_tensor, axis, keepdims, op: str) -> np.ndarray:
+    """``tf.reduce_sum``/``tf.reduce_mean``: convert, check the axes and dtype, then the kernel.
+
+    ``keepdims`` is read with Python's ``bool`` (TF's ``bool(keepdims)``; None is False).
+    """
+    x = convert_to_tensor(input_tensor)
+    keepdims = False if keepdims is None else bool(keepdims)
+    check_op_dtype(op, x.dtype)
+    indices = np.arange(x.ndim, dtype=np.int32) if axis is None else reduction_indices(axis, op)
+    axes = check_reduction_indices(indices, x.ndim, op)
+    kernel = _tf_math_ops.sum_op if op == "Sum" else _tf_math_ops.mean_op
+    result = kernel(CpuTensor.from_input(x) if x.dtype.kind not in "iu" else CpuTensor(x), axes).value
+    if keepdims:
+        result = result.reshape(tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
+    return np.asarray(result)
+
+
 __all__ = [
     "sigmoid_cross_entropy_with_logits",
     "weighted_cross_entropy_with_logits",
     "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits",
+    "sigmoid",
+    "softplus",
+    "log_sigmoid",
+    "softmax",
+    "reduce",
 ]

@@ -29,10 +29,14 @@ from ._cpu import (
     CpuTensor,
     _PACKET_SIZE,
     _add,
+    _eigen_sum,
     bfloat16,
     compute_dtype,
     exp,
+    exp_in_row_sum,
     flush_denormals,
+    log,
+    log1p,
     reduce_max,
     reduce_sum,
     where,
@@ -118,6 +122,42 @@ def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
         unnormalized = exp(rows - reduce_max(rows, axis=-1, keepdims=True))
         result = (unnormalized * (1 / reduce_sum(unnormalized, axis=-1, keepdims=True))).value
     return CpuTensor(np.moveaxis(result, -1, axis))
+
+
+def log_softmax(x: CpuTensor) -> CpuTensor:
+    """TF's LogSoftmax op over the last axis (Eigen's kernel, softmax_op_functor.h, always).
+
+    ``shifted = x - max(x)``, then ``shifted - log(sum(exp(shifted)))``: the row sum evaluates
+    ``exp`` itself (:func:`tfloss._cpu.exp_in_row_sum`) and the ``log`` runs once per row, over
+    the vector of row sums.  Every step rounds to the storage type (16-bit types too).
+    """
+    classes = x.shape[-1]
+    rows = CpuTensor(x.value.reshape(_count(x.shape[:-1]), classes))
+    shifted_logits = rows - reduce_max(rows, axis=1, keepdims=True)
+    log_sum_exp = log(reduce_sum(exp_in_row_sum(shifted_logits), axis=1, keepdims=True))
+    return CpuTensor((shifted_logits - log_sum_exp).value.reshape(x.shape))
+
+
+# ``Eigen::NumTraits<T>::epsilon()`` where it is not the format's machine epsilon: Eigen's half
+# returns the bits 0x0800 (2**-13).  bfloat16's is 2**-7, as ml_dtypes says.
+_EIGEN_EPSILON = {np.dtype(np.float16): 2.0 ** -13}
+
+
+def softplus(x: CpuTensor) -> CpuTensor:
+    """TF's Softplus op (softplus_op.h): ``log(1 + exp(x))`` with two shortcuts.
+
+    With ``threshold = log(epsilon) + 2`` computed in the tensor's type (-13.942385 in float32,
+    -34.04365 in float64, -2.852 in bfloat16): ``x`` itself above ``-threshold``, ``exp(x)``
+    below ``threshold``, and ``log1p(exp(x))`` between.  The shortcuts are within an epsilon of
+    the formula, not equal to it.  Quirk: Eigen's float16 epsilon is ``2**-13``, not the
+    format's ``2**-10``, so the float16 threshold is -7.01, not -4.93.
+    """
+    epsilon = CpuTensor(np.asarray(_EIGEN_EPSILON.get(x.dtype) or np.finfo(x.dtype).eps, x.dtype))
+    threshold = log(epsilon) + 2
+    too_large = x > -threshold
+    too_small = x < threshold
+    features_exp = exp(x)
+    return where(too_large, x, where(too_small, features_exp, log1p(features_exp)))
 
 
 def _cpuinfo_field(name: str) -> str:
@@ -290,33 +330,153 @@ def _onednn_softmax_rows(rows: np.ndarray) -> np.ndarray:
         return _flushed(exps * np.tile(reciprocal, n_blocks))[:, :classes]
 
 
-def sum_op(x: CpuTensor, axis: int | None = None) -> CpuTensor:
-    """TF's Sum op: the reduction TF's ``ReductionHelper`` picks, then Eigen's order of addition.
+def sum_op(x: CpuTensor, axis=None) -> CpuTensor:
+    """TF's Sum op over ``axis`` (None: every axis; an int or a tuple of non-negative ints).
 
-    TF first drops every dimension of size 1 and merges neighbours, then:
+    TF's ``ReductionHelper`` first simplifies the shape: leading dimensions of size 1 are
+    dropped, a dimension of size 1 joins the run before it, and neighbouring dimensions that are
+    all reduced (or all kept) merge.  What is left picks one of Eigen's reductions, each with its
+    own order of addition:
 
-    * reducing a dimension of size 1 reduces nothing: the input is copied, so ``-0`` stays
-      ``-0`` (an addition ``0 + -0`` would give ``+0``);
-    * if dimensions of size > 1 follow the reduced one, Eigen keeps them innermost and adds
-      along the reduced one (:func:`_eigen_preserving_sum`);
-    * otherwise the reduced dimension is innermost (:func:`_eigen_sum`).
+    * nothing reduced (every reduced dimension has size 1): the input is copied, so ``-0``
+      stays ``-0``;
+    * one run, reduced: a full reduction (:func:`_full_sum`), split in shards by thread count;
+    * ``[kept, reduced]``: row sums (:func:`tfloss._cpu.reduce_sum`);
+    * ``[reduced, kept]`` and ``[kept, reduced, kept]``: the kept inner run is preserved
+      (:func:`_eigen_preserving_sum`);
+    * ``[reduced, kept, reduced]``: one output at a time, the inner reduced run in the outer
+      loop (:func:`_outer_and_inner_sum`);
+    * anything longer: TF transposes the reduced runs last, then takes row sums.
 
     bfloat16 is summed in float32 and rounded once
-    (``CASTING_SPECIALIZATION(SumReducer, bfloat16, float)`` in TF's reduction_ops.h).
+    (``CASTING_SPECIALIZATION(SumReducer, bfloat16, float)`` in TF's reduction_ops.h).  Integer
+    sums wrap around, and their order does not matter.
     """
+    axes = _axes_tuple(axis, x.value.ndim)
+    out_shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
     if x.dtype == bfloat16:
-        return sum_op(x.astype(np.float32), axis=axis).astype(bfloat16)
+        return sum_op(x.astype(np.float32), axes).astype(bfloat16)
+    runs, reduce_first = _reduction_runs(x.shape, axes)
+    if not runs or (len(runs) == 1 and not reduce_first):
+        return CpuTensor(x.value.reshape(out_shape))  # TF copies: nothing is reduced
+    if _count(out_shape) == 0 or x.value.size == 0:
+        return CpuTensor(np.zeros(out_shape, x.dtype))
+    if x.dtype.kind in "iu":
+        with np.errstate(all="ignore"):
+            return CpuTensor(np.add.reduce(x.value, axis=axes, dtype=x.dtype).reshape(out_shape))
+    values = x.value.reshape(runs)
+    if len(runs) == 1:
+        total = _full_sum(values, x.dtype)
+    elif len(runs) == 2 and reduce_first:
+        total = _eigen_preserving_sum(values.reshape(1, *runs), x.dtype)
+    elif len(runs) == 2:
+        total = reduce_sum(CpuTensor(values), axis=1).value
+    elif len(runs) == 3 and reduce_first:
+        total = _outer_and_inner_sum(values, x.dtype)
+    elif len(runs) == 3:
+        total = _eigen_preserving_sum(values, x.dtype)
+    else:
+        first_kept = 1 if reduce_first else 0
+        kept = list(range(first_kept, len(runs), 2))
+        reduced = [i for i in range(len(runs)) if i not in kept]
+        shuffled = np.transpose(values, kept + reduced)
+        rows = _count([runs[i] for i in kept])
+        total = reduce_sum(CpuTensor(shuffled.reshape(rows, -1)), axis=1).value
+    return CpuTensor(np.asarray(total, x.dtype).reshape(out_shape))
+
+
+def _axes_tuple(axis, rank: int) -> tuple:
     if axis is None:
-        return _copy_if_one_element(x) if x.value.size == 1 else reduce_sum(x, axis=None)
-    axis = axis % x.value.ndim
-    shape = x.shape
-    if shape[axis] == 1:
-        return CpuTensor(np.squeeze(x.value, axis))
-    kept_inner = _count(shape[axis + 1:])
-    if kept_inner == 1:
-        return reduce_sum(x, axis=axis)
-    blocks = x.value.reshape(_count(shape[:axis]), shape[axis], kept_inner)
-    return CpuTensor(_eigen_preserving_sum(blocks, x.dtype).reshape(shape[:axis] + shape[axis + 1:]))
+        return tuple(range(rank))
+    if isinstance(axis, (int, np.integer)):
+        return (int(axis) % rank,) if rank else (int(axis),)
+    return tuple(int(a) for a in axis)
+
+
+def _reduction_runs(shape: tuple, axes: tuple) -> tuple[list, bool]:
+    """TF's ``ReductionHelper::Simplify``: the sizes of the alternating reduced/kept runs, and
+    whether the first run is reduced.  An input of only size-1 dimensions has no runs."""
+    reduced = [i in axes for i in range(len(shape))]
+    start = next((i for i, d in enumerate(shape) if d != 1), None)
+    if start is None:
+        return [], True
+    runs, previous = [shape[start]], reduced[start]
+    for i in range(start + 1, len(shape)):
+        current = previous if shape[i] == 1 else reduced[i]
+        if current == previous:
+            runs[-1] *= shape[i]
+        else:
+            runs.append(shape[i])
+        previous = current
+    return runs, reduced[start]
+
+
+# Eigen's cost model (TensorCostModel): a full reduction runs on several threads once its cost,
+# ``count * cost_per_element``, reaches 210,000 cycles per extra thread (kStartupCycles and
+# kPerThreadCycles are 100,000; the thread count is ``int((cost - 1e5) / 1e5 + 0.9)``).  The cost
+# per element (bytes loaded * 11/64 + compute cycles) is as measured on TF 2.21: sharding starts
+# at 108,388 float32, 54,196 float64 and 131,764 float16 elements.
+_CYCLES_PER_ELEMENT = {np.dtype(np.float32): 1.9375, np.dtype(np.float64): 3.875, np.dtype(np.float16): 1.59375}
+
+
+def _reduction_threads(count: int, dtype: np.dtype) -> int:
+    """How many shards Eigen's full reduction uses: at most TF's intra-op thread count."""
+    cost = count * _CYCLES_PER_ELEMENT.get(np.dtype(dtype), 1.9375)
+    threads = int((cost - 100000) / 100000 + 0.9)
+    return max(1, min(_intra_op_threads(), threads))
+
+
+def _intra_op_threads() -> int:
+    """TF's intra-op pool size: ``tf.config.threading``'s setting, else one thread per core."""
+    from . import _engine
+
+    configured = _engine.get_num_threads()
+    if configured:
+        return configured
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _full_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Eigen's ``FullReducer`` on the thread pool: a sum of all of a 1-D tensor.
+
+    One thread sums the whole tensor as one row (:func:`tfloss._cpu._eigen_sum`).  With
+    ``k > 1`` threads the tensor is cut into ``k`` shards of ``floor(float(n) / k)`` elements,
+    each summed as a row starting at its own index; the leftover elements are summed first, and
+    the shards are added to them in order.  So a large ``tf.reduce_sum`` depends on how many
+    threads TF has (``tf.config.threading.set_intra_op_parallelism_threads``).
+    """
+    count = values.size
+    threads = _reduction_threads(count, dtype)
+    if threads == 1:
+        return reduce_sum(CpuTensor(values), axis=None).value
+    shard = int(np.floor(np.float32(count) / np.float32(threads)))
+    shards = count // shard
+    wide = compute_dtype(dtype)
+
+    def rows_sum(start: int, size: int) -> np.ndarray:
+        return _eigen_sum(values[start:start + size].reshape(1, size), dtype, np.array([start])).astype(wide)
+
+    total = rows_sum(shards * shard, count - shards * shard) if shards * shard < count else np.zeros(1, wide)
+    for i in range(shards):
+        total = _add(total, rows_sum(i * shard, shard), dtype)
+    return total.astype(dtype).reshape(())
+
+
+def _outer_and_inner_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Sums over axes 0 and 2 of ``[A, B, C]``, as Eigen's generic reducer adds them.
+
+    Each output is one running sum, ``((0 + x[0, j, 0]) + x[1, j, 0]) + ...``: the inner reduced
+    axis is the outer loop, the first reduced axis the inner one (measured on TF 2.21).
+    """
+    wide = compute_dtype(dtype)
+    terms = np.transpose(values, (2, 0, 1)).reshape(-1, values.shape[1]).astype(wide)
+    total = np.zeros(values.shape[1], wide)
+    for term in terms:
+        total = _add(total, term, dtype)
+    return total.astype(dtype)
 
 
 def _copy_if_one_element(x: CpuTensor) -> CpuTensor:
@@ -362,16 +522,61 @@ def _eigen_preserving_sum(blocks: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.where(by_packet, unrolled_sum, in_order).astype(dtype)
 
 
-def mean_op(x: CpuTensor, axis: int | None = None) -> CpuTensor:
-    """TF's Mean op: the sum divided by the count, the count cast to the tensor's type.
+def mean_op(x: CpuTensor, axis=None) -> CpuTensor:
+    """TF's Mean op: :func:`sum_op`, divided by the count cast to the tensor's type.
 
-    bfloat16 is summed and divided in float32 and rounded once (reduction_ops.h); float16 is
-    summed in float16 and divided by ``half(count)``.  A one-element tensor is copied, not
-    divided (TF's reduction helper reduces nothing), which keeps the sign of a zero.
+    * Where :func:`sum_op` reduces nothing, the input is copied (no division: ``-0`` stays).
+    * float16/float32/float64: the sum, rounded, over ``dtype(count)``; float16 ``count`` rounds
+      (2049 becomes 2048) and is ``inf`` from 65520 on, so such a mean is 0 (or NaN).
+    * bfloat16: summed and divided in float32, rounded once (reduction_ops.h).
+    * integers: summed in 64 bits and divided with C's truncation toward zero, then cast back.
+    * an empty input with a non-empty output: NaN for floats, 0 for integers (TF's identity).
     """
-    if axis is None and x.value.size == 1:
-        return _copy_if_one_element(x)
-    count = x.value.size if axis is None else x.shape[axis]
+    axes = _axes_tuple(axis, x.value.ndim)
+    out_shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    runs, reduce_first = _reduction_runs(x.shape, axes)
+    if not runs or (len(runs) == 1 and not reduce_first):
+        return CpuTensor(x.value.reshape(out_shape))
+    if _count(out_shape) == 0:
+        return CpuTensor(np.zeros(out_shape, x.dtype))
+    if x.value.size == 0:
+        fill = np.nan if x.dtype.kind in "fc" or x.dtype == bfloat16 else 0
+        return CpuTensor(np.full(out_shape, fill, x.dtype))
+    count = x.value.size // _count(out_shape)
     if x.dtype == bfloat16:
-        return (reduce_sum(x.astype(np.float32), axis=axis) / count).astype(bfloat16)
-    return reduce_sum(x, axis=axis) / np.asarray(count, x.dtype)
+        return (sum_op(x.astype(np.float32), axes) / count).astype(bfloat16)
+    if x.dtype.kind in "iu":
+        wide = np.uint64 if x.dtype.kind == "u" else np.int64
+        total = np.add.reduce(x.value.astype(wide), axis=axes)
+        quotient = np.where(total < 0, -(-total // count), total // count) if x.dtype.kind == "i" else total // count
+        return CpuTensor(quotient.astype(x.dtype).reshape(out_shape))
+    return sum_op(x, axes) / np.asarray(count, x.dtype)
+
+
+def div_no_nan(x: CpuTensor, y: CpuTensor) -> CpuTensor:
+    """TF's DivNoNan: ``x / y``, and 0 wherever ``y`` is 0 (even for a NaN or infinite ``x``)."""
+    quotient = x / y
+    zero = np.zeros((), quotient.dtype)
+    return CpuTensor(np.where(np.broadcast_to(y.value == 0, quotient.shape), zero, quotient.value))
+
+
+def clip_by_value(t: CpuTensor, low: float, high: float) -> CpuTensor:
+    """``tf.clip_by_value``: ``maximum(minimum(t, high), low)``, the bounds constants of ``t``'s
+    dtype; NaN passes through both."""
+    bounds = [np.asarray(b, dtype=t.dtype) for b in (low, high)]
+    return CpuTensor(np.maximum(np.minimum(t.value, bounds[1]), bounds[0]))
+
+
+def pow_op(x: CpuTensor, exponent: float) -> CpuTensor:
+    """TF's Pow of a tensor by a scalar exponent (a constant of the tensor's dtype).
+
+    Not bit-exact: Eigen's packet ``pow`` is its own algorithm, whose float32 results differ in
+    the last bit from the correctly rounded power (and from ``x * x`` for an exponent of 2) in
+    about a quarter of the elements on TF 2.21's x86 wheel.  Here it is NumPy's power in the
+    compute dtype, rounded once; exponents 0 and 1 are exact (1 and ``x``).
+    """
+    y = np.asarray(exponent, x.dtype)
+    wide = compute_dtype(x.dtype)
+    with np.errstate(all="ignore"):
+        result = np.power(x.value.astype(wide), y.astype(wide))
+    return CpuTensor(flush_denormals(np.asarray(result, wide)).astype(x.dtype))

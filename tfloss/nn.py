@@ -1,5 +1,8 @@
 """``tf.nn`` (TF2): the four cross-entropy ops with TensorFlow 2.21's signatures.
 
+Also ``softmax``, ``log_softmax``, ``sigmoid`` and ``softplus``, which are the very functions of
+:mod:`tfloss.math` (as in TF, where ``tf.nn.softmax is tf.math.softmax``).
+
 Signatures and argument handling only; conversion and checks are in ``tfloss._convert``, the
 TF wrapper steps in ``tfloss._ops`` and the formulas in ``tfloss._kernels``.  ``name`` is
 accepted for compatibility and ignored (there is no graph to name).
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 from . import _ops
 from ._arguments import tf_api
+from .math import log_softmax, sigmoid, softmax, softplus  # tf.nn.softmax is tf.math.softmax, etc.
 
 
 @tf_api
@@ -153,4 +157,8 @@ __all__ = [
     "weighted_cross_entropy_with_logits",
     "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits",
+    "softmax",
+    "log_softmax",
+    "sigmoid",
+    "softplus",
 ]

@@ -27,14 +27,13 @@ array([20.], dtype=float32)
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from . import errors
-from ._convert import broadcast_shape, check_op_dtype, check_ops, convert_to_tensor, op_error
+from ._convert import broadcast_shape, check_ops, check_softmax_rank, convert_to_tensor, op_error, softmax_axis
 from ._cpu import CpuTensor, log, silent_floating_point
-from ._tf_math_ops import _onednn_runs, mean_op, sigmoid, softmax, sum_op
+from ._tf_math_ops import clip_by_value as _clip, mean_op, sigmoid, softmax, sum_op
 
 # The dtype checks of each composition's ops, in TF's order (see _convert.check_ops).
 # tf.clip_by_value is Minimum(t, 1.0) then Maximum(t, 1e-10).
@@ -64,61 +63,19 @@ def _reduction_axis(axis, rank: int) -> int:
     return int(axis)
 
 
-def _softmax_axis(dim, rank: int) -> int:
-    """``tf.nn.softmax``'s axis handling (``_wrap_2d_function`` in nn_ops.py), step by step.
-
-    The last axis goes straight to the kernel.  Any other is checked against the rank, made
-    non-negative by adding the rank as an int32 tensor, and swapped with the last axis by a
-    Transpose whose permutation is built from ``range`` ops, so a float axis fails in Range or
-    Transpose: TF's own error for ``axis=1.5``.
-    """
-    if dim == -1 or dim == rank - 1:
-        return -1
-    if not -rank <= dim < rank:
-        raise errors.InvalidArgumentError(
-            None, None,
-            f"`dim` must be in the range [{-rank}, {rank}) where {rank} is the number of dimensions "
-            f"in the input. Received: dim={dim}")
-    if isinstance(dim, numbers.Integral):
-        return int(dim) % rank
-    if dim < 0:
-        raise TypeError(f"Cannot convert {dim} to EagerTensor of dtype int32")
-    if dim + 1 > rank - 1:  # range(dim + 1, rank - 1)
-        raise op_error(errors.InvalidArgumentError, "Range",
-                       f"Requires start <= limit when delta > 0: {dim + 1:g}/{rank - 1}")
-    # The permutation is a float tensor, which Transpose never accepts: this always raises.
-    check_op_dtype("Transpose", np.dtype(np.float64 if isinstance(dim, np.float64) else np.float32))
-    raise AssertionError("unreachable")
-
-
-def _check_softmax_rank(logits: np.ndarray) -> None:
-    """The Softmax kernel's rank check: oneDNN's (1 to 5 dimensions) or Eigen's (at least 1)."""
-    if _onednn_runs(logits.dtype):
-        if not 1 <= logits.ndim <= 5:
-            raise op_error(errors.AbortedError, "Softmax", "Input dims must be <= 5 and >=1")
-    elif logits.ndim == 0:
-        raise op_error(errors.InvalidArgumentError, "Softmax", "logits must have >= 1 dimension, got []")
-
-
 def _softmax_inputs(labels, logits, axis) -> tuple:
     """The checks of ``-reduce_sum(labels * log(softmax(logits, axis)), axis)``, in TF's order.
 
     Returns the tensors, the softmax axis and the Sum axis.
     """
     labels, logits = convert_to_tensor(labels), convert_to_tensor(logits)
-    softmax_axis = _softmax_axis(axis, logits.ndim)
+    class_axis = softmax_axis(axis, logits.ndim)
     check_ops(_SOFTMAX_OPS[:1], {"logits": logits.dtype})
-    _check_softmax_rank(logits)
+    check_softmax_rank(logits, "Softmax")
     check_ops(_SOFTMAX_OPS[1:], {"labels": labels.dtype, "logits": logits.dtype})
     terms_rank = len(broadcast_shape("Mul", labels.shape, logits.shape))
     sum_axis = _reduction_axis(axis, terms_rank)
-    return CpuTensor.from_input(labels), CpuTensor.from_input(logits), softmax_axis, sum_axis
-
-
-def _clip(probs: CpuTensor, low: float, high: float) -> CpuTensor:
-    """``tf.clip_by_value``: ``maximum(minimum(t, high), low)``; NaN passes through both."""
-    bounds = [np.asarray(b, dtype=probs.dtype) for b in (low, high)]
-    return CpuTensor(np.maximum(np.minimum(probs.value, bounds[1]), bounds[0]))
+    return CpuTensor.from_input(labels), CpuTensor.from_input(logits), class_axis, sum_axis
 
 
 @silent_floating_point

@@ -2,7 +2,9 @@
 
 Only the intra-op setting exists in tfloss (ops run one at a time, on the calling thread, with
 helper threads for large inputs).  As in TF, 0 means "let the system pick": one thread per core.
-The number of threads never changes a result's bits.
+The number of threads never changes the bits of the cross-entropy ops.  It does change those of a
+large full :func:`tfloss.reduce_sum`/``reduce_mean``, as it does in TF: Eigen cuts a reduction of
+more than about 10**5 elements into one shard per thread (see ``docs/quirks.md``).
 
 Examples
 --------

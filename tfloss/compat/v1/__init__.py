@@ -1,5 +1,5 @@
-"""``tf.compat.v1``: only the ``nn`` namespace's cross-entropy ops."""
+"""``tf.compat.v1``: the ``nn`` cross-entropy ops and the ``losses`` built on them."""
 
-from . import nn
+from . import losses, nn
 
-__all__ = ["nn"]
+__all__ = ["nn", "losses"]

@@ -1,0 +1,216 @@
+"""Gradients of the building blocks and of ``tf.compat.v1.losses`` against ``tf.GradientTape``.
+
+For each case tfloss's ``value_and_gradient`` must give TF's loss and TF's gradient for every
+watched input, bit for bit (NaN payloads not compared, as in ``parity/test_blocks.py``), or
+TF's None.
+
+Declared relaxations: float32 (and 16-bit) gradients through TF's float32 Reciprocal op, which
+on whole packets uses the CPU's approximate ``rcpps`` and a Newton step (measured on this
+suite's machine: a third of ``tf.math.reciprocal`` results differ from ``1 / x`` in the last
+bit; float64 is exact), are judged by ``parity.compare.compare_arrays``'s ULP bound: the Keras
+probability paths (Log's gradient is ``g * reciprocal(x)``) and the sigmoid cross-entropy's
+gradient (Log1p's).  In particular the float32 logits gradient of ``compat.v1.losses.sigmoid_cross_entropy``
+is the gradient of ``tf.nn.sigmoid_cross_entropy_with_logits`` (``tfloss._gradients.SigmoidGradient``,
+not new here), which on this suite's machine differs from TF by 1 ulp on a few elements (also for
+the plain op: x = -0.7450849, z = 0.8976776 in a 12-element tensor).  The main parity suite
+accepts that within its ULP bound; here too, with ``parity.compare.compare_arrays``, for that
+gradient only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tfloss
+from parity import tfref
+from parity.blocks_cases import FLOATS, _values
+from parity.compare import compare_arrays
+from parity.test_blocks import differing, resolve
+
+#: (function, dtype, input) whose gradient is judged by the ULP bound instead of bits (see above).
+ULP_BOUND = {("compat.v1.losses.sigmoid_cross_entropy", "float32", "logits")}
+
+V1_REDUCTIONS = ("none", "weighted_sum", "weighted_mean", "weighted_sum_over_batch_size",
+                 "weighted_sum_by_nonzero_weights")
+
+
+def _cases() -> list:
+    cases = []
+    for dtype_name, dtype in FLOATS.items():
+        for shape in [(7,), (3, 5), (4, 9, 3), (2, 17)]:
+            name = f"{dtype_name}-{shape}"
+            x = _values(name, shape, dtype, 4.0)
+            g = _values(name + "g", shape, dtype, 1.0)
+            cases.append((f"sigmoid-{name}", "math.sigmoid", {"x": x}, ("x",), g))
+            cases.append((f"softplus-{name}", "math.softplus", {"features": x * np.asarray(5, dtype)}, ("features",), g))
+            cases.append((f"log_sigmoid-{name}", "math.log_sigmoid", {"x": x * np.asarray(5, dtype)}, ("x",), g))
+            for axis in (None, 0):
+                kwargs = {"logits": x} if axis is None else {"logits": x, "axis": axis}
+                cases.append((f"softmax-{name}-axis{axis}", "nn.softmax", kwargs, ("logits",), g))
+                cases.append((f"log_softmax-{name}-axis{axis}", "nn.log_softmax", kwargs, ("logits",), g))
+            for axis in (None, 0, -1, [0, -1]) if len(shape) > 1 else (None, 0):
+                kwargs = {"input_tensor": x} if axis is None else {"input_tensor": x, "axis": axis}
+                out = np.asarray(tfloss.reduce_sum(**kwargs))
+                upstream = _values(name + "u", out.shape, dtype, 1.0)
+                cases.append((f"reduce_sum-{name}-axis{axis}", "reduce_sum", kwargs, ("input_tensor",), upstream))
+                cases.append((f"reduce_mean-{name}-axis{axis}", "reduce_mean", kwargs, ("input_tensor",), upstream))
+                cases.append((f"reduce_mean-{name}-axis{axis}-keep", "reduce_mean", {**kwargs, "keepdims": True},
+                              ("input_tensor",), None))
+    # compat.v1.losses, w.r.t. the logits and the weights.
+    rng = np.random.default_rng(5)
+    for dtype_name, dtype in FLOATS.items():
+        logits = (rng.standard_normal((4, 3)) * 3).astype(dtype)
+        for reduction in V1_REDUCTIONS:
+            for weight_kind, weights in [("scalar", 0.5), ("per-row", rng.uniform(size=(4, 1)).astype(np.float32)),
+                                         ("per-element", (rng.uniform(size=(4, 3)) * (rng.uniform(size=(4, 3)) > 0.3)).astype(np.float32))]:
+                name = f"{dtype_name}-{reduction}-{weight_kind}"
+                wrt = ("logits",) if weight_kind == "scalar" else ("logits", "weights")
+                labels = rng.uniform(size=(4, 3)).astype(np.float32)
+                cases.append((f"v1-sigmoid-{name}", "compat.v1.losses.sigmoid_cross_entropy",
+                              {"multi_class_labels": labels, "logits": logits, "weights": weights, "reduction": reduction,
+                               "label_smoothing": 0.1}, wrt + ("multi_class_labels",), None))
+                row_weights = weights if weight_kind == "scalar" else weights.reshape(4, -1)[:, 0]
+                onehot = np.eye(3, dtype=np.float32)[[0, 2, 1, 1]]
+                cases.append((f"v1-softmax-{name}", "compat.v1.losses.softmax_cross_entropy",
+                              {"onehot_labels": onehot, "logits": logits, "weights": row_weights, "reduction": reduction,
+                               "label_smoothing": 0.2}, wrt + ("onehot_labels",), None))
+                cases.append((f"v1-sparse-{name}", "compat.v1.losses.sparse_softmax_cross_entropy",
+                              {"labels": np.array([0, 2, 1, 1]), "logits": logits, "weights": row_weights,
+                               "reduction": reduction}, wrt, None))
+        losses = (rng.uniform(size=(4, 3)) * 5).astype(dtype)
+        for reduction in V1_REDUCTIONS:
+            cases.append((f"v1-compute-{dtype_name}-{reduction}", "compat.v1.losses.compute_weighted_loss",
+                          {"losses": losses, "weights": rng.uniform(size=(1, 3)).astype(np.float64), "reduction": reduction},
+                          ("losses", "weights"), None))
+    # A gradient summed over [reduced, kept, reduced] axes: pos_weight (1, C, 1) against (B, C, T).
+    for dtype_name in ("float32", "float64"):
+        shape = (40, 3, 33)
+        cases.append((f"weighted-pos-weight-1C1-{dtype_name}", "nn.weighted_cross_entropy_with_logits",
+                      {"labels": rng.uniform(size=shape).astype(dtype_name), "logits": rng.standard_normal(shape).astype(dtype_name),
+                       "pos_weight": rng.uniform(1, 3, size=(1, 3, 1)).astype(dtype_name)}, ("pos_weight",), None))
+    return cases
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_gradient_matches_tape(case):
+    _, function, kwargs, wrt, grad_loss = case
+    expected = tfref.tf_value_and_gradient(resolve(tfref.tf(), function), kwargs, wrt, grad_loss)
+    loss, grads = tfloss.value_and_gradient(resolve(tfloss, function), grad_loss=grad_loss, **kwargs)
+    problems = []
+    for name, want, got in [("loss", expected[0], loss)] + [(n, e, grads.get(n, "missing")) for n, e in zip(wrt, expected[1:])]:
+        if want is None or (isinstance(got, str)) or got is None:
+            if not (want is None and got is None):
+                problems.append(f"{name}: TF {'None' if want is None else 'a tensor'}, tfloss {got if got is None or isinstance(got, str) else 'an array'}")
+            continue
+        want = tfref.to_numpy(want)
+        if want.dtype != got.dtype or want.shape != got.shape:
+            problems.append(f"{name}: TF {want.dtype}{want.shape}, tfloss {got.dtype}{got.shape}")
+            continue
+        bad = differing(got, want)
+        if (function, kwargs["logits"].dtype.name if "logits" in kwargs else "", name) in ULP_BOUND:
+            # The gradient is u * (sigmoid(x) - z), u the upstream from the reduction: terms of
+            # magnitude |u|, which sets the ULP bound (as the main suite's term magnitudes do).
+            per_element = tfloss.compat.v1.losses.sigmoid_cross_entropy(**{**kwargs, "reduction": "none", "weights": 1.0})
+            _, upstream = tfloss.value_and_gradient(tfloss.compat.v1.losses.compute_weighted_loss, losses=per_element,
+                                                    weights=kwargs["weights"], reduction=kwargs["reduction"])
+            comparison = compare_arrays(got, want, magnitude=np.abs(upstream["losses"]).astype(np.float64))
+            if not comparison.ok:
+                problems.append(f"{name}: {comparison.problems}")
+            continue
+        if bad.size:
+            i = int(bad[0])
+            problems.append(f"{name}: {bad.size} of {got.size} differ; first at {i}: tfloss {got.reshape(-1)[i]!r} "
+                            f"vs TF {want.reshape(-1)[i]!r}")
+    assert not problems, "; ".join(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Keras 3 losses w.r.t. y_pred (and sample_weight)
+
+
+def _keras_cases() -> list:
+    cases = []
+    rng = np.random.default_rng(11)
+    for kind, fn, cls in [("binary", "binary_crossentropy", "BinaryCrossentropy"),
+                          ("categorical", "categorical_crossentropy", "CategoricalCrossentropy"),
+                          ("sparse", "sparse_categorical_crossentropy", "SparseCategoricalCrossentropy")]:
+        for dtype_name, dtype in FLOATS.items():
+            for from_logits in (False, True):
+                shape = (4, 3)
+                if from_logits:
+                    p = (rng.standard_normal(shape) * 3).astype(dtype)
+                elif kind == "binary":
+                    p = rng.uniform(0.01, 0.99, size=shape).astype(dtype)
+                else:
+                    p = rng.dirichlet(np.ones(3), size=4).astype(dtype)
+                if kind == "binary":
+                    y = (rng.uniform(size=shape) > 0.5).astype(np.float32)
+                elif kind == "categorical":
+                    y = np.eye(3, dtype=np.float32)[[0, 2, 1, 1]]
+                else:
+                    y = np.array([0, 2, 1, 1])
+                name = f"{kind}-{dtype_name}-logits{from_logits}"
+                extra = {} if kind == "sparse" else {"label_smoothing": 0.1}
+                cases.append((f"keras-fn-{name}", f"keras.losses.{fn}", None,
+                              {"y_true": y, "y_pred": p, "from_logits": from_logits, **extra}, ("y_pred",)))
+                for reduction in ("sum_over_batch_size", "sum", "mean_with_sample_weight", None):
+                    init = {"from_logits": from_logits, "reduction": reduction}
+                    sw = rng.uniform(size=(4,))
+                    cases.append((f"keras-cls-{name}-{reduction}", f"keras.losses.{cls}", init,
+                                  {"y_true": y, "y_pred": p, "sample_weight": sw}, ("y_pred", "sample_weight")))
+                    cases.append((f"keras-cls-{name}-{reduction}-nosw", f"keras.losses.{cls}", init,
+                                  {"y_true": y, "y_pred": p}, ("y_pred",)))
+                    if kind == "sparse":
+                        cases.append((f"keras-cls-{name}-{reduction}-ignore", f"keras.losses.{cls}",
+                                      {**init, "ignore_class": 1}, {"y_true": y, "y_pred": p, "sample_weight": sw},
+                                      ("y_pred", "sample_weight")))
+    return cases
+
+
+KERAS_CASES = _keras_cases()
+
+
+def _float32_reciprocal_path(function, init, kwargs) -> bool:
+    """A float32 gradient through TF's float32 Reciprocal (rcpps-based on whole packets): through
+    Log on the probability paths, through Log1p in the sigmoid cross-entropy's gradient."""
+    from_logits = (init or kwargs).get("from_logits", False)
+    return not from_logits or "binary" in function.lower()
+
+
+@pytest.mark.parametrize("case", KERAS_CASES, ids=[c[0] for c in KERAS_CASES])
+def test_keras_gradient_matches_tape(case):
+    _, target, init, kwargs, wrt = case
+    tf_fn = resolve(tfref.tf(), target)
+    ours = resolve(tfloss, target)
+    if init is not None:
+        tf_fn, ours = tf_fn(**init), ours(**init)
+    expected = tfref.tf_value_and_gradient(tf_fn, kwargs, wrt)
+    loss, grads = tfloss.value_and_gradient(ours, **kwargs)
+    problems = []
+    compute_dtype = np.float32 if init is not None else np.asarray(kwargs["y_pred"]).dtype
+    for name, want, got in [("loss", expected[0], loss)] + [(n, e, grads.get(n, "missing")) for n, e in zip(wrt, expected[1:])]:
+        if want is None or got is None or isinstance(got, str):
+            if not (want is None and got is None):
+                problems.append(f"{name}: TF {'None' if want is None else 'a tensor'}, tfloss {got if got is None or isinstance(got, str) else 'an array'}")
+            continue
+        want = tfref.to_numpy(want)
+        if want.dtype != got.dtype or want.shape != got.shape:
+            problems.append(f"{name}: TF {want.dtype}{want.shape}, tfloss {got.dtype}{got.shape}")
+            continue
+        if name != "loss" and np.dtype(compute_dtype) != np.float64 and _float32_reciprocal_path(target, init, kwargs):
+            # Judged in the compute dtype (a float64 input's gradient is a float32 one, cast).
+            as_computed = np.dtype(compute_dtype) if np.dtype(compute_dtype) != want.dtype and want.dtype == np.float64 else want.dtype
+            comparison = compare_arrays(got.astype(as_computed), want.astype(as_computed),
+                                        magnitude=np.maximum(np.abs(want.astype(np.float64)), 1.0) if name == "y_pred" else None)
+            if not comparison.ok:
+                problems.append(f"{name}: {comparison.problems}")
+            continue
+        bad = differing(got, want)
+        if bad.size:
+            i = int(bad[0])
+            problems.append(f"{name}: {bad.size} of {got.size} differ; first at {i}: tfloss {got.reshape(-1)[i]!r} vs TF {want.reshape(-1)[i]!r}")
+    assert not problems, "; ".join(problems)

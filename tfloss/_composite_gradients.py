@@ -1,0 +1,444 @@
+"""Gradients of the building blocks and of the losses built on them, as ``GradientTape`` runs them.
+
+Each rule replays the gradient ops TF registers for the forward ops, in TF's order, each op
+rounded like TF's CPU kernel:
+
+* ``Sigmoid``: ``SigmoidGrad(y, g)``; ``Softplus``: ``g * sigmoid(x)`` (a Python gradient, two
+  ops); ``log_sigmoid = -softplus(-x)`` chains Neg, that, Neg.
+* ``Softmax``: ``(g - sum(g * s, -1)) * s``; ``LogSoftmax``: ``g - sum(g, -1) * exp(y)``, both on
+  the class axis swapped last, as the forward op ran.
+* ``Sum``: the upstream gradient broadcast back; ``Mean``: that, divided by the count (a constant
+  of the tensor's dtype).
+* ``tf.compat.v1.losses``: Cast, Mul, Sum, DivNoNan backwards through ``compute_weighted_loss``,
+  then the cross-entropy op's own rule (:mod:`tfloss._gradients`).
+
+They are registered in :mod:`tfloss._gradients`' registry, so ``tfloss.value_and_gradient``
+takes these functions too.  Gradients exist for floating-point inputs only (TF's tape returns
+None for integer ones).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _engine, _gradients, _ops, _tf_math_ops, _v1_losses, math
+from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, reduction_indices, check_reduction_indices, softmax_axis
+from ._cpu import CpuTensor, exp
+from ._gradients import _Inputs, _unbroadcast, register_composite
+from .compat.v1 import losses as v1_losses
+
+_PACKET = {np.dtype(np.float64): 4}
+
+
+def _t(array) -> CpuTensor:
+    return CpuTensor.from_input(np.asarray(array))
+
+
+def sigmoid_grad(y: CpuTensor, g: CpuTensor) -> CpuTensor:
+    """TF's SigmoidGrad kernel: ``g * (y * (1 - y))`` on whole packets, ``(g * y) * (1 - y)`` on the
+    tail that Eigen evaluates one element at a time."""
+    one_minus = 1 - y
+    packet_form = g * (y * one_minus)
+    scalar_form = (g * y) * one_minus
+    flat_packet, flat_scalar = packet_form.value.reshape(-1), scalar_form.value.reshape(-1)
+    packet = _PACKET.get(y.dtype, 8)
+    vectorized = flat_packet.size // packet * packet
+    result = np.concatenate([flat_packet[:vectorized], flat_scalar[vectorized:]])
+    return CpuTensor(result.reshape(y.shape))
+
+
+@register_composite(math.sigmoid)
+def _sigmoid_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    x = convert_to_tensor(arguments["x"])
+    y = _t(_ops.sigmoid(x))
+    return {"x": sigmoid_grad(y, _t(upstream)).value}
+
+
+def _softplus_grad(features: np.ndarray, g: CpuTensor) -> CpuTensor:
+    return g * _t(_ops.sigmoid(features))
+
+
+@register_composite(math.softplus)
+def _softplus_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    return {"features": _softplus_grad(convert_to_tensor(arguments["features"]), _t(upstream)).value}
+
+
+@register_composite(math.log_sigmoid)
+def _log_sigmoid_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    x = convert_to_tensor(arguments["x"])
+    negated = (-_t(x)).value
+    return {"x": (-_softplus_grad(negated, -_t(upstream))).value}
+
+
+def _class_axis_last(arguments: dict, upstream: np.ndarray):
+    logits = convert_to_tensor(arguments["logits"])
+    axis = arguments.get("axis")
+    axis = softmax_axis(-1 if axis is None else axis, logits.ndim)
+    swap = (lambda a: a) if axis == -1 else (lambda a: np.ascontiguousarray(np.swapaxes(a, axis, -1)))
+    return logits, swap, swap(cast(upstream, logits.dtype))
+
+
+def _row_sum(x: CpuTensor) -> CpuTensor:
+    return CpuTensor(_ops.reduce(x.value, -1, True, "Sum"))
+
+
+@register_composite(math.softmax)
+def _softmax_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    logits, swap, g = _class_axis_last(arguments, upstream)
+    s = _t(swap(_ops.softmax(logits, arguments.get("axis"))))
+    sum_channels = _row_sum(_t(g) * s)
+    return {"logits": swap(((_t(g) - sum_channels) * s).value)}
+
+
+@register_composite(math.log_softmax)
+def _log_softmax_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    logits, swap, g = _class_axis_last(arguments, upstream)
+    probabilities = exp(_t(swap(_ops.softmax(logits, arguments.get("axis"), log=True))))
+    return {"logits": swap((_t(g) - _row_sum(_t(g)) * probabilities).value)}
+
+
+def _reduced_axes(arguments: dict, x: np.ndarray, op: str) -> tuple:
+    axis = arguments.get("axis")
+    indices = np.arange(x.ndim, dtype=np.int32) if axis is None else reduction_indices(axis, op)
+    return check_reduction_indices(indices, x.ndim, op)
+
+
+def _sum_grad(x: np.ndarray, axes: tuple, upstream: np.ndarray) -> np.ndarray:
+    kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    return np.broadcast_to(cast(upstream, x.dtype).reshape(kept), x.shape).copy()
+
+
+@register_composite(math.reduce_sum)
+def _reduce_sum_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    x = convert_to_tensor(arguments["input_tensor"])
+    if x.dtype not in FLOAT_DTYPES:
+        return {"input_tensor": None}
+    return {"input_tensor": _sum_grad(x, _reduced_axes(arguments, x, "Sum"), upstream)}
+
+
+@register_composite(math.reduce_mean)
+def _reduce_mean_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    x = convert_to_tensor(arguments["input_tensor"])
+    if x.dtype not in FLOAT_DTYPES:
+        return {"input_tensor": None}
+    axes = _reduced_axes(arguments, x, "Mean")
+    sum_grad = _sum_grad(x, axes, upstream)
+    output_size = int(np.prod([d for i, d in enumerate(x.shape) if i not in axes], dtype=np.int64))
+    factor = x.size // max(output_size, 1)
+    return {"input_tensor": (_t(sum_grad) / CpuTensor(np.asarray(factor, x.dtype))).value}
+
+
+# --------------------------------------------------------------------------------------------
+# tf.compat.v1.losses
+
+
+def _weighted_loss_backward(losses: np.ndarray, weights, reduction, upstream: np.ndarray):
+    """``compute_weighted_loss`` backwards: the gradients w.r.t. the losses and the weights."""
+    losses32 = _t(cast(losses, np.dtype(np.float32)))
+    weights_array = convert_to_tensor(weights)
+    weights32 = _t(cast(weights_array, np.dtype(np.float32)))
+    g = _t(cast(upstream, np.dtype(np.float32)))  # Cast's gradient: back to float32
+    weighted_shape = np.broadcast_shapes(losses32.shape, weights32.shape)
+    if reduction == _v1_losses.Reduction.NONE:
+        grad_weighted = g
+    else:
+        grad_sum = g
+        if reduction != _v1_losses.Reduction.SUM:
+            if reduction == _v1_losses.Reduction.MEAN:
+                divisor = _tf_math_ops.sum_op(CpuTensor(np.ones_like(losses32.value)) * weights32)
+            elif reduction == _v1_losses.Reduction.SUM_OVER_BATCH_SIZE:
+                divisor = CpuTensor(np.asarray(losses32.value.size, np.float32))
+            else:
+                divisor = _v1_losses._num_present(losses32.value, weights32.value)
+            grad_sum = _tf_math_ops.div_no_nan(g, divisor)  # DivNoNan's gradient w.r.t. x
+        grad_weighted = CpuTensor(np.broadcast_to(grad_sum.value, weighted_shape).copy())
+    grad_losses = _unbroadcast(grad_weighted * weights32, losses32.shape)
+    grad_weights = _unbroadcast(losses32 * grad_weighted, weights32.shape)
+    if reduction == _v1_losses.Reduction.MEAN:
+        # The divisor sum(ones_like(losses) * weights) depends on the weights too: DivNoNan's
+        # gradient w.r.t. y, g * div_no_nan(div_no_nan(-x, y), y), back through Sum and Mul.
+        total = _tf_math_ops.sum_op(CpuTensor(np.ones_like(losses32.value)) * weights32)
+        numerator = _tf_math_ops.sum_op(losses32 * weights32)
+        grad_divisor = g * _tf_math_ops.div_no_nan(_tf_math_ops.div_no_nan(-numerator, total), total)
+        ones = CpuTensor(np.ones(weighted_shape, np.float32))
+        through_divisor = _unbroadcast(ones * CpuTensor(np.broadcast_to(grad_divisor.value, weighted_shape).copy()),
+                                       weights32.shape)
+        grad_weights = grad_weights + through_divisor
+    grad_losses = cast(grad_losses.value, losses.dtype)
+    grad_weights = cast(grad_weights.value, weights_array.dtype) if weights_array.dtype in FLOAT_DTYPES else None
+    return grad_losses, grad_weights
+
+
+def _v1_common(arguments: dict, labels_name: str):
+    weights = arguments.get("weights", 1.0)
+    reduction = arguments.get("reduction", _v1_losses.Reduction.SUM_BY_NONZERO_WEIGHTS)
+    return weights, reduction
+
+
+@register_composite(v1_losses.sigmoid_cross_entropy)
+def _v1_sigmoid_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    weights, reduction = _v1_common(arguments, "multi_class_labels")
+    logits = convert_to_tensor(arguments["logits"])
+    labels = cast(convert_to_tensor(arguments["multi_class_labels"]), logits.dtype)
+    ls = arguments.get("label_smoothing", 0)
+    if ls > 0:
+        labels = (_t(labels) * CpuTensor(np.asarray(1 - ls, labels.dtype)) + CpuTensor(np.asarray(0.5 * ls, labels.dtype))).value
+    losses = _ops.sigmoid_cross_entropy_with_logits(labels, logits)
+    grad_losses, grad_weights = _weighted_loss_backward(losses, weights, reduction, upstream)
+    grad_labels, grad_logits = _engine.sigmoid_cross_entropy_grad(labels, logits, grad_losses)
+    if ls > 0:  # Mul's gradient through labels * (1 - ls); the added constant has none
+        grad_labels = (_t(grad_labels) * CpuTensor(np.asarray(1 - ls, labels.dtype))).value
+    original = convert_to_tensor(arguments["multi_class_labels"])
+    grad_labels = cast(grad_labels, original.dtype) if original.dtype in FLOAT_DTYPES else None  # Cast's gradient
+    return {"logits": grad_logits, "weights": grad_weights, "multi_class_labels": grad_labels}
+
+
+@register_composite(v1_losses.softmax_cross_entropy)
+def _v1_softmax_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    weights, reduction = _v1_common(arguments, "onehot_labels")
+    logits = convert_to_tensor(arguments["logits"])
+    labels = cast(convert_to_tensor(arguments["onehot_labels"]), logits.dtype)
+    ls = arguments.get("label_smoothing", 0)
+    if ls > 0:
+        num_classes = CpuTensor(np.asarray(labels.shape[-1], labels.dtype))
+        negatives = CpuTensor(np.asarray(ls, labels.dtype)) / num_classes
+        labels = (_t(labels) * CpuTensor(np.asarray(1.0 - ls, labels.dtype)) + negatives).value
+    losses = _ops.softmax_cross_entropy_with_logits(labels, logits, -1)
+    grad_losses, grad_weights = _weighted_loss_backward(losses, weights, reduction, upstream)
+    grads = _gradients.SoftmaxGradient.backward(_Inputs(labels, logits, labels_differentiable=False), grad_losses)
+    return {"logits": grads["logits"], "weights": grad_weights, "onehot_labels": None}  # stop_gradient
+
+
+@register_composite(v1_losses.sparse_softmax_cross_entropy)
+def _v1_sparse_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    weights, reduction = _v1_common(arguments, "labels")
+    logits = convert_to_tensor(arguments["logits"])
+    labels = convert_to_tensor(arguments["labels"])
+    rank_diff = logits.ndim - labels.ndim
+    squeezed_logits = logits.reshape(logits.shape[:-1]) if rank_diff == 2 and logits.shape[-1] == 1 else logits
+    if rank_diff == 0 and labels.ndim and labels.shape[-1] == 1:
+        labels = labels.reshape(labels.shape[:-1])
+    weights_array = convert_to_tensor(weights)
+    squeezed_weights = weights_array
+    if weights_array.ndim - labels.ndim == 1:
+        squeezed_weights = weights_array.reshape(weights_array.shape[:-1])
+    losses = _ops.sparse_softmax_cross_entropy_with_logits(labels, squeezed_logits)
+    grad_losses, grad_weights = _weighted_loss_backward(losses, squeezed_weights, reduction, upstream)
+    grads = _gradients.SparseGradient.backward(_Inputs(labels, squeezed_logits), grad_losses)
+    grad_logits = grads["logits"].reshape(logits.shape)
+    if grad_weights is not None:
+        grad_weights = grad_weights.reshape(weights_array.shape)
+    return {"logits": grad_logits, "weights": grad_weights, "labels": None}  # integer labels
+
+
+@register_composite(v1_losses.compute_weighted_loss)
+def _compute_weighted_loss_backward(arguments: dict, upstream: np.ndarray) -> dict:
+    weights, reduction = _v1_common(arguments, "losses")
+    losses = convert_to_tensor(arguments["losses"])
+    grad_losses, grad_weights = _weighted_loss_backward(losses, weights, reduction, upstream)
+    return {"losses": grad_losses if losses.dtype in FLOAT_DTYPES else None, "weights": grad_weights}
+
+
+# --------------------------------------------------------------------------------------------
+# Keras 3 losses: the functions w.r.t. y_pred, the loss objects w.r.t. y_pred and sample_weight
+
+from . import _keras_losses as _kl  # noqa: E402
+from .keras import losses as keras_losses  # noqa: E402
+
+
+def _log_grad(grad: CpuTensor, x: CpuTensor) -> CpuTensor:
+    """``grad * reciprocal(x)``.  The reciprocal is taken as an exact division; TF's float32
+    Reciprocal uses the CPU's approximate ``rcpps`` plus a Newton step on whole packets (about
+    a third of its results differ in the last bit on an x86 with AVX-512), which is not
+    reproduced: float32 gradients through a log are within the ULP bound, not exact."""
+    return grad * (1 / x)
+
+
+def _clip_grad(grad: CpuTensor, output: np.ndarray) -> CpuTensor:
+    """``maximum(minimum(o, 1 - eps), eps)`` backwards: Minimum's then Maximum's mask."""
+    o = _t(output)
+    low, high = (np.asarray(v, o.dtype) for v in (_kl.EPSILON, 1.0 - _kl.EPSILON))
+    clipped_high = np.minimum(o.value, high)
+    zero = np.zeros((), o.dtype)
+    grad = np.where(clipped_high >= low, grad.value, zero)  # Maximum(t, eps): t >= eps
+    return CpuTensor(np.where(o.value <= high, grad, zero))  # Minimum(o, 1 - eps): o <= 1 - eps
+
+
+def _mean_grad(grad: np.ndarray, x: np.ndarray, axis) -> np.ndarray:
+    """``keras.ops.mean``'s gradient: Cast, Mean's (broadcast over the axis, divided by the count
+    as a constant of the compute dtype), Cast back."""
+    compute = np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
+    axes = check_reduction_indices(reduction_indices(axis, "Mean"), x.ndim, "Mean")
+    sum_grad = _sum_grad(cast(x, compute), axes, cast(grad, compute))
+    factor = x.size // max(int(np.prod([d for i, d in enumerate(x.shape) if i not in axes], dtype=np.int64)), 1)
+    return cast((_t(sum_grad) / CpuTensor(np.asarray(factor, compute))).value, x.dtype)
+
+
+def _keras_inputs(arguments: dict, smoothing_negatives=None):
+    y_pred = _kl.keras_convert(arguments["y_pred"])
+    y_true = _kl.keras_cast(arguments["y_true"], y_pred.dtype)
+    return y_true, y_pred
+
+
+def _binary_backward(y_true, y_pred, options: dict, grad: np.ndarray):
+    """d loss / d y_pred of ``binary_crossentropy`` for upstream ``grad`` (one per sample)."""
+    ls = options.get("label_smoothing", 0.0)
+    if ls:
+        y_true = _kl._smooth(y_true, ls, 0.5 * ls)
+    per_element = _kl.backend_binary_crossentropy(y_true, y_pred, options.get("from_logits", False))
+    g = _mean_grad(grad, per_element, options.get("axis", -1))
+    output, from_logits = _kl._get_logits(y_pred, False, "Sigmoid", "")
+    if hasattr(y_pred, "_keras_logits"):
+        return None  # the loss was computed from the logits: y_pred itself has no gradient
+    if options.get("from_logits", False):
+        return _engine.sigmoid_cross_entropy_grad(np.asarray(y_true), np.asarray(y_pred), g)[1]
+    z, p = _t(y_true), _kl._clip(_t(y_pred))
+    gn = -_t(g)
+    from_log_p = _log_grad(z * gn, p)
+    from_log_q = -_log_grad((_kl._const(1, z) - z) * gn, _kl._const(1, p) - p)
+    return _clip_grad(from_log_p + from_log_q, np.asarray(y_pred)).value
+
+
+def _categorical_backward(y_true, y_pred, options: dict, grad: np.ndarray):
+    ls, axis = options.get("label_smoothing", 0.0), options.get("axis", -1)
+    if ls:
+        y_true = _kl._smooth_categorical(y_true, ls, y_pred.dtype)
+    if hasattr(y_pred, "_keras_logits"):
+        return None
+    o = np.asarray(y_pred).view(np.ndarray)
+    a = axis % o.ndim
+    if options.get("from_logits", False):
+        grads = _gradients.SoftmaxGradient.backward(_Inputs(np.asarray(y_true), o, axis=axis if axis == -1 else a,
+                                                            labels_differentiable=False), cast(grad, o.dtype))
+        return grads["logits"]
+    total = _ops.reduce(o, axis, True, "Sum")
+    p = _kl._clip(_t(o) / CpuTensor(total))
+    g_terms = CpuTensor(_sum_grad(o, (a,), (-_t(grad)).value))  # Neg, then Sum's gradient
+    g_p = _log_grad(_t(y_true) * g_terms, p)
+    g_ratio = _clip_grad(g_p, (_t(o) / CpuTensor(total)).value)
+    # RealDiv(o, total): d/do = g / total; d/dtotal = sum over the axis of g * ((-o / total) / total)
+    direct = g_ratio / CpuTensor(total)
+    through_total = CpuTensor(_ops.reduce((g_ratio * ((-_t(o) / CpuTensor(total)) / CpuTensor(total))).value, axis, True, "Sum"))
+    return (direct + CpuTensor(np.broadcast_to(through_total.value, o.shape).copy())).value
+
+
+def _sparse_backward(y_true, y_pred, options: dict, grad: np.ndarray, valid_mask):
+    if hasattr(y_pred, "_keras_logits") and options.get("ignore_class") is None:
+        return None
+    o = np.asarray(y_pred).view(np.ndarray)
+    labels = cast(convert_to_tensor(y_true), np.dtype(np.int64))
+    if labels.ndim == o.ndim and labels.shape[-1] == 1:
+        labels = labels.reshape(labels.shape[:-1])
+    g = cast(grad, o.dtype)
+    if valid_mask is not None:
+        g = np.where(valid_mask.reshape(g.shape), g, np.zeros((), g.dtype))
+        labels = np.where(valid_mask.reshape(labels.shape), labels, 0)
+        o = np.where(np.expand_dims(valid_mask.reshape(labels.shape), -1), o, np.zeros((), o.dtype))
+    if options.get("from_logits", False):
+        result = _gradients.SparseGradient.backward(_Inputs(labels, o), g)["logits"]
+    else:
+        p = _kl._clip(_t(o))
+        log_p = _kl._log(p).value
+        g_log = _gradients.SparseGradient.backward(_Inputs(labels, log_p), g)["logits"]
+        result = _clip_grad(_log_grad(_t(g_log), p), o).value
+    if valid_mask is not None:
+        result = np.where(np.expand_dims(valid_mask.reshape(labels.shape), -1), result, np.zeros((), result.dtype))
+    return result
+
+
+_BACKWARD = {"binary_crossentropy": _binary_backward, "categorical_crossentropy": _categorical_backward}
+
+
+def _function_backward(name: str):
+    def backward(arguments: dict, upstream: np.ndarray) -> dict:
+        options = {k: v for k, v in arguments.items() if k not in ("y_true", "y_pred")}
+        if name == "sparse_categorical_crossentropy":
+            y_true, y_pred = arguments["y_true"], arguments["y_pred"]
+            _, mask = _kl.sparse_categorical_crossentropy_with_mask(y_true, y_pred, **options)
+            return {"y_pred": _sparse_backward(y_true, _kl.keras_convert(y_pred), options, upstream, mask), "y_true": None}
+        y_true, y_pred = _keras_inputs(arguments)
+        return {"y_pred": _BACKWARD[name](y_true, y_pred, options, upstream), "y_true": None}
+
+    return backward
+
+
+for _name in ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"):
+    register_composite(getattr(keras_losses, _name))(_function_backward(_name))
+
+
+def _loss_object_backward(op, arguments: dict, upstream: np.ndarray) -> dict:
+    """A Keras loss object backwards: the reduction, the weights and mask, then the function."""
+    dtype = op._dtype
+    options = {name: getattr(op, "_" + name) for name in op._options}
+    original_pred = arguments["y_pred"]
+    y_pred = _kl.keras_convert(original_pred, dtype)
+    y_true = _kl.keras_convert(arguments["y_true"], dtype)
+    y_true, y_pred = _kl.squeeze_or_expand_to_same_rank(y_true, y_pred)
+    mask = None
+    if type(op)._fn is _kl.sparse_categorical_crossentropy:
+        values, mask = _kl.sparse_categorical_crossentropy_with_mask(y_true, y_pred, **options)
+    else:
+        values = type(op)._fn(y_true, y_pred, **options)
+    values = np.asarray(values)
+    reduction = op.reduction
+    sample_weight = arguments.get("sample_weight")
+    sw_original = None if sample_weight is None else convert_to_tensor(sample_weight)
+    sw = None if sample_weight is None else _kl.keras_convert(sample_weight, dtype)
+    float_mask = None
+    if mask is not None:
+        float_mask = _kl.apply_mask(None, mask, values.dtype, reduction)
+    effective = sw
+    if mask is not None:
+        effective = float_mask if sw is None else _kl.apply_mask(sw, mask, values.dtype, reduction)
+    weighted_values = values
+    shaped_values, shaped_weights = values, effective
+    if effective is not None:
+        shaped_values, shaped_weights = _kl.squeeze_or_expand_to_same_rank(values, cast(np.asarray(effective), values.dtype))
+        weighted_values = _kl._multiply(shaped_values, shaped_weights)
+    g = cast(np.asarray(upstream), values.dtype)
+    grad_divisor_path = None
+    if reduction not in (None, "none") and weighted_values.shape not in ((), (0,)):
+        if reduction in ("sum_over_batch_size", "mean", "mean_with_sample_weight"):
+            if reduction == "mean_with_sample_weight" and effective is not None:
+                divisor = CpuTensor(cast(_kl._sum(shaped_weights).value, values.dtype))
+                total = _kl._sum(weighted_values)
+                grad_divisor_path = (_t(g) * _tf_math_ops.div_no_nan(_tf_math_ops.div_no_nan(-total, divisor), divisor)).value
+            else:
+                count = np.asarray(np.prod(weighted_values.shape, dtype=np.int64)).astype(np.int32)
+                divisor = CpuTensor(cast(count, values.dtype))
+            g = _tf_math_ops.div_no_nan(_t(g), divisor).value
+        g = np.broadcast_to(g, weighted_values.shape).copy()
+    grads = {"y_true": None}
+    if effective is not None:
+        grad_values = _unbroadcast(_t(g) * _t(shaped_weights), np.shape(shaped_values)).value.reshape(values.shape)
+        if sw is not None:
+            grad_effective = _unbroadcast(_t(shaped_values) * _t(g), np.shape(shaped_weights))
+            if grad_divisor_path is not None:
+                grad_effective = grad_effective + CpuTensor(np.broadcast_to(grad_divisor_path, np.shape(shaped_weights)).copy())
+            grad_effective = grad_effective.value.reshape(np.shape(effective))
+            if mask is not None:
+                float_mask_shaped, sw_shaped = _kl.squeeze_or_expand_to_same_rank(float_mask, cast(np.asarray(sw), dtype))
+                grad_sw = _unbroadcast(_t(grad_effective.reshape(np.broadcast_shapes(np.shape(sw_shaped), np.shape(float_mask_shaped)))) * _t(float_mask_shaped), np.shape(sw_shaped)).value
+            else:
+                grad_sw = grad_effective
+            grad_sw = grad_sw.reshape(np.shape(sw))
+            grads["sample_weight"] = cast(grad_sw, sw_original.dtype) if sw_original.dtype in FLOAT_DTYPES else None
+    else:
+        grad_values = g.reshape(values.shape) if np.size(g) == values.size else np.broadcast_to(g, values.shape).copy()
+    name = {_kl.binary_crossentropy: "binary_crossentropy", _kl.categorical_crossentropy: "categorical_crossentropy",
+            _kl.sparse_categorical_crossentropy: "sparse_categorical_crossentropy"}[type(op)._fn]
+    if name == "sparse_categorical_crossentropy":
+        grad_pred = _sparse_backward(y_true, y_pred, options, grad_values, mask)
+    else:
+        grad_pred = _BACKWARD[name](y_true, y_pred, options, grad_values)
+    if grad_pred is not None:
+        original = convert_to_tensor(original_pred)
+        grad_pred = np.asarray(grad_pred).reshape(np.shape(original))
+        grad_pred = cast(grad_pred, original.dtype) if original.dtype in FLOAT_DTYPES else None
+    grads["y_pred"] = grad_pred
+    return grads
+
+
+for _cls in (keras_losses.BinaryCrossentropy, keras_losses.CategoricalCrossentropy,
+             keras_losses.SparseCategoricalCrossentropy):
+    _gradients._COMPOSITE_TYPES[_cls] = _loss_object_backward

@@ -1,0 +1,213 @@
+"""``tf.math`` for tfloss: the activations and reductions the losses are built from.
+
+Signatures and argument handling only (``name`` is accepted and ignored); conversion and checks
+are in ``tfloss._convert``, TF's wrapper steps in ``tfloss._ops`` and the kernels in
+``tfloss._tf_math_ops``.  Each function returns TF 2.21's CPU result bit for bit, including
+Eigen's order of summation (which, for a full ``reduce_sum`` of more than about 10**5
+elements, depends on the number of threads, as it does in TF).
+"""
+
+from __future__ import annotations
+
+from . import _ops
+from ._arguments import tf_api
+
+
+@tf_api
+def sigmoid(x, name=None):
+    """``1 / (1 + exp(-x))``, elementwise, as TF's Sigmoid kernel computes it.
+
+    Parameters
+    ----------
+    x : array_like
+        float16, bfloat16, float32, float64 (complex64/complex128 are accepted by TF too).
+    name : str, optional
+        Ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``x``.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.math.sigmoid([0.0, 2.0, -20.0])
+    array([5.0000000e-01, 8.8079709e-01, 2.0611537e-09], dtype=float32)
+    """
+    return _ops.sigmoid(x)
+
+
+@tf_api
+def softplus(features, name=None):
+    """``log(1 + exp(x))``, elementwise, with the shortcuts of TF's Softplus kernel.
+
+    ``x`` itself above ``-log(epsilon) - 2`` (13.94 in float32), ``exp(x)`` below
+    ``log(epsilon) + 2``, and ``log1p(exp(x))`` between.
+
+    Parameters
+    ----------
+    features : array_like
+        float16, bfloat16, float32 or float64.
+    name : str, optional
+        Ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``features``.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.math.softplus([0.0, 1.0, 20.0])
+    array([ 0.6931472,  1.3132616, 20.       ], dtype=float32)
+    """
+    return _ops.softplus(features)
+
+
+@tf_api
+def log_sigmoid(x, name=None):
+    """``log(sigmoid(x))`` computed as ``-softplus(-x)``, so it never takes the log of 0.
+
+    Parameters
+    ----------
+    x : array_like
+        float16, bfloat16, float32 or float64.
+    name : str, optional
+        Ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``x``.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.math.log_sigmoid([0.0, -100.0])
+    array([  -0.6931472, -100.       ], dtype=float32)
+    """
+    return _ops.log_sigmoid(x)
+
+
+@tf_api
+def softmax(logits, axis=None, name=None):
+    """``exp(x - max(x)) * (1 / sum(exp(x - max(x))))`` along ``axis`` (default: the last).
+
+    Parameters
+    ----------
+    logits : array_like
+        float16, bfloat16, float32 or float64, rank >= 1 (and <= 5 where TF runs oneDNN's kernel).
+    axis : int, optional
+        The class axis; negative values count from the end.
+    name : str, optional
+        Ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``logits``.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.math.softmax([[0.0, 1.0, 2.0]])
+    array([[0.09003057, 0.24472848, 0.6652409 ]], dtype=float32)
+    """
+    return _ops.softmax(logits, axis)
+
+
+@tf_api
+def log_softmax(logits, axis=None, name=None):
+    """``x - max(x) - log(sum(exp(x - max(x))))`` along ``axis`` (default: the last).
+
+    Parameters
+    ----------
+    logits : array_like
+        float16, bfloat16, float32 or float64, rank >= 1.
+    axis : int, optional
+        The class axis; negative values count from the end.
+    name : str, optional
+        Ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``logits``.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.math.log_softmax([[0.0, 1.0, 2.0]])
+    array([[-2.407606  , -1.4076059 , -0.40760595]], dtype=float32)
+    """
+    return _ops.softmax(logits, axis, log=True)
+
+
+@tf_api
+def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+    """Sum over ``axis`` (default: all axes), added in the order TF's CPU kernel adds.
+
+    Parameters
+    ----------
+    input_tensor : array_like
+        Any number type (not bool).  Integers wrap around; bfloat16 is summed in float32.
+    axis : int or sequence of int, optional
+        Axes to reduce, each in ``[-rank, rank)``, no duplicates.
+    keepdims : bool, default False
+        Keep the reduced axes with size 1.
+    name : str, optional
+        Ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same dtype as ``input_tensor``.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.reduce_sum([[1.0, 2.0], [3.0, 4.0]], axis=0)
+    array([4., 6.], dtype=float32)
+    >>> tf.reduce_sum([[1, 2], [3, 4]], keepdims=True)
+    array([[10]], dtype=int32)
+    """
+    return _ops.reduce(input_tensor, axis, keepdims, "Sum")
+
+
+@tf_api
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
+    """Mean over ``axis``: TF's sum divided by the count in the tensor's own type.
+
+    So an integer mean truncates toward zero, and a float16 count rounds (from 65520 elements
+    on it is ``inf`` and the mean is 0).
+
+    Parameters
+    ----------
+    input_tensor : array_like
+        Any number type (not bool).
+    axis : int or sequence of int, optional
+        Axes to reduce, each in ``[-rank, rank)``, no duplicates.
+    keepdims : bool, default False
+        Keep the reduced axes with size 1.
+    name : str, optional
+        Ignored.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same dtype as ``input_tensor``; NaN for the mean of nothing (0 for integers).
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.reduce_mean([[1.0, 2.0], [3.0, 4.0]], axis=1)
+    array([1.5, 3.5], dtype=float32)
+    >>> tf.reduce_mean([1, 2, 4])
+    array(2, dtype=int32)
+    """
+    return _ops.reduce(input_tensor, axis, keepdims, "Mean")
+
+
+__all__ = ["sigmoid", "softplus", "log_sigmoid", "softmax", "log_softmax", "reduce_sum", "reduce_mean"]
