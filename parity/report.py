@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import declared, tfref
-from .compare import BASE_ULPS, RTOL
+from tfloss.conformance import declared
+from tfloss.conformance import tensorflow as tfref
+from tfloss.conformance.compare import BASE_ULPS, RTOL
 
 
 def _cpu_model() -> str:
