@@ -13,7 +13,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_PY    := $(BENCH_VENV)/bin/python
 BENCH_ARGS  ?=
 
-.PHONY: test parity bench figures clean
+.PHONY: test parity golden bench figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 ## make parity: the conformance report against real TensorFlow, in reports/.
 parity: $(STAMP)
 	$(PY) -m parity --examples $(EXAMPLES)
+
+## make golden: record TF's outcome of every catalogue run into tfloss/conformance/golden/
+## (what `python -m tfloss.conformance` replays without TensorFlow).
+golden: $(STAMP)
+	$(PY) -m parity.record
 
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)

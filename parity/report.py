@@ -32,14 +32,9 @@ def _cpu_model() -> str:
 
 def _softmax_kernels() -> dict:
     """Which Softmax kernel tfloss expects TF to run per dtype on this CPU (oneDNN or Eigen)."""
-    import ml_dtypes
+    from tfloss.config import softmax_kernel
 
-    try:
-        from tfloss._tf_math_ops import _onednn_runs
-    except ImportError:
-        return {}
-    dtypes = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32, "float64": np.float64}
-    return {name: "oneDNN" if _onednn_runs(np.dtype(dtype)) else "Eigen" for name, dtype in dtypes.items()}
+    return {name: softmax_kernel(name) for name in ("float16", "bfloat16", "float32", "float64")}
 
 
 def environment() -> dict:

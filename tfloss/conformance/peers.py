@@ -1,0 +1,162 @@
+"""Adapters for other frameworks: TF's call mapped onto theirs, and what they cannot express.
+
+Each adapter builds a namespace shaped like ``tfloss`` (``nn.sigmoid_cross_entropy_with_logits``
+...) from the framework's own functions, importing the framework only when it is asked for.
+What a framework has no way to say (a ``pos_weight`` in Optax, the TF1 ``compat.v1`` names) is
+left out, and the checker reports those runs as *not supported*.  Inputs go in as the framework's
+tensors of the same dtype (bfloat16 through float32, exactly); outputs come back as NumPy arrays.
+
+=========== ======================================================================================
+``torch``   ``F.binary_cross_entropy_with_logits(logits, labels, pos_weight=..., reduction="none")``;
+            ``F.cross_entropy`` with the class axis moved to 1, probability or index targets
+``jax``     ``optax.sigmoid_binary_cross_entropy``, ``optax.softmax_cross_entropy(axis=)``,
+            ``optax.softmax_cross_entropy_with_integer_labels`` (64-bit enabled)
+``keras``   ``keras.ops.binary_crossentropy``, ``categorical_crossentropy``,
+            ``sparse_categorical_crossentropy`` with ``from_logits=True``, on the configured backend
+=========== ======================================================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import ml_dtypes
+import numpy as np
+
+from .impls import Implementation, NotSupported, UsageError, namespace
+
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def _need(module_name, impl_name):
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"--impl {impl_name}: {module_name} is not installed here ({exc})") from None
+
+
+def _as_array(value):
+    """A case input as a NumPy array: TF turns Python floats and lists of floats into float32."""
+    if isinstance(value, np.ndarray):
+        return value
+    array = np.asarray(value)
+    return array.astype(np.float32) if array.dtype == np.float64 else array
+
+
+class _Peer(Implementation):
+    def __init__(self, name, ns, version):
+        super().__init__(name, ns, version, errors=None)
+
+
+# --- PyTorch ---------------------------------------------------------------------------------------
+
+
+def torch() -> Implementation:
+    torch_module = _need("torch", "torch")
+    F = torch_module.nn.functional
+
+    def tensor(value):
+        array = _as_array(value)
+        if array.dtype == _BF16:
+            return torch_module.from_numpy(array.astype(np.float32)).to(torch_module.bfloat16)
+        if array.dtype.kind not in "fiub":
+            raise NotSupported(f"torch: no tensor for {array.dtype}")
+        return torch_module.from_numpy(np.ascontiguousarray(array))
+
+    def numpy(t):
+        if t.dtype == torch_module.bfloat16:
+            return t.to(torch_module.float32).numpy().astype(_BF16)
+        return t.numpy()
+
+    def sigmoid(labels=None, logits=None, name=None):
+        return numpy(F.binary_cross_entropy_with_logits(tensor(logits), tensor(labels), reduction="none"))
+
+    def weighted(labels, logits, pos_weight, name=None):
+        x = tensor(logits)
+        q = tensor(pos_weight).to(x.dtype)
+        return numpy(F.binary_cross_entropy_with_logits(x, tensor(labels), pos_weight=q, reduction="none"))
+
+    def softmax(labels, logits, axis=-1, name=None):
+        x, z = tensor(logits), tensor(labels)
+        if x.ndim >= 2:
+            x, z = x.movedim(axis, 1), z.movedim(axis, 1)
+        elif axis not in (-1, 0):
+            raise NotSupported("torch: axis out of range for rank 1")
+        return numpy(F.cross_entropy(x, z.to(x.dtype), reduction="none"))
+
+    def sparse(labels=None, logits=None, name=None):
+        x = tensor(logits)
+        if x.ndim >= 2:
+            x = x.movedim(-1, 1)
+        return numpy(F.cross_entropy(x, tensor(labels).long(), reduction="none"))
+
+    ns = namespace(**{"nn.sigmoid_cross_entropy_with_logits": sigmoid,
+                      "nn.weighted_cross_entropy_with_logits": weighted,
+                      "nn.softmax_cross_entropy_with_logits": softmax,
+                      "nn.sparse_softmax_cross_entropy_with_logits": sparse})
+    return _Peer("torch", ns, torch_module.__version__)
+
+
+# --- JAX / Optax -----------------------------------------------------------------------------------
+
+
+def jax() -> Implementation:
+    jax_module = _need("jax", "jax")
+    optax = _need("optax", "jax")
+    jax_module.config.update("jax_enable_x64", True)  # else float64 silently becomes float32
+    jnp = jax_module.numpy
+
+    def array(value):
+        a = _as_array(value)
+        if a.dtype.kind not in "fiub" and a.dtype != _BF16:
+            raise NotSupported(f"jax: no array for {a.dtype}")
+        return jnp.asarray(a)
+
+    def sigmoid(labels=None, logits=None, name=None):
+        return np.asarray(optax.sigmoid_binary_cross_entropy(array(logits), array(labels)))
+
+    def softmax(labels, logits, axis=-1, name=None):
+        return np.asarray(optax.softmax_cross_entropy(array(logits), array(labels), axis=axis))
+
+    def sparse(labels=None, logits=None, name=None):
+        return np.asarray(optax.softmax_cross_entropy_with_integer_labels(array(logits), array(labels)))
+
+    ns = namespace(**{"nn.sigmoid_cross_entropy_with_logits": sigmoid,
+                      "nn.softmax_cross_entropy_with_logits": softmax,
+                      "nn.sparse_softmax_cross_entropy_with_logits": sparse})
+    return _Peer("jax", ns, f"jax {jax_module.__version__}, optax {optax.__version__}")
+
+
+# --- Keras 3 ---------------------------------------------------------------------------------------
+
+
+def keras() -> Implementation:
+    keras_module = _need("keras", "keras")
+    ops = keras_module.ops
+
+    def out(t):
+        return np.asarray(ops.convert_to_numpy(t))
+
+    def sigmoid(labels=None, logits=None, name=None):
+        return out(ops.binary_crossentropy(_as_array(labels), _as_array(logits), from_logits=True))
+
+    def softmax(labels, logits, axis=-1, name=None):
+        return out(ops.categorical_crossentropy(_as_array(labels), _as_array(logits), from_logits=True, axis=axis))
+
+    def sparse(labels=None, logits=None, name=None):
+        return out(ops.sparse_categorical_crossentropy(_as_array(labels), _as_array(logits), from_logits=True))
+
+    ns = namespace(**{"nn.sigmoid_cross_entropy_with_logits": sigmoid,
+                      "nn.softmax_cross_entropy_with_logits": softmax,
+                      "nn.sparse_softmax_cross_entropy_with_logits": sparse})
+    backend = keras_module.backend.backend()
+    return _Peer(f"keras-{backend}", ns, keras_module.__version__)
+
+
+# --- ONNX Runtime ----------------------------------------------------------------------------------
+
+
+def onnxruntime() -> Implementation:
+    _need("onnxruntime", "onnxruntime")
+    raise UsageError("--impl onnxruntime: the adapter is not written yet (SoftmaxCrossEntropyLoss graphs); "
+                     "use MODULE:OBJECT with your own")
