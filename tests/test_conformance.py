@@ -216,7 +216,7 @@ def test_every_recorded_run_replays_against_tfloss_without_tensorflow(tmp_path):
 
 
 WRONG_MODULE = '''
-"""tfloss, except that float32 sigmoid losses are 0.1% too large."""
+"""tfloss, except that float32 sigmoid losses of +0.0 come back as -0.0 (a sign-of-zero bug)."""
 import numpy as np
 import tfloss
 from tfloss import compat, errors, value_and_gradient, hessian_vector_product
@@ -224,7 +224,7 @@ from types import SimpleNamespace
 
 def _sigmoid(labels=None, logits=None, name=None):
     out = tfloss.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-    return out * np.float32(1.001) if out.dtype == np.float32 else out
+    return np.where(out == 0, np.float32(-0.0), out) if out.dtype == np.float32 else out
 
 nn = SimpleNamespace(**{n: getattr(tfloss.nn, n) for n in dir(tfloss.nn) if not n.startswith("_")})
 nn.sigmoid_cross_entropy_with_logits = _sigmoid
@@ -239,14 +239,22 @@ def wrong_impl(tmp_path_factory):
 
 
 def test_a_wrong_implementation_fails_with_the_right_ids_and_a_reproduction_line(wrong_impl, tmp_path):
-    status, out, err = checker("--impl", "wrongxent", "--ops", "sigmoid", "--dtypes", "float32,float16",
+    status, out, err = checker("--impl", "wrongxent", "--ops", "nn.sigmoid_cross_entropy_with_logits",
+                               "--dtypes", "float32,float16",
                                "--json", str(tmp_path / "r.json"), "--quiet", cwd=wrong_impl)
     assert status == 1, err
     report = json.loads((tmp_path / "r.json").read_text())
     failed = {c["id"] for c in report["cases"] if c["outcome"] in ("fail", "error mismatch")}
-    # exactly the float32 runs of the sigmoid op whose loss is not 0 (nor inf/nan), nothing else
-    assert failed and all(i.startswith("nn.sigmoid_cross_entropy_with_logits:float32:") for i in failed)
-    assert "nn.sigmoid_cross_entropy_with_logits:float32:ordinary:1" in failed
+    # exactly the float32 runs in which TF's recorded loss has a +0.0 (read from its bits)
+    recorded = golden.load(verify=False)
+
+    def has_positive_zero(run_id):
+        out = recorded.outcome(run_id)
+        return not out.raised and bool(np.any(out.values[0].view(np.uint32) == 0))
+
+    small = [c["id"] for c in report["cases"] if c["dtype"] == "float32" and ":large." not in c["id"]]
+    assert failed - {c["id"] for c in report["cases"] if ":large." in c["id"]} == set(filter(has_positive_zero, small))
+    assert "nn.sigmoid_cross_entropy_with_logits:float32:subnormal_edge:4" in failed  # flushed to +0 by TF
     assert not any(c["outcome"] in ("fail", "error mismatch") for c in report["cases"] if c["dtype"] == "float16")
     line = next(l for l in out.splitlines() if "reproduce:" in l)
     command = line.split("reproduce: ", 1)[1]
@@ -267,7 +275,7 @@ def test_expectations_turn_known_failures_into_expected_ones(wrong_impl, tmp_pat
                       "nn.sigmoid_cross_entropy_with_logits:float64:ordinary:0  claimed but not true\n"
                       "nn.no_such_function:*  matches nothing\n")
     status, out, err = checker("--impl", "wrongxent", "--ops", "nn.sigmoid_cross_entropy_with_logits",
-                               "--expect", str(expect), "--json", str(tmp_path / "r.json"), "--quiet",
+                               "--dtypes", "float32,float64", "--expect", str(expect), "--json", str(tmp_path / "r.json"), "--quiet",
                                cwd=wrong_impl)
     assert status == 0, out[-2000:]
     totals = json.loads((tmp_path / "r.json").read_text())["totals"]

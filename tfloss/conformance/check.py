@@ -220,7 +220,8 @@ class Checker:
         if ok:
             exact = result.bit_exact_elements == result.elements
             result.outcome = BIT_EXACT if exact else WITHIN
-            result.detail = sampled
+            result.detail = sampled or ("" if exact or result.max_ulps else
+                                        "every finite element exact; a NaN's sign or payload differs")
         else:
             result.outcome = ERROR_MISMATCH if (expected.raised or actual.raised) else FAIL
             result.detail = "; ".join(problems)
