@@ -302,7 +302,7 @@ def test_list_and_baseline(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--impl", "no_such_framework_xyz"], "no module named 'no_such_framework_xyz'"),
     (["--impl", "json"], "provides none of TF's functions"),
-    (["--impl", "torch"], "torch is not installed"),
+    (["--impl", "torch"], "cannot import torch; is it installed here?"),
     (["--impl", "wrongxent", "--ops", "textbook.naive_sigmoid_cross_entropy"],
      "wrongxent has no textbook.naive_sigmoid_cross_entropy"),
     (["--shard", "3/2"], "--shard 3/2"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import sys
 import time
 from pathlib import Path
@@ -54,7 +53,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default=None, help="an earlier --json report: print what changed")
     p.add_argument("--show", action="store_true", help="print each selected run's inputs and both outcomes")
     p.add_argument("--failures", type=int, default=10, help="how many failures to print (default 10)")
-    p.add_argument("--jobs", type=int, default=0, help="processes (default: one per CPU, at most 4; 1 for TF)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="processes (default 1; each process loads the compiled kernels itself, so more pays off "
+                        "only on many cores; always 1 with TensorFlow)")
     p.add_argument("--golden-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
@@ -179,7 +180,9 @@ def run(argv=None) -> int:
         for r in selected:
             _show(checker, r)
         return 0
-    jobs = opts.jobs or (1 if "tensorflow" in (opts.impl, opts.against) else min(os.cpu_count() or 1, 4))
+    if opts.jobs < 1:
+        raise UsageError("--jobs must be >= 1")
+    jobs = 1 if "tensorflow" in (opts.impl, opts.against) else opts.jobs
     if not opts.quiet:
         print(f"tfloss-conformance: {impl.name} {impl.version} against {reference.name} {reference.version}: "
               f"{len(selected)} runs, {jobs} process{'es' if jobs > 1 else ''}", file=sys.stderr)

@@ -158,11 +158,12 @@ def run_tfloss(fn, args=(), kwargs=None) -> Outcome:
     return call_outcome(fn, args, kwargs, op_error_base=tfloss.errors.OpError, namespace=tfloss.errors)
 
 
-def _import(module_name, impl_name):
+def import_for(module_name, impl_name):
+    """Import what an implementation needs; a UsageError naming it where that fails."""
     try:
         return importlib.import_module(module_name)
     except ImportError as exc:
-        raise UsageError(f"--impl {impl_name}: cannot import {module_name} ({exc})") from None
+        raise UsageError(f"--impl {impl_name}: cannot import {module_name}; is it installed here? ({exc})") from None
 
 
 def _peer(name):
@@ -199,7 +200,7 @@ def load(spec: str) -> Implementation:
     if importlib.util.find_spec(module_name.split(".")[0]) is None:
         raise UsageError(f"--impl {spec}: no module named {module_name.split('.')[0]!r} "
                          f"(built-ins: {', '.join(BUILTIN)})")
-    module = _import(module_name, spec)
+    module = import_for(module_name, spec)
     namespace = module
     if object_name:
         try:

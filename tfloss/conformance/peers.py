@@ -18,21 +18,13 @@ tensors of the same dtype (bfloat16 through float32, exactly); outputs come back
 
 from __future__ import annotations
 
-import importlib
-
 import ml_dtypes
 import numpy as np
 
 from .impls import Implementation, NotSupported, UsageError, namespace
+from .impls import import_for as _need
 
 _BF16 = np.dtype(ml_dtypes.bfloat16)
-
-
-def _need(module_name, impl_name):
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"--impl {impl_name}: {module_name} is not installed here ({exc})") from None
 
 
 def _as_array(value):
