@@ -203,7 +203,7 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=(), sk
         "",
         "How to read it: each row is one public function on one dtype. *cases* counts inputs run "
         "(values and errors alike); *err* how many of them TF rejected (tfloss must raise the same "
-        "class with the same message); *decl* differences declared in `parity/declared.py`; *rel* "
+        "class with the same message); *decl* differences declared in `tfloss/conformance/declared.py`; *rel* "
         "differences seen against a TF release other than the target (not tfloss failures). "
         "*exact* is the share of returned elements that are bit-for-bit TF's; *max/p99 ULP* is the "
         "error of finite elements in units in the last place of the computation's term magnitude. "

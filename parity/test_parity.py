@@ -1,7 +1,7 @@
 """The parity suite under pytest: the catalogue and a derandomized hypothesis pass.
 
 Every case runs on real TF and on tfloss; a test fails on any difference that
-is neither within the documented bound nor declared in ``parity/declared.py``.
+is neither within the documented bound nor declared in ``tfloss/conformance/declared.py``.
 ``PARITY_EXAMPLES`` (default 100) sets hypothesis examples per family.
 """
 
