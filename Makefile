@@ -13,7 +13,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_PY    := $(BENCH_VENV)/bin/python
 BENCH_ARGS  ?=
 
-.PHONY: test parity golden bench figures clean
+.PHONY: test parity golden frameworks bench figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,23 @@ parity: $(STAMP)
 golden: $(STAMP)
 	$(PY) -m parity.record
 
+# The frameworks compared with TF get their own environment, without TensorFlow (the checker
+# replays TF's recorded results); Keras runs on its numpy, jax and torch backends there.
+FRAMEWORKS_VENV  := .venv-frameworks
+FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed
+FRAMEWORKS_PY    := $(FRAMEWORKS_VENV)/bin/python
+
+$(FRAMEWORKS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(FRAMEWORKS_VENV)
+	$(FRAMEWORKS_PY) -m pip install --quiet --upgrade pip
+	$(FRAMEWORKS_PY) -m pip install --quiet -e . "torch==2.13.0" jax jaxlib optax keras onnxruntime
+	touch $(FRAMEWORKS_STAMP)
+
+## make frameworks: the checker on PyTorch, JAX/Optax, Keras 3 (numpy, jax, torch backends) and
+## ONNX Runtime; writes reports/frameworks.{md,json}.
+frameworks: $(FRAMEWORKS_STAMP)
+	$(FRAMEWORKS_PY) -m parity.frameworks
+
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_PY) -m pip install --quiet --upgrade pip
@@ -51,5 +68,5 @@ figures: $(STAMP)
 	$(PY) docs/figures.py
 
 clean:
-	rm -rf .venv-tf* $(BENCH_VENV) reports/*.tmp
+	rm -rf .venv-tf* $(BENCH_VENV) $(FRAMEWORKS_VENV) reports/*.tmp
 	find tfloss -name '*.nbi' -delete -o -name '*.nbc' -delete  # numba's compile cache

@@ -18,6 +18,8 @@ tensors of the same dtype (bfloat16 through float32, exactly); outputs come back
 
 from __future__ import annotations
 
+import importlib
+
 import ml_dtypes
 import numpy as np
 
@@ -36,8 +38,8 @@ def _as_array(value):
 
 
 class _Peer(Implementation):
-    def __init__(self, name, ns, version):
-        super().__init__(name, ns, version, errors=None)
+    def __init__(self, name, ns, version, errors=None):
+        super().__init__(name, ns, version, errors=errors)
 
 
 # --- PyTorch ---------------------------------------------------------------------------------------
@@ -53,7 +55,7 @@ def torch() -> Implementation:
             return torch_module.from_numpy(array.astype(np.float32)).to(torch_module.bfloat16)
         if array.dtype.kind not in "fiub":
             raise NotSupported(f"torch: no tensor for {array.dtype}")
-        return torch_module.from_numpy(np.ascontiguousarray(array))
+        return torch_module.from_numpy(np.array(array, order="C"))  # a writable copy, 0-d kept 0-d
 
     def numpy(t):
         if t.dtype == torch_module.bfloat16:
@@ -142,7 +144,9 @@ def keras() -> Implementation:
                       "nn.softmax_cross_entropy_with_logits": softmax,
                       "nn.sparse_softmax_cross_entropy_with_logits": sparse})
     backend = keras_module.backend.backend()
-    return _Peer(f"keras-{backend}", ns, keras_module.__version__)
+    # On its TensorFlow backend Keras raises TF's own op errors; compare them as TF's.
+    errors = importlib.import_module("tensorflow").errors if backend == "tensorflow" else None
+    return _Peer(f"keras-{backend}", ns, keras_module.__version__, errors)
 
 
 # --- ONNX Runtime ----------------------------------------------------------------------------------
