@@ -17,6 +17,7 @@ from pathlib import Path
 from . import check, golden, report
 from .catalogue import runs as catalogue_runs
 from .check import FAILING, OUTCOMES
+from .functions import ALL_FUNCTIONS
 from .impls import UsageError, load
 
 DESCRIPTION = "Check an implementation of TF's cross-entropy ops against TensorFlow's behaviour."
@@ -153,11 +154,18 @@ def run(argv=None) -> int:
     expectations = check.read_expectations(opts.expect) if opts.expect else []
     if opts.failures < 0:
         raise UsageError("--failures must be >= 0")
-    all_runs = catalogue_runs()
-    by_function = {r.function.name: r.function for r in all_runs}
+    # What can be checked without the catalogue comes first, so that a mistake is reported at once.
+    by_function = {f.name: f for f in ALL_FUNCTIONS}
     for name in _split(opts.ops):
         if "*" not in name and "." in name and name not in by_function:
             raise UsageError(f"--ops: no function {name!r} (--list shows the run ids)")
+    impl = None if opts.list else load(opts.impl)
+    for name in _split(opts.ops):  # a function asked for by name must exist in the implementation
+        if impl is not None and name in by_function:
+            reason = impl.supports(by_function[name], None)
+            if reason:
+                raise UsageError(f"--impl {opts.impl}: {reason}")
+    all_runs = catalogue_runs()
     selected = check.select(all_runs, _split(opts.ops), _split(opts.dtypes), opts.cases, shard)
     if (opts.ops or opts.dtypes or opts.cases) and not selected:
         raise UsageError("the selection (--ops/--dtypes/--cases) matches no run; --list shows the ids")
@@ -165,12 +173,6 @@ def run(argv=None) -> int:
         for r in selected:
             print(r.id)
         return 0
-    impl = load(opts.impl)
-    for name in _split(opts.ops):  # a function asked for by name must exist in the implementation
-        if name in by_function:
-            reason = impl.supports(by_function[name], None)
-            if reason:
-                raise UsageError(f"--impl {opts.impl}: {reason}")
     try:
         reference = _reference(opts.against, all_runs, opts.golden_dir)
     except golden.GoldenError as exc:
