@@ -39,6 +39,8 @@ _CLASS = r"\((finite|\+0|-0|\+inf|-inf|nan)\)"
 _PATTERN = re.compile(r"special-value pattern.*?" + _CLASS + r" vs TF .*?" + _CLASS)
 _RAISED = re.compile(r"^(TF raised|raised) ([\w.]+)")
 _CLASSES = re.compile(r"exception class: ([\w.]+) vs TF ([\w.]+)")
+_DTYPES = re.compile(r"^dtype (\w+) != TF (\w+)")
+_OP = re.compile(r"\[Op:(\w+)\]")
 
 
 def cause(detail: str) -> str:
@@ -52,9 +54,14 @@ def cause(detail: str) -> str:
     m = _CLASSES.search(detail)
     if m:
         return f"error class: {m.group(1)} where TF raises {m.group(2)}"
+    m = _DTYPES.match(first)
+    if m:
+        return f"returns {m.group(1)} where TF returns {m.group(2)}"
     m = _RAISED.match(detail)
     if m:
-        return (f"TF raises {m.group(2)}, the framework returns" if m.group(1) == "TF raised"
+        op = _OP.search(detail)
+        where = f" (in TF's {op.group(1)})" if op else ""
+        return (f"TF raises {m.group(2)}{where}, the framework returns" if m.group(1) == "TF raised"
                 else f"raises {m.group(2)} where TF returns")
     if first.startswith("message:"):
         return "same error class, another message"
@@ -143,8 +150,9 @@ def markdown(results, env) -> str:
         if not r["causes"]:
             lines.append("None.")
         for c in r["causes"][:12]:
-            lines.append(f"- **{c['count']}x** {c['outcome']}, {', '.join(f'`{f}`' for f in c['functions'])}: "
-                         f"e.g. `{c['example']}`: {c['example_detail']}")
+            ops = ", ".join(f"`{f.split('.')[1].split('_')[0]}`" for f in c["functions"])
+            lines.append(f"- **{c['count']}x** {c['outcome']}: {c['cause']} ({ops}); e.g. `{c['example']}`: "
+                         f"{c['example_detail'][:240]}")
         if len(r["causes"]) > 12:
             lines.append(f"- ... {len(r['causes']) - 12} more causes in frameworks.json")
     return "\n".join(lines) + "\n"
@@ -163,9 +171,14 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="reports")
     parser.add_argument("--only", default="", help="comma-separated --impl names to run")
     parser.add_argument("--timeout", type=int, default=1800)
+    parser.add_argument("--markdown-only", action="store_true", help="rewrite frameworks.md from frameworks.json")
     opts = parser.parse_args(argv)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
+    if opts.markdown_only:
+        data = json.loads((out / "frameworks.json").read_text())
+        (out / "frameworks.md").write_text(markdown(data["frameworks"], data["environment"]))
+        return 0
     import datetime
     import platform
 

@@ -11,6 +11,7 @@ implementation's outcome against TF's ship inside tfloss.  ``python -m tfloss.co
 * :mod:`~tfloss.conformance.declared` - tfloss's declared differences from TF, each with its reason;
 * :mod:`~tfloss.conformance.golden` - TF's recorded results (``make golden``);
 * :mod:`~tfloss.conformance.impls` - the implementations under test (``--impl``);
+* :mod:`~tfloss.conformance.peers` - adapters for PyTorch, JAX/Optax and Keras 3 (imported on demand);
 * :mod:`~tfloss.conformance.check` - running and classifying, expectations (``--expect``);
 * :mod:`~tfloss.conformance.report` - the summary, JSON, Markdown and baseline diff;
 * :mod:`~tfloss.conformance.cli` - the command line;

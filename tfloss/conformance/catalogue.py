@@ -639,6 +639,8 @@ def error_cases() -> list:
              "label_range"),
         _err("sparse/label_range_bf16", "sparse",
              {"labels": np.array([0, 7]), "logits": F23.astype(ml_dtypes.bfloat16)}, "label_range"),
+        # -100 is PyTorch's default ignore_index: TF rejects it like any other negative label.
+        _err("sparse/label_minus_100", "sparse", {"labels": np.array([-100, 1]), "logits": F23}, "label_range"),
         _err("sparse/scalar_logits", "sparse", {"labels": np.int64(0), "logits": np.float32(1.0)}, "shape"),
         _err("sparse/python_scalar_logits", "sparse", {"labels": 0, "logits": 1.0}, "shape"),
         _err("sparse/rank1_logits_scalar_label", "sparse", {"labels": np.int64(1), "logits": F23[0]}, "shape"),
