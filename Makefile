@@ -43,7 +43,7 @@ FRAMEWORKS_PY    := $(FRAMEWORKS_VENV)/bin/python
 $(FRAMEWORKS_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(FRAMEWORKS_VENV)
 	$(FRAMEWORKS_PY) -m pip install --quiet --upgrade pip
-	$(FRAMEWORKS_PY) -m pip install --quiet -e . "torch==2.13.0" jax jaxlib optax keras onnxruntime
+	$(FRAMEWORKS_PY) -m pip install --quiet -e . "torch==2.13.0" jax jaxlib optax keras onnx onnxruntime
 	touch $(FRAMEWORKS_STAMP)
 
 ## make frameworks: the checker on PyTorch, JAX/Optax, Keras 3 (numpy, jax, torch backends) and

@@ -4,7 +4,8 @@ Runs the checker (``tfloss-conformance``) on each framework in its own process, 
 ``tf.nn`` ops and every dtype, against TF 2.21's recorded results, and writes
 ``reports/frameworks.md`` and ``reports/frameworks.json``: per framework, op and dtype the share
 of bit-exact and of within-bound runs, and the failures grouped by cause, one example each.
-A framework that is not installed is listed as such.
+A framework that is not installed is listed as such; ``--only NAME,...`` reruns some frameworks
+(from another environment, say) and updates their entries in an existing report.
 """
 
 from __future__ import annotations
@@ -196,6 +197,12 @@ def main(argv=None) -> int:
               + (f", {result['totals']['failed']} failed of {result['totals']['cases']}" if "totals" in result else ""),
               flush=True)
         results.append(result)
+    previous = out / "frameworks.json"
+    if opts.only and previous.exists():  # a partial run updates those frameworks' entries only
+        data = json.loads(previous.read_text())
+        fresh = {r["framework"]: r for r in results}
+        results = [fresh.pop(r["framework"], r) for r in data["frameworks"]] + list(fresh.values())
+        env = data["environment"] | {"updated": env["date"]}
     (out / "frameworks.json").write_text(json.dumps({"environment": env, "ops": OPS, "frameworks": results},
                                                     indent=1) + "\n")
     (out / "frameworks.md").write_text(markdown(results, env))
