@@ -13,7 +13,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_PY    := $(BENCH_VENV)/bin/python
 BENCH_ARGS  ?=
 
-.PHONY: test parity bench figures clean
+.PHONY: test parity golden frameworks bench figures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,28 @@ test: $(STAMP)
 ## make parity: the conformance report against real TensorFlow, in reports/.
 parity: $(STAMP)
 	$(PY) -m parity --examples $(EXAMPLES)
+
+## make golden: record TF's outcome of every catalogue run into tfloss/conformance/golden/
+## (what `python -m tfloss.conformance` replays without TensorFlow).
+golden: $(STAMP)
+	$(PY) -m parity.record
+
+# The frameworks compared with TF get their own environment, without TensorFlow (the checker
+# replays TF's recorded results); Keras runs on its numpy, jax and torch backends there.
+FRAMEWORKS_VENV  := .venv-frameworks
+FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed
+FRAMEWORKS_PY    := $(FRAMEWORKS_VENV)/bin/python
+
+$(FRAMEWORKS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(FRAMEWORKS_VENV)
+	$(FRAMEWORKS_PY) -m pip install --quiet --upgrade pip
+	$(FRAMEWORKS_PY) -m pip install --quiet -e . "torch==2.13.0" jax jaxlib optax keras onnx onnxruntime
+	touch $(FRAMEWORKS_STAMP)
+
+## make frameworks: the checker on PyTorch, JAX/Optax, Keras 3 (numpy, jax, torch backends) and
+## ONNX Runtime; writes reports/frameworks.{md,json}.
+frameworks: $(FRAMEWORKS_STAMP)
+	$(FRAMEWORKS_PY) -m parity.frameworks
 
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
@@ -46,5 +68,5 @@ figures: $(STAMP)
 	$(PY) docs/figures.py
 
 clean:
-	rm -rf .venv-tf* $(BENCH_VENV) reports/*.tmp
+	rm -rf .venv-tf* $(BENCH_VENV) $(FRAMEWORKS_VENV) reports/*.tmp
 	find tfloss -name '*.nbi' -delete -o -name '*.nbc' -delete  # numba's compile cache

@@ -59,7 +59,7 @@ def _single_op_call(source):
 
 
 def _declared(source, ours):
-    """tfloss's one declared difference (parity/declared.py): compat.v1 keeps TF 2.11's _sentinel."""
+    """tfloss's one declared difference (tfloss/conformance/declared.py): compat.v1 keeps TF 2.11's _sentinel."""
     return "tf.compat.v1.nn." in source and ours.startswith("Only call ")
 
 

@@ -2,15 +2,14 @@
 
 ``python -m parity`` (or ``make parity``) runs the catalogue and a hypothesis
 pass and writes ``reports/parity.json`` and ``reports/parity.md``;
-``pytest parity`` runs the same cases as tests.  Modules:
+``pytest parity`` runs the same cases as tests.  What needs no TensorFlow (the catalogue,
+the comparison rules, the declared differences, the hypothesis strategies) is in the installed
+package, :mod:`tfloss.conformance`; this package binds it to real TF.  Modules:
 
-* :mod:`parity.catalogue` - the cases, as data;
-* :mod:`parity.strategies`, :mod:`parity.property` - hypothesis-drawn cases;
-* :mod:`parity.targets` - the functions compared and their term magnitudes;
-* :mod:`parity.tfref` - the TF side (every expected value comes from real TF at run time);
-* :mod:`parity.compare` - ULPs (bfloat16 included), special-value patterns, the error bound;
+* :mod:`parity.targets` - the functions compared, bound to TF and to tfloss;
+* :mod:`parity.property` - hypothesis-drawn cases;
 * :mod:`parity.runner` - runs and judges cases;
-* :mod:`parity.declared` - the declared differences, each with its reason;
+* :mod:`parity.record` - ``make golden``: TF's outcome of every run, recorded into the package;
 * :mod:`parity.signatures` - ``inspect.signature`` parity;
 * :mod:`parity.report` - the summary table, JSON and Markdown;
 * :mod:`parity.bench` - speed against TF, PyTorch, JAX/optax and NumPy, and a measured floor

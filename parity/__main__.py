@@ -17,7 +17,10 @@ import sys
 import time
 from collections import Counter
 
-from . import catalogue, report, signatures, targets, tfref
+from tfloss.conformance import catalogue
+from tfloss.conformance import tensorflow as tfref
+
+from . import report, signatures, targets
 from .runner import run_cases
 
 

@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from parity import tfref  # noqa: E402
+from tfloss.conformance import tensorflow as tfref  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,8 @@ import sys
 
 import numpy as np
 
-from . import tfref
+from tfloss.conformance import tensorflow as tfref
+from tfloss.conformance.functions import call_inputs
 
 
 def is_risky(case) -> bool:
@@ -93,7 +94,7 @@ class CrashScreen:
 
 def _serve():
     """Child side: make each requested TF call, answer ``ok`` after it returns."""
-    from .runner import call_inputs, present
+    from .runner import tf_present
     from .targets import all_targets, gradient_targets
 
     by_name = {t.name: t for t in all_targets() + gradient_targets()}
@@ -106,8 +107,8 @@ def _serve():
         case, target_name = pickle.loads(stdin.read(size))
         target = by_name[target_name]
         args, kwargs = call_inputs(case, target)
-        tfref.run_tf(target.tf_callable(), tuple(present(a, case.layout, "tf") for a in args),
-                     {k: present(v, case.layout, "tf") for k, v in kwargs.items()})
+        tfref.run_tf(target.tf_callable(), tuple(tf_present(a, case.layout) for a in args),
+                     {k: tf_present(v, case.layout) for k, v in kwargs.items()})
         stdout.write(b"ok")
         stdout.flush()
 

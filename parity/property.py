@@ -4,7 +4,7 @@ Two passes.  The first generates ``examples`` cases per family and records
 every outcome without stopping, so the report counts them like catalogue
 cases.  Only if something failed, a second pass replays the same search with
 shrinking on and returns the shrunk counterexample of each failing family as
-a :data:`parity.catalogue.REGRESSIONS` entry.
+a :data:`tfloss.conformance.catalogue.REGRESSIONS` entry.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from collections import Counter
 
 from hypothesis import HealthCheck, Phase, event, given, seed, settings
 
-from . import strategies
-from .catalogue import REGRESSIONS, case_to_literal
+from tfloss.conformance import strategies
+from tfloss.conformance.catalogue import REGRESSIONS, case_to_literal
+
 from .runner import FAIL, applicable_targets, run_case
 
 _SETTINGS = dict(

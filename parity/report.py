@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import declared, tfref
-from .compare import BASE_ULPS, RTOL
+from tfloss.conformance import declared
+from tfloss.conformance import tensorflow as tfref
+from tfloss.conformance.compare import BASE_ULPS, RTOL
 
 
 def _cpu_model() -> str:
@@ -31,14 +32,9 @@ def _cpu_model() -> str:
 
 def _softmax_kernels() -> dict:
     """Which Softmax kernel tfloss expects TF to run per dtype on this CPU (oneDNN or Eigen)."""
-    import ml_dtypes
+    from tfloss.config import softmax_kernel
 
-    try:
-        from tfloss._tf_math_ops import _onednn_runs
-    except ImportError:
-        return {}
-    dtypes = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32, "float64": np.float64}
-    return {name: "oneDNN" if _onednn_runs(np.dtype(dtype)) else "Eigen" for name, dtype in dtypes.items()}
+    return {name: softmax_kernel(name) for name in ("float16", "bfloat16", "float32", "float64")}
 
 
 def environment() -> dict:
@@ -215,7 +211,7 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=(), sk
         "",
         "How to read it: each row is one public function on one dtype. *cases* counts inputs run "
         "(values and errors alike); *err* how many of them TF rejected (tfloss must raise the same "
-        "class with the same message); *decl* differences declared in `parity/declared.py`; *rel* "
+        "class with the same message); *decl* differences declared in `tfloss/conformance/declared.py`; *rel* "
         "differences seen against a TF release other than the target (not tfloss failures). "
         "*exact* is the share of returned elements that are bit-for-bit TF's; *max/p99 ULP* is the "
         "error of finite elements in units in the last place of the computation's term magnitude. "

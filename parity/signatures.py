@@ -2,7 +2,7 @@
 
 ``tfloss.nn.X`` must show exactly ``tf.nn.X``'s signature, and
 ``tfloss.compat.v1.nn.X`` exactly ``tf.compat.v1.nn.X``'s, except for the
-parameters declared in :data:`parity.declared.SIGNATURE_EXTRAS` (``_sentinel``).
+parameters declared in :data:`tfloss.conformance.declared.SIGNATURE_EXTRAS` (``_sentinel``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,12 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
-from . import declared, tfref
-from .targets import NN_NAMES, resolve
+import tensorflow
+
+import tfloss
+from tfloss.conformance import declared
+from tfloss.conformance import tensorflow as tfref
+from tfloss.conformance.functions import NN_NAMES, resolve
 
 
 #: TF1's documented compat.v1 signatures (TF 2.10/2.11, the last releases with ``_sentinel``).
@@ -43,7 +47,7 @@ class SignatureCheck:
 
 def expected_signature(name: str) -> inspect.Signature:
     """TF's signature with tfloss's declared extra parameters added."""
-    sig = inspect.signature(resolve("tensorflow", name))
+    sig = inspect.signature(resolve(tensorflow, name))
     extra = declared.SIGNATURE_EXTRAS.get(name)
     if extra is None:
         return sig
@@ -55,8 +59,8 @@ def check_signature(name: str) -> SignatureCheck:
     """Compare one function's signature."""
     tf_sig = inspect.signature(resolve("tensorflow", name))
     try:
-        ours = inspect.signature(resolve("tfloss", name))
-    except (ImportError, AttributeError) as exc:
+        ours = inspect.signature(resolve(tfloss, name))
+    except AttributeError as exc:
         return SignatureCheck(name, "skip", str(tf_sig), "-", f"tfloss lacks it ({exc})")
     want = expected_signature(name)
     documented = TF1_DOCUMENTED.get(name)

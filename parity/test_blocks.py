@@ -30,7 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tfloss
-from parity import tfref
+from tfloss.conformance import tensorflow as tfref
+from tfloss.conformance.compare import strip_function_node
+from tfloss.conformance.impls import run_tfloss
 from parity.blocks_cases import FLOATS, all_cases
 
 CASES = all_cases()
@@ -51,7 +53,7 @@ def resolve(module, dotted: str):
 def normalised(message: str | None) -> str | None:
     if message is None:
         return None
-    message = tfref.strip_function_node(message)
+    message = strip_function_node(message)
     if message.startswith("Value for attr"):
         message = re.sub(r" name: \S*$", " name: ", message)
     return message[: -len(" name: ")] if message.endswith(" name: ") else message
@@ -82,7 +84,7 @@ def mismatch(function: str, args, kwargs) -> str | None:
     """None when tfloss and TF agree; otherwise what differs."""
     _warm(function)
     expected = tfref.run_tf(resolve(tfref.tf(), function), args, kwargs)
-    actual = tfref.run_tfloss(resolve(tfloss, function), args, kwargs)
+    actual = run_tfloss(resolve(tfloss, function), args, kwargs)
     if expected.raised or actual.raised:
         if (expected.error_name, normalised(expected.message)) == (actual.error_name, normalised(actual.message)):
             return None

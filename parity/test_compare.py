@@ -4,7 +4,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from parity.compare import (FLOAT_DTYPES, RTOL, compare_arrays, float_format, ordered_int, special_class,
+from tfloss.conformance.compare import (FLOAT_DTYPES, RTOL, compare_arrays, float_format, ordered_int, special_class,
                             ulp_distance, ulp_of)
 
 BF16 = ml_dtypes.bfloat16

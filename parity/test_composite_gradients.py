@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 import tfloss
-from parity import tfref
+from tfloss.conformance import tensorflow as tfref
 from parity.blocks_cases import FLOATS, _values
-from parity.compare import compare_arrays
+from tfloss.conformance.compare import compare_arrays
 from parity.test_blocks import differing, resolve
 
 #: (function, dtype, input) whose gradient is judged by the ULP bound instead of bits (see above).

@@ -9,11 +9,14 @@ import inspect
 import numpy as np
 import pytest
 
-from parity import declared, signatures
-from parity.compare import compare_arrays
+from tfloss.conformance import declared
+from tfloss.conformance.compare import compare_arrays
+from tfloss.conformance.impls import run_tfloss
+from tfloss.conformance.tensorflow import run_tf
+
+from parity import signatures
 from parity.runner import run_cases
 from parity.targets import NN_TARGETS, resolve
-from parity.tfref import run_tf, run_tfloss
 
 LOGITS = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], np.float32)
 LABELS = {
@@ -77,7 +80,9 @@ def test_sentinel_is_only_in_the_declared_functions():
 
 
 def test_every_declared_difference_is_exercised_by_the_catalogue():
-    from parity import catalogue, targets
+    from tfloss.conformance import catalogue
+
+    from parity import targets
 
     errors = [c for c in catalogue.error_cases() if c.regime in ("positional_call", "sentinel")]
     records = list(run_cases(errors, targets.all_targets()))
@@ -92,7 +97,7 @@ def test_every_declared_difference_is_exercised_by_the_catalogue():
 # --- platform gaps: known CPUs where tfloss cannot reproduce TF, reported as skipped ----------
 
 def _gap_case(dtype):
-    from parity.catalogue import Case
+    from tfloss.conformance.catalogue import Case
     return Case(f"gap/{dtype}", "softmax", {}, dtype=dtype)
 
 
@@ -122,7 +127,7 @@ def test_a_failure_in_a_platform_gap_is_skipped_never_passed(monkeypatch):
     # The runner runs the case; only a failure is reclassified, with the gap's reason first.
     import dataclasses
 
-    from parity.catalogue import Case
+    from tfloss.conformance.catalogue import Case
     from parity.runner import run_case
     from parity.targets import textbook_targets
     target = next(t for t in textbook_targets() if t.name == "textbook.naive_softmax_cross_entropy")

@@ -71,9 +71,10 @@ import functools  # noqa: E402
 import warnings  # noqa: E402
 
 import tfloss  # noqa: E402
-from parity import tfref  # noqa: E402
+from tfloss.conformance import tensorflow as tfref  # noqa: E402
+from tfloss.conformance.impls import run_tfloss  # noqa: E402
 from parity.losses_cases import Activation, keras_cases  # noqa: E402
-from parity.compare import compare_arrays  # noqa: E402
+from tfloss.conformance.compare import compare_arrays  # noqa: E402
 from parity.test_blocks import differing, normalised, resolve  # noqa: E402
 
 KERAS_CASES = keras_cases()
@@ -118,7 +119,7 @@ def keras_mismatch(target, args, kwargs, init, ulp_bound=False):
         expected_warnings = sorted({(w.category.__name__, str(w.message)) for w in caught})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        actual = tfref.run_tfloss(_callable(tfloss, target, init), tuple(_materialise(a, "tfloss") for a in args), kwargs)
+        actual = run_tfloss(_callable(tfloss, target, init), tuple(_materialise(a, "tfloss") for a in args), kwargs)
         actual_warnings = sorted({(w.category.__name__, str(w.message)) for w in caught})
     expected_warnings = [w for w in expected_warnings if w[0] in ("SyntaxWarning", "UserWarning")]
     actual_warnings = [w for w in actual_warnings if w[0] in ("SyntaxWarning", "UserWarning")]

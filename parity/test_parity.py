@@ -1,7 +1,7 @@
 """The parity suite under pytest: the catalogue and a derandomized hypothesis pass.
 
 Every case runs on real TF and on tfloss; a test fails on any difference that
-is neither within the documented bound nor declared in ``parity/declared.py``.
+is neither within the documented bound nor declared in ``tfloss/conformance/declared.py``.
 ``PARITY_EXAMPLES`` (default 100) sets hypothesis examples per family.
 """
 
@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
-from parity import catalogue, declared, strategies, targets, tfref
-from parity.catalogue import case_to_literal, decode, encode
+from tfloss.conformance import catalogue, declared, strategies
+from tfloss.conformance import tensorflow as tfref
+from tfloss.conformance.catalogue import case_to_literal, decode, encode
+
+from parity import targets
 from parity.property import format_counterexample
 from parity.runner import FAIL, SKIP, applicable_targets, call_inputs, run_case, run_cases
 
@@ -53,7 +56,7 @@ def _unexplained(records):
 
     A case on which TF itself crashes is skipped (there is nothing to compare with) and
     listed in the report, not failed here; so is a failure in a known platform gap
-    (:func:`parity.declared.platform_gap`: this machine runs a TF kernel tfloss cannot reproduce).
+    (:func:`tfloss.conformance.declared.platform_gap`: this machine runs a TF kernel tfloss cannot reproduce).
     """
     explained = ("crashes", declared.PLATFORM_GAP)
     return [r for r in records

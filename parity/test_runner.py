@@ -5,8 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from parity import tfref
-from parity.catalogue import Case
+from tfloss.conformance import tensorflow as tfref
+from tfloss.conformance.catalogue import Case
+
 from parity.runner import run_case
 from parity.targets import Target, magnitude_sigmoid, resolve
 
@@ -97,11 +98,6 @@ def test_errors_need_same_class_and_message():
     assert run_case(BAD_CASE, fake(other_text)).status == "fail"
     assert run_case(BAD_CASE, fake(tf_sigmoid)).status == "pass"  # TF itself raises the same
     assert run_case(CASE, fake(same)).status == "fail"  # raising where TF returns
-
-
-def test_function_node_prefix_is_stripped():
-    text = "{{function_node __wrapped__Op_device_/job:localhost/replica:0/task:0/device:CPU:0}} bad [Op:X] name: "
-    assert tfref.strip_function_node(text) == "bad [Op:X] name: "
 
 
 def test_crash_screen_runs_tf_in_a_child_and_reports_no_crash_for_ordinary_input():

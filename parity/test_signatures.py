@@ -2,7 +2,9 @@
 
 import pytest
 
-from parity import signatures, tfref
+from tfloss.conformance import tensorflow as tfref
+
+from parity import signatures
 from parity.targets import NN_NAMES
 
 

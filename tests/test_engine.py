@@ -15,9 +15,9 @@ import pytest
 
 import tfloss
 from tfloss import _eigen_math, _engine
-from parity import catalogue
-from parity.runner import call_inputs, present
-from parity.targets import NN_TARGETS, gradient_targets
+from tfloss.conformance import catalogue
+from tfloss.conformance.catalogue import present
+from tfloss.conformance.functions import GRADIENT_FUNCTIONS, NN_FUNCTIONS, call_inputs, resolve, upstream_gradient
 
 numba = pytest.importorskip("numba")
 from tfloss._engine import _eigen, _float  # noqa: E402 - needs numba
@@ -180,8 +180,19 @@ def test_exp_log_log1p_match_eigen_math_on_both_paths(dtype):
 
 CASES = [c for c in catalogue.all_cases() if c.family in ("sigmoid", "weighted", "softmax", "sparse")]
 _BY_FAMILY = {}
-for _target in NN_TARGETS:
+for _target in NN_FUNCTIONS:
     _BY_FAMILY.setdefault(_target.family, []).append(_target)
+
+
+def _bind(function, kwargs):
+    """tfloss's function; a grad_upstream's upstream gradient is shaped like tfloss's own loss."""
+    if function.mode != "grad_upstream":
+        return function.bind(tfloss)
+    try:
+        loss = resolve(tfloss, function.op_name)(**kwargs)
+    except Exception:  # noqa: BLE001 - the op's own error is then what both engines give
+        loss = None
+    return function.bind(tfloss, upstream_gradient(function.op_name, loss))
 
 
 def _replay(engine, case, targets):
@@ -190,11 +201,11 @@ def _replay(engine, case, targets):
         if case.only and target.name not in case.only:
             continue
         args, kwargs = call_inputs(case, target)
-        function = target.tfloss_callable()
+        function = _bind(target, kwargs)
 
         def call(*a, **k):
-            return function(*[present(v, case.layout, "tfloss") for v in a],
-                            **{n: present(v, case.layout, "tfloss") for n, v in k.items()})
+            return function(*[present(v, case.layout) for v in a],
+                            **{n: present(v, case.layout) for n, v in k.items()})
 
         expected = _outcome(engine, "numpy", call, args, kwargs)
         actual = _outcome(engine, "numba", call, args, kwargs)
@@ -215,7 +226,7 @@ def test_engine_matches_numpy_path_on_catalogue(engine, case):
 # the default upstream gradient the softmax family keeps the forward kernel's backprop (as TF's
 # tape keeps the op's second output): that path is replayed too.
 _GRADIENT_BY_FAMILY = {}
-for _target in gradient_targets():
+for _target in GRADIENT_FUNCTIONS:
     if _target.name.startswith(("grad_upstream:", "hvp:")) or (
             _target.name.startswith("grad:") and _target.family in ("softmax", "sparse")):
         _GRADIENT_BY_FAMILY.setdefault(_target.family, []).append(_target)
@@ -239,8 +250,8 @@ def test_kept_backprop_equals_the_backward_kernel_times_ones(engine, case):
             if case.only and target.name not in case.only:
                 continue
             args, kwargs = call_inputs(case, target)
-            kwargs = {n: present(v, case.layout, "tfloss") for n, v in kwargs.items()}
-            op = target.tfloss_callable()
+            kwargs = {n: present(v, case.layout) for n, v in kwargs.items()}
+            op = target.bind(tfloss)
             kept = _outcome(engine, name, tfloss.value_and_gradient, (op, *args), kwargs)
             if kept[0] == "error":
                 continue

@@ -94,6 +94,9 @@ FRESH_INTERPRETER = textwrap.dedent("""
     import tfloss
     import tfloss.nn, tfloss.errors, tfloss.textbook
     import tfloss.compat.v1.nn
+    # the conformance package: its TF side and its framework adapters import nothing at import time
+    import tfloss.conformance.cli, tfloss.conformance.check, tfloss.conformance.golden
+    import tfloss.conformance.impls, tfloss.conformance.peers, tfloss.conformance.tensorflow
 
     x = np.array([[0.5, -1.0, 2.0]], np.float32)
     z = np.array([[0.0, 1.0, 0.0]], np.float32)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import tfref
+from tfloss.conformance import tensorflow as tfref
 from .timing import Timed
 
 #: tfloss function per family (the TF2 names; compat.v1 calls the same kernels).
@@ -224,7 +224,7 @@ def gradient_impls(impls: list) -> list:
     """tfloss.value_and_gradient (per tfloss impl) and tf.GradientTape (when TF loaded)."""
     import tfloss
 
-    from ..targets import gradient_wrt
+    from tfloss.conformance.functions import gradient_wrt
 
     out = []
     for impl in impls:

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ..targets import gradient_wrt
+from tfloss.conformance.functions import gradient_wrt
 from . import floor as floor_mod
 from .cases import GRADIENT_SHAPES, QUICK_GRADIENT_SHAPES, QUICK_SCALING_ROWS, SCALING_ROWS, Case, make_inputs
 from .impls import FAMILIES, OPS, gradient_impls

@@ -1,4 +1,5 @@
-"""``tf.config`` for tfloss: the thread count (:mod:`tfloss.config.threading`) and the engine.
+"""``tf.config`` for tfloss: the thread count (:mod:`tfloss.config.threading`), the engine, and
+the CPU kernel tfloss reproduces.
 
 tfloss computes every op with one of two engines that give the same bits (see
 :mod:`tfloss._engine`): ``"numba"``, compiled, fused and threaded (the default wherever numba
@@ -16,7 +17,10 @@ array([0.6931472], dtype=float32)
 >>> tf.config.set_engine("numba")
 """
 
+import numpy as np
+
 from .. import _engine
+from .._tf_math_ops import _onednn_runs
 from . import threading
 
 
@@ -38,4 +42,25 @@ def get_engine() -> str:
     return _engine.get_engine()
 
 
-__all__ = ["threading", "set_engine", "get_engine"]
+def softmax_kernel(dtype) -> str:
+    """Which ``tf.nn.softmax`` kernel TF runs for ``dtype`` on this CPU, and so tfloss reproduces.
+
+    ``"oneDNN"`` or ``"Eigen"``: TF picks by the CPU's features (AVX512-VNNI, AVX512-BF16,
+    AVX512-FP16, AMX ...) and ``TF_ENABLE_ONEDNN_OPTS``; the two round differently, so a result
+    recorded on one CPU may differ in the last bit on another.  Only ``tf.nn.softmax`` (the
+    textbook formula) and second-order softmax gradients depend on it.  TF has no such function.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.config.softmax_kernel("float64")
+    'Eigen'
+    """
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        import ml_dtypes
+
+        dtype = ml_dtypes.bfloat16
+    return "oneDNN" if _onednn_runs(np.dtype(dtype)) else "Eigen"
+
+
+__all__ = ["threading", "set_engine", "get_engine", "softmax_kernel"]

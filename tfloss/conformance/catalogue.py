@@ -17,8 +17,12 @@ The catalogue is the product of small tables:
 * :data:`REGIMES` - value regimes from ordinary to dtype max, exp-overflow and
   subnormal-result edges, tiny/subnormal inputs, inf/NaN, labels outside [0, 1];
 
-plus the hand-written :data:`ERROR_CASES`, the :func:`large_cases` and the
+plus the hand-written :func:`error_cases`, the :func:`large_cases` and the
 :data:`REGRESSIONS` found by hypothesis (encoded exactly, see :func:`decode`).
+
+Every input is generated from a seed derived from the case's name, so the catalogue is the same
+on every machine; :func:`runs` pairs each case with each function that runs it and gives the pair
+its stable id, ``function:dtype:regime:n`` (``nn.softmax_cross_entropy_with_logits:float16:special:3``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import ml_dtypes
 import numpy as np
 
 from .compare import FLOAT_DTYPES, float_format
+from .functions import ALL_FUNCTIONS, applicable
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -62,7 +67,8 @@ class Case:
         Restrict to these target names (empty: every target of the family).
     layout : str
         ``C`` (default), ``F`` (Fortran order), ``strided``, ``readonly``,
-        ``tensor`` (a tf.Tensor, for both sides) or ``list`` (nested lists).
+        ``tensor`` (the implementation's own tensor type: a tf.Tensor for TF) or ``list``
+        (nested lists).
     """
 
     id: str
@@ -633,6 +639,8 @@ def error_cases() -> list:
              "label_range"),
         _err("sparse/label_range_bf16", "sparse",
              {"labels": np.array([0, 7]), "logits": F23.astype(ml_dtypes.bfloat16)}, "label_range"),
+        # -100 is PyTorch's default ignore_index: TF rejects it like any other negative label.
+        _err("sparse/label_minus_100", "sparse", {"labels": np.array([-100, 1]), "logits": F23}, "label_range"),
         _err("sparse/scalar_logits", "sparse", {"labels": np.int64(0), "logits": np.float32(1.0)}, "shape"),
         _err("sparse/python_scalar_logits", "sparse", {"labels": 0, "logits": 1.0}, "shape"),
         _err("sparse/rank1_logits_scalar_label", "sparse", {"labels": np.int64(1), "logits": F23[0]}, "shape"),
@@ -772,3 +780,107 @@ def all_cases(large: bool = True) -> list:
     if duplicates:
         raise ValueError(f"duplicate case ids: {sorted(duplicates)[:5]}")
     return cases
+
+
+# --- runs: (case, function) pairs and their stable ids -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One case on one function, named ``function:dtype:regime:n``.
+
+    ``regime`` is the case's value regime for the value catalogue and ``group.regime`` for the
+    others (``errors.label_range``, ``large.wide``, ``layout.ordinary``, ``regression``); ``n``
+    counts the runs of that function, dtype and regime in catalogue order.
+    """
+
+    id: str
+    case: Case
+    function: object
+
+
+def id_regime(case: Case) -> str:
+    """The regime part of a run id."""
+    if case.group == "values":
+        return case.regime
+    if case.group == "regression":
+        return "regression"
+    return f"{case.group}.{case.regime}"
+
+
+def runs(cases=None, functions=ALL_FUNCTIONS) -> list:
+    """Every (case, function) pair of ``cases`` (default: the whole catalogue), with its id."""
+    cases = all_cases() if cases is None else cases
+    counters = Counter()
+    out = []
+    for case in cases:
+        for function in applicable(case, functions):
+            key = (function.name, case.dtype, id_regime(case))
+            out.append(Run(f"{key[0]}:{key[1]}:{key[2]}:{counters[key]}", case, function))
+            counters[key] += 1
+    return out
+
+
+# --- presenting inputs in a case's layout ----------------------------------------------------------
+
+
+def _strided(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 0:
+        return a.copy()
+    big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
+    view = big[..., ::2]
+    view[...] = a
+    return view
+
+
+def present(value, layout: str, to_tensor=None):
+    """One side's own copy of an input, in the case's layout.
+
+    Parameters
+    ----------
+    value : object
+        Catalogue input (NumPy arrays are copied; other objects pass through).
+    layout : str
+        See :class:`Case`.
+    to_tensor : callable, optional
+        Makes the implementation's tensor for the ``tensor`` layout (``tf.constant``);
+        without it the layout is a plain C-ordered copy.
+    """
+    if not isinstance(value, np.ndarray):
+        return value
+    if layout == "tensor" and to_tensor is not None:
+        return to_tensor(value)
+    if layout == "list":
+        return value.tolist()
+    if layout == "F":
+        return np.asfortranarray(value.copy())
+    if layout == "strided":
+        return _strided(value)
+    a = value.copy()
+    if layout == "readonly":
+        a.flags.writeable = False
+    return a
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Identical dtype, shape and bytes (for checking that an input was not written to)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind in "OUS":
+        return bool(np.all(a == b))
+    return np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
+
+
+def independence_problems(originals, copies, outputs) -> list:
+    """What an implementation did wrong with its inputs: wrote into them, or returned a view."""
+    problems = []
+    for original, copy in zip(originals, copies):
+        if isinstance(original, np.ndarray) and isinstance(copy, np.ndarray) and not same_bits(original, copy):
+            problems.append("the implementation modified an input array")
+            break
+    inputs = [c for c in copies if isinstance(c, np.ndarray)]
+    for out in outputs or ():
+        if isinstance(out, np.ndarray) and any(np.shares_memory(out, c) for c in inputs):
+            problems.append("a result shares memory with an input (results must be independent arrays)")
+            break
+    return problems

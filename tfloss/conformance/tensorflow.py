@@ -1,33 +1,32 @@
-"""The reference side: real TensorFlow, called the way a user calls it.
+"""Real TensorFlow, called the way a user calls it: the live reference and the ``tensorflow`` impl.
 
-Every expected value and every expected error in the parity suite comes from
-the functions here at run time.  Nothing is hard-coded.
+This module imports TensorFlow only when one of its functions first runs (:func:`tf`), never at
+import, so the rest of :mod:`tfloss.conformance` works where TensorFlow is absent.  It is what
+``make golden`` records from, what ``--against tensorflow`` and ``--impl tensorflow`` call, and
+what the parity suite (``parity/``) compares tfloss with.
 
-This module also runs a call on either side and records its *outcome* (a
-value or an exception) in one form, so :mod:`parity.runner` can compare the
-two without caring which library produced them.
+* :func:`run_tf` calls a TF function and records its :class:`~tfloss.conformance.compare.Outcome`;
+* :func:`bind` gives the TF side of a :class:`~tfloss.conformance.functions.Function`: the
+  ``tf.nn`` op, the TF composition of a textbook formula, or nested ``tf.GradientTape`` s.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import ml_dtypes  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .compare import Outcome, call_outcome  # noqa: E402
+from .functions import case_vector, gradient_wrt, resolve  # noqa: E402
+
 #: The TF release tfloss reproduces.  Runs against any other release report
 #: differences as release differences, not as tfloss failures.
 TARGET_TF_VERSION = "2.21.0"
 
 _TF = None
-
-# TF's eager errors start with "{{function_node __wrapped__Op_device_/job:...}} ".
-_FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s?")
-
 
 def tf():
     """Import TensorFlow once, quietly, and return the module."""
@@ -54,11 +53,6 @@ def tf_version() -> str:
 def is_target_release() -> bool:
     """True when the installed TF is the release tfloss reproduces."""
     return tf_version() == TARGET_TF_VERSION
-
-
-def strip_function_node(message: str) -> str:
-    """Remove TF's eager ``{{function_node ...}}`` prefix from an error message."""
-    return _FUNCTION_NODE.sub("", message)
 
 
 def _bfloat16_is_native() -> bool:
@@ -88,53 +82,6 @@ def to_numpy(result) -> np.ndarray:
     return result
 
 
-@dataclass
-class Outcome:
-    """What one call produced.
-
-    Attributes
-    ----------
-    values : tuple of object or None
-        Output arrays (one per output) when the call returned.
-    error_kind : str or None
-        ``"tf.errors"`` for TF's op errors (and tfloss's mirrors of them),
-        ``"builtins"`` for ValueError/TypeError/..., ``"other"`` otherwise.
-    error_name : str or None
-        Class name of the exception.
-    message : str or None
-        ``str(exception)`` with TF's function-node prefix stripped.
-    """
-
-    values: tuple | None = None
-    error_kind: str | None = None
-    error_name: str | None = None
-    message: str | None = None
-
-    @property
-    def raised(self) -> bool:
-        """True when the call raised."""
-        return self.error_name is not None
-
-    def describe(self) -> str:
-        """One line for reports."""
-        if self.raised:
-            return f"{self.error_kind}.{self.error_name}: {self.message}"
-        return "returned " + ", ".join(
-            f"{getattr(v, 'dtype', type(v).__name__)}{getattr(v, 'shape', '')}" for v in self.values
-        )
-
-
-def _classify(exc: BaseException, op_error_base, namespace=None) -> tuple[str, str]:
-    name = type(exc).__name__
-    if op_error_base is not None and isinstance(exc, op_error_base):
-        if namespace is not None and type(exc) is not getattr(namespace, name, None):
-            return "other", f"{type(exc).__module__}.{name} (not tfloss.errors.{name})"
-        return "tf.errors", name
-    if type(exc).__module__ == "builtins":
-        return "builtins", name
-    return "other", f"{type(exc).__module__}.{name}"
-
-
 def run_tf(fn, args=(), kwargs=None) -> Outcome:
     """Call a TF function and record the outcome.
 
@@ -145,32 +92,9 @@ def run_tf(fn, args=(), kwargs=None) -> Outcome:
     args, kwargs
         Inputs; NumPy arrays are passed through :func:`to_tf_input`.
     """
-    kwargs = kwargs or {}
-    try:
-        out = fn(*[to_tf_input(a) for a in args], **{k: to_tf_input(v) for k, v in kwargs.items()})
-    except Exception as exc:  # noqa: BLE001 - every exception is an outcome
-        kind, name = _classify(exc, tf().errors.OpError)
-        return Outcome(error_kind=kind, error_name=name, message=strip_function_node(str(exc)))
-    outs = out if isinstance(out, tuple) else (out,)
-    return Outcome(values=tuple(to_numpy(o) for o in outs))
-
-
-def run_tfloss(fn, args=(), kwargs=None) -> Outcome:
-    """Call a tfloss function and record the outcome (see :func:`run_tf`)."""
-    kwargs = kwargs or {}
-    try:
-        import tfloss.errors as tfloss_errors
-
-        op_error_base = getattr(tfloss_errors, "OpError", None)
-    except ImportError:
-        tfloss_errors, op_error_base = None, None
-    try:
-        out = fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001
-        kind, name = _classify(exc, op_error_base, tfloss_errors)
-        return Outcome(error_kind=kind, error_name=name, message=strip_function_node(str(exc)))
-    outs = out if isinstance(out, tuple) else (out,)
-    return Outcome(values=outs)
+    args = [to_tf_input(a) for a in args]
+    kwargs = {k: to_tf_input(v) for k, v in (kwargs or {}).items()}
+    return call_outcome(fn, args, kwargs, op_error_base=tf().errors.OpError, convert=to_numpy)
 
 
 # --- TF compositions the textbook formulas must match ------------------------------------------
@@ -265,3 +189,41 @@ def tf_hessian_vector_product(fn, kwargs, vector, grad_loss=None):
         grad = inner.gradient(loss, logits, output_gradients=None if grad_loss is None else to_tf_input(grad_loss))
     hvp = outer.gradient(grad, [labels, logits], output_gradients=to_tf_input(vector))
     return tuple(hvp)
+
+
+#: TF compositions of the textbook formulas, by function name.
+TEXTBOOK_COMPOSITIONS = {
+    "textbook.clipped_cross_entropy": tf_clipped_cross_entropy,
+    "textbook.per_example_clipped_cross_entropy": tf_per_example_clipped_cross_entropy,
+    "textbook.naive_sigmoid_cross_entropy": tf_naive_sigmoid_cross_entropy,
+    "textbook.naive_softmax_cross_entropy": tf_naive_softmax_cross_entropy,
+}
+
+
+def bind(function, upstream=None):
+    """The TF side of ``function``: a callable taking its adapted keywords, returning tensors.
+
+    ``upstream`` is the ``output_gradients`` of a ``grad_upstream`` function (see
+    :func:`tfloss.conformance.functions.upstream_gradient`).
+    """
+    if function.name in TEXTBOOK_COMPOSITIONS:
+        return TEXTBOOK_COMPOSITIONS[function.name]
+    if not function.mode:
+        return resolve(tf(), function.name)
+    tf_op = resolve(tf(), function.op_name)
+    family, mode = function.family, function.mode
+
+    def call(**kwargs):
+        if mode == "grad":
+            return tf_value_and_gradient(tf_op, kwargs, gradient_wrt(family, kwargs))
+        if mode == "grad_upstream":
+            return tf_value_and_gradient(tf_op, kwargs, gradient_wrt(family, kwargs), grad_loss=upstream)
+        return tf_hessian_vector_product(tf_op, kwargs, case_vector(kwargs))
+
+    return call
+
+
+def forward_loss(op_name: str, kwargs) -> np.ndarray | None:
+    """TF's loss for ``kwargs`` (as NumPy), or ``None`` where TF raises (for ``grad_upstream``)."""
+    outcome = run_tf(resolve(tf(), op_name), (), kwargs)
+    return None if outcome.raised else outcome.values[0]

@@ -3,7 +3,7 @@
 Draws mix ordinary floats with each dtype's edges (exp overflow, subnormal
 results, max, tiny, subnormal, inf, NaN) so shrinking lands on small,
 readable counterexamples.  A shrunk counterexample is printed as a
-:data:`parity.catalogue.REGRESSIONS` entry to paste into the catalogue.
+:data:`tfloss.conformance.catalogue.REGRESSIONS` entry to paste into the catalogue.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def shapes(draw, min_rank=0):
 
 @st.composite
 def cases(draw, families=("sigmoid", "weighted", "softmax", "sparse", "clipped")):
-    """A whole :class:`~parity.catalogue.Case`, labelled with what was drawn."""
+    """A whole :class:`~tfloss.conformance.catalogue.Case`, labelled with what was drawn."""
     family = draw(st.sampled_from(families))
     dtype = draw(st.sampled_from(DTYPES))
     shape = draw(shapes(min_rank=1 if family in ("softmax", "sparse") else 0))

@@ -1,10 +1,11 @@
-"""Declared differences: every place tfloss differs from the installed TF on purpose.
+"""Declared differences: every place tfloss differs from TF 2.21 on purpose.
 
 Each :class:`Difference` names the functions it concerns, says why, and states
 *exactly* what the difference looks like as a predicate over the two outcomes.
-The runner accepts a mismatch only if one of these predicates holds; nothing
-else may differ.  ``parity/test_declared.py`` shows each difference happens
-exactly as declared.
+A mismatch is accepted only if one of these predicates holds (the parity suite
+reports it as *declared*, the checker as *expected fail*); nothing else may
+differ.  ``parity/test_declared.py`` shows each difference happens exactly as
+declared.
 
 Signature differences are declared in :data:`SIGNATURE_EXTRAS`.
 
@@ -51,7 +52,7 @@ class Difference:
     reason : str
         Why tfloss differs on purpose.
     matches : callable
-        ``(case, target, tf_outcome, tfloss_outcome, call) -> bool``: True only
+        ``(case, function, tf_outcome, tfloss_outcome, call) -> bool``: True only
         when the two outcomes differ exactly as declared.  ``call`` is
         ``(args, kwargs)``.
     """
@@ -142,9 +143,9 @@ def platform_gap(case, target) -> str:
     batched matmul, which is then Eigen's (another summation order).  tfloss reproduces TF with
     oneDNN on, its default on current x86 servers.
     """
-    from tfloss._tf_math_ops import _onednn_enabled
+    from tfloss.config import softmax_kernel
 
-    if _onednn_enabled():
+    if softmax_kernel("float32") == "oneDNN":  # float32 is oneDNN's whenever oneDNN is on
         return ""
     if target.name == "textbook.naive_softmax_cross_entropy" and case.dtype == "float32":
         return (f"{PLATFORM_GAP}: with oneDNN off TF's float32 softmax uses the CPU's approximate "
@@ -153,3 +154,25 @@ def platform_gap(case, target) -> str:
         return (f"{PLATFORM_GAP}: with oneDNN off TF's second-order softmax term uses Eigen's "
                 "rcpps-based softmax and Eigen's matmul order, which tfloss does not reproduce")
     return ""
+
+
+#: The functions whose TF result depends on the CPU's ``tf.nn.softmax`` kernel (oneDNN or Eigen).
+KERNEL_DEPENDENT = ("textbook.naive_softmax_cross_entropy",) + _SOFTMAX_OP_HVP
+
+
+def kernel_gap(case, function, recorded_kernels: dict) -> str:
+    """Why tfloss on this CPU cannot match results TF recorded on another, or ``""``.
+
+    ``recorded_kernels`` maps dtype names to the softmax kernel TF ran when the results were
+    recorded (the recorded results' manifest says).  Where this CPU makes TF, and so tfloss,
+    run the other kernel, a kernel-dependent function's last bits legitimately differ.
+    """
+    from tfloss.config import softmax_kernel
+
+    if function.name not in KERNEL_DEPENDENT or case.dtype not in recorded_kernels:
+        return ""
+    here = softmax_kernel(case.dtype)
+    if here == recorded_kernels[case.dtype]:
+        return ""
+    return (f"{PLATFORM_GAP}: TF's results were recorded with its {recorded_kernels[case.dtype]} "
+            f"{case.dtype} softmax; on this CPU TF runs {here}'s")

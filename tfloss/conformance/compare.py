@@ -1,4 +1,4 @@
-"""Comparison primitives: ULPs, special-value patterns and the error bound.
+"""The comparison rules: outcomes, ULPs, special-value patterns, the error bound, and judging.
 
 Everything here works for the four floating dtypes TensorFlow's cross-entropy
 ops return (float16, bfloat16, float32, float64).  NumPy's ``np.spacing`` and
@@ -16,7 +16,7 @@ where
 
 * ``M`` is the *term magnitude* of that output element: the largest magnitude
   of the terms the computation adds up (each op states its own, see
-  :mod:`parity.targets`), never less than ``|expected|``.  A loss near 0 made
+  :mod:`tfloss.conformance.functions`), never less than ``|expected|``.  A loss near 0 made
   of large cancelling terms is judged against the terms, not against 0.
 * ``ulp(M)`` is the spacing of the output dtype at ``M`` (subnormal spacing
   below the smallest normal).
@@ -31,11 +31,20 @@ where
 
 The NaN / +inf / -inf / zero pattern (including the sign of zero) must match
 exactly; the bound applies only where both values are finite and non-zero.
+
+Errors
+------
+Where TF raises, the implementation must raise the same class (``tf.errors.X`` and the
+implementation's ``errors.X`` count as the same; built-ins by name) with the same message,
+TF's eager ``{{function_node ...}}`` prefix removed.  :class:`Outcome` holds either side's
+result in one form, so a recorded TF outcome and a live one are judged alike.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 
 import ml_dtypes
@@ -229,6 +238,7 @@ class ValueComparison:
     n_bit_exact: int = 0
     err_ulps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     max_value_ulps: float = 0.0
+    sampled: str = ""
 
     @property
     def bit_exact(self) -> bool:
@@ -327,7 +337,7 @@ def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> V
         i = int(pattern_bad[0])
         result.problems.append(
             f"special-value pattern differs at {pattern_bad.size} element(s); first at "
-            f"{_describe_index(expected.shape, i)}: tfloss {a_flat[i]!r} "
+            f"{_describe_index(expected.shape, i)}: got {a_flat[i]!r} "
             f"({_CLASS_NAMES[int(a_class[i])]}) vs TF {e_flat[i]!r} ({_CLASS_NAMES[int(e_class[i])]})"
         )
 
@@ -356,8 +366,207 @@ def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> V
         i = int(flat_positions[j])
         result.problems.append(
             f"{over.size} finite element(s) outside the bound; worst at "
-            f"{_describe_index(expected.shape, i)}: tfloss {a_flat[i]!r} vs TF {e_flat[i]!r}, "
+            f"{_describe_index(expected.shape, i)}: got {a_flat[i]!r} vs TF {e_flat[i]!r}, "
             f"error {result.err_ulps[j]:.3g} ULP of term magnitude {m[j]:.6g} "
             f"(allowed {allowed[j] / unit[j]:.3g} ULP)"
         )
     return result
+
+
+# --- outcomes -------------------------------------------------------------------------------------
+
+# TF's eager errors start with "{{function_node __wrapped__Op_device_/job:...}} ".
+_FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s?")
+
+
+def strip_function_node(message: str) -> str:
+    """Remove TF's eager ``{{function_node ...}}`` prefix from an error message."""
+    return _FUNCTION_NODE.sub("", message)
+
+
+@dataclass
+class Outcome:
+    """What one call produced.
+
+    Attributes
+    ----------
+    values : tuple of object or None
+        Output arrays (one per output) when the call returned.
+    error_kind : str or None
+        ``"tf.errors"`` for TF's op errors (and tfloss's mirrors of them),
+        ``"builtins"`` for ValueError/TypeError/..., ``"other"`` otherwise.
+    error_name : str or None
+        Class name of the exception.
+    message : str or None
+        ``str(exception)`` with TF's function-node prefix stripped.
+    """
+
+    values: tuple | None = None
+    error_kind: str | None = None
+    error_name: str | None = None
+    message: str | None = None
+
+    @property
+    def raised(self) -> bool:
+        """True when the call raised."""
+        return self.error_name is not None
+
+    def describe(self) -> str:
+        """One line for reports."""
+        if self.raised:
+            return f"{self.error_kind}.{self.error_name}: {self.message}"
+        return "returned " + ", ".join(
+            f"{getattr(v, 'dtype', type(v).__name__)}{getattr(v, 'shape', '')}" for v in self.values
+        )
+
+
+def _classify(exc: BaseException, op_error_base, namespace=None) -> tuple[str, str]:
+    name = type(exc).__name__
+    if op_error_base is not None and isinstance(exc, op_error_base):
+        if namespace is not None and type(exc) is not getattr(namespace, name, None):
+            return "other", f"{type(exc).__module__}.{name} (not tfloss.errors.{name})"
+        return "tf.errors", name
+    if type(exc).__module__ == "builtins":
+        return "builtins", name
+    return "other", f"{type(exc).__module__}.{name}"
+
+
+def call_outcome(fn, args=(), kwargs=None, op_error_base=None, namespace=None, convert=None) -> Outcome:
+    """Call ``fn`` and record what it produced as an :class:`Outcome`.
+
+    Parameters
+    ----------
+    fn : callable
+    args, kwargs
+        Its inputs, passed unchanged.
+    op_error_base : type, optional
+        The implementation's ``OpError`` (TF's op errors); its subclasses classify as
+        ``tf.errors``.
+    namespace : module, optional
+        Where those error classes must come from (``tfloss.errors``): an ``OpError`` of another
+        module then classifies as ``other``.
+    convert : callable, optional
+        Applied to each returned output (TF tensors to NumPy, say).
+    """
+    try:
+        out = fn(*args, **(kwargs or {}))
+    except Exception as exc:  # noqa: BLE001 - every exception is an outcome
+        kind, name = _classify(exc, op_error_base, namespace)
+        return Outcome(error_kind=kind, error_name=name, message=strip_function_node(str(exc)))
+    outs = out if isinstance(out, tuple) else (out,)
+    return Outcome(values=tuple(convert(o) for o in outs) if convert else outs)
+
+
+# --- large results: a digest and a sample ---------------------------------------------------------
+
+
+def digest(array: np.ndarray) -> bytes:
+    """sha256 of an array's dtype, shape and bytes."""
+    array = np.asarray(array)
+    h = hashlib.sha256(f"{array.dtype.name}{array.shape}".encode())
+    h.update(array.tobytes())  # C order whatever the layout
+    return h.digest()
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A large recorded output: dtype, shape, sha256, and the elements at :func:`sample_positions`."""
+
+    dtype: np.dtype
+    shape: tuple
+    sha256: bytes
+    sample: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+def sample_positions(size: int, n: int) -> np.ndarray:
+    """``n`` flat positions of ``size`` elements, evenly spaced, both ends included."""
+    return np.unique(np.linspace(0, size - 1, n).astype(np.int64)) if size else np.zeros(0, np.int64)
+
+
+def compare_digest(actual, expected: Digest, magnitude=None, n_terms=1) -> ValueComparison:
+    """Compare a result with a large recorded one: bit-exact by digest, else judged on the sample."""
+    if not isinstance(actual, np.ndarray):
+        return ValueComparison(ok=False, problems=[f"result type {type(actual).__name__}, expected numpy.ndarray"])
+    if actual.dtype != expected.dtype:
+        return ValueComparison(ok=False, problems=[f"dtype {actual.dtype} != TF {expected.dtype}"])
+    if actual.shape != expected.shape:
+        return ValueComparison(ok=False, problems=[f"shape {actual.shape} != TF {expected.shape}"])
+    if digest(actual) == expected.sha256:
+        return ValueComparison(n_elements=expected.size, n_bit_exact=expected.size)
+    positions = sample_positions(expected.size, expected.sample.size)
+
+    def pick(value):
+        if value is None or np.ndim(value) == 0:
+            return value
+        return np.broadcast_to(np.asarray(value), expected.shape).reshape(-1)[positions]
+
+    result = compare_arrays(np.ascontiguousarray(actual).reshape(-1)[positions], expected.sample,
+                            pick(magnitude), pick(n_terms))
+    note = (f"not bit-exact (digest differs); judged on {positions.size} sampled elements of "
+            f"{expected.size}, the rest is recorded as a digest only")
+    result.problems = [f"{p} [{note}]" for p in result.problems]
+    result.sampled = note
+    return result
+
+
+# --- judging --------------------------------------------------------------------------------------
+
+
+def _stand_in(expected):
+    """What a term-magnitude function needs of a recorded output: its shape and dtype."""
+    if isinstance(expected, Digest):
+        return np.broadcast_to(np.zeros((), expected.dtype), expected.shape)
+    return expected
+
+
+def judge_values(function, inputs, expected: tuple, actual: tuple):
+    """Compare output tuples against the expected ones; returns (ok, comparisons, problems).
+
+    ``function`` supplies the term magnitudes (:meth:`~tfloss.conformance.functions.Function.magnitudes`);
+    where they cannot be computed (odd raw inputs) the bound falls back to ``|expected|``.
+    """
+    problems = []
+    comparisons = []
+    if len(expected) != len(actual):
+        return False, comparisons, [f"{len(actual)} outputs, TF has {len(expected)}"]
+    try:
+        magnitudes = function.magnitudes(inputs, tuple(_stand_in(e) for e in expected))
+    except Exception:  # noqa: BLE001 - odd inputs: fall back to |expected|
+        magnitudes = [(None, 1)] * len(expected)
+    for i, (e, a) in enumerate(zip(expected, actual)):
+        if e is None or a is None:
+            if (e is None) != (a is None):
+                problems.append(f"output {i}: got {'None' if a is None else 'array'}, TF {'None' if e is None else 'array'}")
+            continue
+        magnitude, n_terms = magnitudes[i] if i < len(magnitudes) else (None, 1)
+        cmp = compare_digest(a, e, magnitude, n_terms) if isinstance(e, Digest) else compare_arrays(
+            a, e, magnitude, n_terms)
+        comparisons.append(cmp)
+        problems += [f"output {i}: {p}" if len(expected) > 1 else p for p in cmp.problems]
+    return not problems, comparisons, problems
+
+
+def judge(function, inputs, expected: Outcome, actual: Outcome):
+    """Judge a pair of outcomes; returns (ok, kind, comparisons, problems).
+
+    ``kind`` is ``error`` when TF raised, ``value`` when it returned.
+    """
+    kind = "error" if expected.raised else "value"
+    if expected.raised or actual.raised:
+        if not actual.raised:
+            return False, kind, [], [f"TF raised {expected.describe()}; got {actual.describe()}"]
+        if not expected.raised:
+            return False, kind, [], [f"raised {actual.describe()}; TF {expected.describe()}"]
+        problems = []
+        if (expected.error_kind, expected.error_name) != (actual.error_kind, actual.error_name):
+            problems.append(f"exception class: {actual.error_kind}.{actual.error_name} vs TF "
+                            f"{expected.error_kind}.{expected.error_name}")
+        if expected.message != actual.message:
+            problems.append(f"message: {actual.message!r} vs TF {expected.message!r}")
+        return not problems, kind, [], problems
+    ok, comparisons, problems = judge_values(function, inputs, expected.values, actual.values)
+    return ok, kind, comparisons, problems

@@ -1,0 +1,322 @@
+"""tfloss.conformance without TensorFlow: recorded results, the checker, and its command line.
+
+The replay test is what makes ``make test`` prove TF parity without TF: a fresh interpreter in
+which TensorFlow cannot be imported replays every run TF 2.21 recorded against tfloss, and must
+pass.  The other tests show the checker can fail: a deliberately wrong implementation fails with
+the right run ids and a reproduction line, mistakes in the command exit 2 in one line, stale or
+damaged recorded results are refused.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from tfloss.conformance import catalogue, check, golden, impls
+from tfloss.conformance.compare import Digest, Outcome, compare_digest, digest, strip_function_node
+from tfloss.conformance.functions import ALL_FUNCTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "tfloss" / "conformance"
+
+# A fresh interpreter that cannot import TensorFlow, then runs the checker's command line.
+HIDDEN_TF = textwrap.dedent("""
+    import importlib.abc, sys
+
+    class Blocker(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "tensorboard"):
+                raise ImportError("blocked by tests/test_conformance.py: " + name)
+            return None
+
+    sys.meta_path.insert(0, Blocker())
+    sys.argv = ["tfloss-conformance"] + sys.argv[1:]
+    from tfloss.conformance.cli import main
+    status = main()
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow")
+    assert not loaded, loaded
+    sys.exit(status)
+""")
+
+
+def checker(*args, cwd=None, timeout=600):
+    """Run the command line with TensorFlow hidden; (exit status, stdout, stderr)."""
+    env_path = str(ROOT) if cwd is None else f"{cwd}:{ROOT}"
+    run = subprocess.run([sys.executable, "-c", HIDDEN_TF, *args], capture_output=True, text=True,
+                         timeout=timeout, cwd=cwd or ROOT, env={**_env(), "PYTHONPATH": env_path})
+    return run.returncode, run.stdout, run.stderr
+
+
+def _env():
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return catalogue.runs()
+
+
+# --- the recorded results ------------------------------------------------------------------------
+
+
+def test_recorded_results_are_fresh_against_the_catalogue(runs):
+    # Fails when the catalogue (its inputs, ids or runs) changed since `make golden`.
+    recorded = golden.load(runs)
+    assert golden.stale_reasons(recorded, runs) == []
+    manifest = recorded.manifest
+    assert manifest["tensorflow"] == golden.RECORDED_TF
+    assert manifest["runs"] == len(runs) == len(recorded.run_ids)
+    assert {f.name for f in ALL_FUNCTIONS} == set(manifest["counts"])  # every public function, gradients included
+    assert set(manifest["softmax_kernels"]) == {"float16", "bfloat16", "float32", "float64"}
+    assert manifest["mode"] and manifest["cpu"] and manifest["catalogue_hash"]
+
+
+def test_recorded_results_fit_the_size_budget():
+    npz, manifest = golden.paths()
+    assert npz.stat().st_size + manifest.stat().st_size < 3_000_000
+
+
+def test_a_changed_catalogue_makes_the_recorded_results_stale(runs):
+    case = runs[0].case
+    changed = dataclasses.replace(case, inputs={**case.inputs, "logits": case.inputs["logits"] + 1})
+    altered = [catalogue.Run(r.id, changed if r.case is case else r.case, r.function) for r in runs]
+    with pytest.raises(golden.GoldenError, match="stale.*catalogue hash"):
+        golden.load(altered)
+    with pytest.raises(golden.GoldenError, match="stale.*runs recorded"):
+        golden.load(runs[:-1])
+
+
+def test_damaged_recorded_results_are_refused(tmp_path):
+    npz, manifest = golden.paths()
+    shutil.copy(manifest, tmp_path / manifest.name)
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 1
+    (tmp_path / npz.name).write_bytes(bytes(data))
+    with pytest.raises(golden.GoldenError, match="checksum"):
+        golden.load(directory=tmp_path, verify=False)
+
+
+def test_bits_survive_the_round_trip(tmp_path):
+    # NaN payloads and signs, signed zeros, subnormals, in every float width, bfloat16 included.
+    f32 = np.array([0x7FA00001, 0xFFC00000, 0x80000000, 0x00000001], np.uint32).view(np.float32)
+    bf16 = np.array([0x7FC1, 0x8000, 0x0001, 0xFF80], np.uint16).view(ml_dtypes.bfloat16)
+    f16 = np.array([0x7E01, 0x8000, 0x0001], np.uint16).view(np.float16)
+    f64 = np.array([0x7FF0000000000001, 0x8000000000000000], np.uint64).view(np.float64)
+    scalar = np.float32(-0.0).reshape(())
+    big = np.arange(5000, dtype=np.float32)
+    case = catalogue.Case("roundtrip", "sigmoid", {}, dtype="float32")
+    case_large = catalogue.Case("roundtrip/large", "sigmoid", {}, dtype="float32", group="large")
+    function = ALL_FUNCTIONS[0]
+    runs = [catalogue.Run(f"a:{i}", case, function) for i in range(3)] + [catalogue.Run("a:big", case_large, function)]
+    outcomes = [Outcome(values=(f32, bf16, None)), Outcome(values=(f16, f64, scalar)),
+                Outcome(error_kind="tf.errors", error_name="InvalidArgumentError", message="m [Op:X]"),
+                Outcome(values=(big,))]
+    golden.write(tmp_path, runs, outcomes, {"tensorflow": "0.test"})
+    loaded = golden.load(runs, version="0.test", directory=tmp_path)
+    got = [loaded.outcome(r.id) for r in runs]
+    for want, have in zip(outcomes[:2], got[:2]):
+        for w, h in zip(want.values, have.values):
+            if w is None:
+                assert h is None
+            else:
+                assert (h.dtype, h.shape) == (w.dtype, w.shape)
+                assert h.tobytes() == w.tobytes()
+    assert (got[2].error_name, got[2].message) == ("InvalidArgumentError", "m [Op:X]")
+    assert isinstance(got[3].values[0], Digest) and got[3].values[0].shape == (5000,)
+
+
+def test_a_large_result_is_bit_exact_by_digest_and_judged_on_its_sample_otherwise():
+    expected = np.linspace(1.0, 2.0, 10_000).astype(np.float32)
+    positions = np.unique(np.linspace(0, expected.size - 1, 64).astype(np.int64))
+    recorded = Digest(expected.dtype, expected.shape, digest(expected), expected[positions])
+    same = compare_digest(expected.copy(), recorded)
+    assert same.ok and same.bit_exact and same.n_elements == expected.size
+    one_ulp = (expected.view(np.uint32) + np.uint32(1)).view(np.float32)
+    close = compare_digest(one_ulp, recorded)
+    assert close.ok and not close.bit_exact and "sampled" in close.sampled
+    wrong = compare_digest(expected * np.float32(1.01), recorded)
+    assert not wrong.ok and "sampled elements" in wrong.problems[0]
+    assert not compare_digest(expected[:-1], recorded).ok
+
+
+# --- ids and selection -----------------------------------------------------------------------------
+
+
+def test_run_ids_are_unique_hierarchical_and_stable(runs):
+    ids = [r.id for r in runs]
+    assert len(ids) == len(set(ids))
+    assert all(len(i.rsplit(":", 3)) == 4 for i in ids)
+    assert "nn.sigmoid_cross_entropy_with_logits:float32:ordinary:0" in ids
+    assert any(i.startswith("grad_upstream:nn.sparse_softmax_cross_entropy_with_logits:") for i in ids)
+    assert any(":errors.label_range:" in i for i in ids) and any(":large.wide:" in i for i in ids)
+
+
+def test_shards_partition_the_selection(runs):
+    parts = [check.select(runs, shard=(i, 3)) for i in (1, 2, 3)]
+    assert sorted(r.id for part in parts for r in part) == sorted(r.id for r in runs)
+    with pytest.raises(impls.UsageError):
+        check.parse_shard("4/3")
+
+
+def test_strip_function_node():
+    text = "{{function_node __wrapped__Op_device_/job:localhost/replica:0/task:0/device:CPU:0}} bad [Op:X] name: "
+    assert strip_function_node(text) == "bad [Op:X] name: "
+
+
+def test_the_package_uses_only_tfloss_public_api_and_never_imports_tensorflow_at_import():
+    for path in sorted(PACKAGE.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 2 or (node.module or "").startswith("tfloss._") or (node.level == 0 and (
+                        node.module or "").split(".")[0] == "tfloss" and "._" in (node.module or "")):
+                    names.append(node.module or "..")
+                if node.level == 0 and (node.module or "").split(".")[0] == "tensorflow":
+                    names.append(node.module)
+            elif isinstance(node, ast.Import):
+                names += [a.name for a in node.names if a.name.startswith("tfloss._")]
+            assert not names, f"{path.name}:{node.lineno} imports {names}"
+        # TensorFlow is only ever imported inside a function (lazily), never at module level
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(m.split(".")[0] == "tensorflow" for m in modules), path.name
+
+
+# --- the command line, with TensorFlow hidden --------------------------------------------------------
+
+
+def test_every_recorded_run_replays_against_tfloss_without_tensorflow(tmp_path):
+    # The whole recorded catalogue, gradients included: TF parity proven without TF.
+    status, out, err = checker("--json", str(tmp_path / "report.json"), "--quiet")
+    report = json.loads((tmp_path / "report.json").read_text())
+    totals = report["totals"]
+    assert status == 0, out[-3000:] + err[-2000:]
+    assert totals["cases"] == report["recorded_results"]["runs"] == len(catalogue.runs())
+    assert totals["failed"] == 0
+    # tfloss's one declared difference (compat.v1's _sentinel) is the only expected failure
+    assert totals["expected_fail"] > 0
+    assert {c["reason"] for c in report["cases"] if c["outcome"] == "expected fail"} == {
+        "declared difference compat-v1-sentinel"}
+    assert totals["outcomes"]["bit-exact"] > 0.9 * totals["cases"]
+    assert report["implementation"]["name"] == "tfloss" and report["against"]["name"] == "golden"
+
+
+WRONG_MODULE = '''
+"""tfloss, except that float32 sigmoid losses of +0.0 come back as -0.0 (a sign-of-zero bug)."""
+import numpy as np
+import tfloss
+from tfloss import compat, errors, value_and_gradient, hessian_vector_product
+from types import SimpleNamespace
+
+def _sigmoid(labels=None, logits=None, name=None):
+    out = tfloss.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    return np.where(out == 0, np.float32(-0.0), out) if out.dtype == np.float32 else out
+
+nn = SimpleNamespace(**{n: getattr(tfloss.nn, n) for n in dir(tfloss.nn) if not n.startswith("_")})
+nn.sigmoid_cross_entropy_with_logits = _sigmoid
+'''
+
+
+@pytest.fixture(scope="module")
+def wrong_impl(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("impl")
+    (folder / "wrongxent.py").write_text(WRONG_MODULE)
+    return folder
+
+
+def test_a_wrong_implementation_fails_with_the_right_ids_and_a_reproduction_line(wrong_impl, tmp_path):
+    status, out, err = checker("--impl", "wrongxent", "--ops", "nn.sigmoid_cross_entropy_with_logits",
+                               "--dtypes", "float32,float16",
+                               "--json", str(tmp_path / "r.json"), "--quiet", cwd=wrong_impl)
+    assert status == 1, err
+    report = json.loads((tmp_path / "r.json").read_text())
+    failed = {c["id"] for c in report["cases"] if c["outcome"] in ("fail", "error mismatch")}
+    # exactly the float32 runs in which TF's recorded loss has a +0.0 (read from its bits)
+    recorded = golden.load(verify=False)
+
+    def has_positive_zero(run_id):
+        out = recorded.outcome(run_id)
+        return not out.raised and bool(np.any(out.values[0].view(np.uint32) == 0))
+
+    small = [c["id"] for c in report["cases"] if c["dtype"] == "float32" and ":large." not in c["id"]]
+    assert failed - {c["id"] for c in report["cases"] if ":large." in c["id"]} == set(filter(has_positive_zero, small))
+    assert "nn.sigmoid_cross_entropy_with_logits:float32:subnormal_edge:4" in failed  # flushed to +0 by TF
+    assert not any(c["outcome"] in ("fail", "error mismatch") for c in report["cases"] if c["dtype"] == "float16")
+    line = next(l for l in out.splitlines() if "reproduce:" in l)
+    command = line.split("reproduce: ", 1)[1]
+    assert command.startswith("python -m tfloss.conformance --impl wrongxent --cases 'nn.sigmoid_cross_entropy_with_logits:float32:")
+    run_id = command.split("'")[1]
+    assert run_id in failed
+    # the reproduction line runs and prints the inputs, TF's outcome and the implementation's
+    status, shown, err = checker("--impl", "wrongxent", "--cases", run_id, "--show", cwd=wrong_impl)
+    assert status == 0, err
+    assert "labels = array(" in shown and "TF output 0:" in shown and "wrongxent output 0:" in shown
+    assert "verdict: fail" in shown
+
+
+def test_expectations_turn_known_failures_into_expected_ones(wrong_impl, tmp_path):
+    expect = tmp_path / "wrongxent.expect"
+    expect.write_text("# wrongxent's known differences\n"
+                      "nn.sigmoid_cross_entropy_with_logits:float32:*  scaled by 1.001 on purpose\n"
+                      "nn.sigmoid_cross_entropy_with_logits:float64:ordinary:0  claimed but not true\n"
+                      "nn.no_such_function:*  matches nothing\n")
+    status, out, err = checker("--impl", "wrongxent", "--ops", "nn.sigmoid_cross_entropy_with_logits",
+                               "--dtypes", "float32,float64", "--expect", str(expect), "--json", str(tmp_path / "r.json"), "--quiet",
+                               cwd=wrong_impl)
+    assert status == 0, out[-2000:]
+    totals = json.loads((tmp_path / "r.json").read_text())["totals"]
+    assert totals["expected_fail"] > 0 and totals["failed"] == 0 and totals["unexpected_pass"] >= 1
+    assert "warning: --expect line 4 'nn.no_such_function:*' matches no run" in err
+
+
+def test_list_and_baseline(tmp_path):
+    status, out, _ = checker("--list", "--ops", "nn.sparse_softmax_cross_entropy_with_logits", "--cases",
+                             "*:errors.label_range:*")
+    ids = out.split()
+    assert status == 0 and ids and all(i.startswith("nn.sparse_softmax_cross_entropy_with_logits:-:errors.label_range:")
+                                       for i in ids)
+    first = tmp_path / "first.json"
+    status, out, _ = checker("--cases", ids[0], "--json", str(first), "--quiet")
+    assert status == 0
+    data = json.loads(first.read_text())
+    data["cases"][0]["outcome"] = "fail"
+    first.write_text(json.dumps(data))
+    status, out, _ = checker("--cases", ids[0], "--baseline", str(first), "--quiet")
+    assert f"1x fail -> bit-exact: {ids[0]}" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--impl", "no_such_framework_xyz"], "no module named 'no_such_framework_xyz'"),
+    (["--impl", "json"], "provides none of TF's functions"),
+    (["--impl", "torch"], "cannot import torch; is it installed here?"),
+    (["--impl", "wrongxent", "--ops", "textbook.naive_sigmoid_cross_entropy"],
+     "wrongxent has no textbook.naive_sigmoid_cross_entropy"),
+    (["--shard", "3/2"], "--shard 3/2"),
+    (["--shard", "x"], "--shard 'x'"),
+    (["--expect", "MALFORMED"], "has no reason"),
+    (["--against", "nowhere"], "invalid choice"),
+    (["--cases", "nothing:matches:this:*"], "matches no run"),
+])
+def test_mistakes_are_one_line_and_exit_2(wrong_impl, args, message):
+    if args == ["--expect", "MALFORMED"]:
+        (wrong_impl / "MALFORMED").write_text("nn.sigmoid_cross_entropy_with_logits:*\n")
+    if args == ["--impl", "torch"] and __import__("importlib").util.find_spec("torch") is not None:
+        pytest.skip("torch is installed here")
+    status, out, err = checker(*args, cwd=wrong_impl)
+    assert status == 2, (out, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert message in err
