@@ -150,9 +150,11 @@ def _leaf_sum(values, lo, n, running, accumulators, kind, with_exp):
         for lane in range(p):
             a, b = accumulators[0, lane], accumulators[k, lane]
             accumulators[0, lane] = add(b, a, kind) if later_nan_wins else add(a, b, kind)
+    for j in range(unrolled, vectorized):  # the terms of the last few packets, in one vector loop
+        running[j] = _term(values[j], kind, with_exp, True)
     for start in range(unrolled, vectorized, p):
         for lane in range(p):
-            accumulators[0, lane] = add(accumulators[0, lane], _term(values[start + lane], kind, with_exp, True), kind)
+            accumulators[0, lane] = add(accumulators[0, lane], running[start + lane], kind)
     tail = zero
     for j in range(vectorized, n):
         tail = add(tail, _term(values[j], kind, with_exp, False), kind)
