@@ -303,6 +303,8 @@ def test_list_and_baseline(tmp_path):
     (["--impl", "no_such_framework_xyz"], "no module named 'no_such_framework_xyz'"),
     (["--impl", "json"], "provides none of TF's functions"),
     (["--impl", "torch"], "cannot import torch; is it installed here?"),
+    (["--impl", "tensorflow"], "TensorFlow is not installed here"),
+    (["--against", "tensorflow"], "TensorFlow is not installed here"),
     (["--impl", "wrongxent", "--ops", "textbook.naive_sigmoid_cross_entropy"],
      "wrongxent has no textbook.naive_sigmoid_cross_entropy"),
     (["--shard", "3/2"], "--shard 3/2"),

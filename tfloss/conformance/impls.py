@@ -130,7 +130,7 @@ class TensorFlow(Implementation):
 
             tf = tfref.tf()
         except ImportError as exc:
-            raise UsageError(f"--impl tensorflow: TensorFlow is not installed ({exc})") from None
+            raise UsageError(f"TensorFlow is not installed here, and tensorflow (--impl or --against) needs it ({exc})") from None
         self._tfref = tfref
         super().__init__("tensorflow", tf, tf.__version__, tf.errors)
 
