@@ -50,10 +50,20 @@ def resolve(module, dotted: str):
     return functools.reduce(getattr, dotted.split("."), module)
 
 
+# Keras prints Python sets in some messages ("Expected one of {'sum', None, ...}"); their order
+# follows string hashing, which changes from process to process (PYTHONHASHSEED), so a set is
+# compared by its elements and the rest of the message as it is.
+_SET_LITERAL = re.compile(r"\{([^{}]*)\}")
+
+
+def _sorted_sets(message: str) -> str:
+    return _SET_LITERAL.sub(lambda m: "{" + ", ".join(sorted(x.strip() for x in m.group(1).split(","))) + "}", message)
+
+
 def normalised(message: str | None) -> str | None:
     if message is None:
         return None
-    message = strip_function_node(message)
+    message = _sorted_sets(strip_function_node(message))
     if message.startswith("Value for attr"):
         message = re.sub(r" name: \S*$", " name: ", message)
     return message[: -len(" name: ")] if message.endswith(" name: ") else message
