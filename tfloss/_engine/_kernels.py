@@ -5,7 +5,7 @@ the same order, one TF op per line: ``op(value, out)`` ends an op (flush-to-zero
 the storage dtype, see :mod:`._float`), and ``exp``/``log``/``log1p`` are TF's (:mod:`._eigen`),
 told whether Eigen evaluates that element in a packet or on the scalar path.  Where the NumPy
 path materialises a whole tensor per op, these loops keep every intermediate in registers
-(elementwise ops) or in three rows of scratch per thread (the row ops): nothing the size of the
+(elementwise ops) or in two rows of scratch per thread (the row ops): nothing the size of the
 input is allocated.
 
 Arguments are flat (elementwise ops) or 2-D C-contiguous arrays in their storage dtype (16-bit
@@ -58,9 +58,12 @@ def weighted_cross_entropy(z, x, q1, kind, packet, unrolled):
 
 # --------------------------------------------------------------------------------------------
 # Row reductions: tfloss._cpu.reduce_max and tfloss._cpu._eigen_sum, for one row
+#
+# The rows are read where they are stored: a term is computed from the stored element when it
+# is needed (``read``, and for SUM_EXP ``exp(x - shift)``), so that no copy of the row is made.
 
 
-SUM, SUM_EXP, MAX = 0, 1, 2  # what row_reduce computes
+SUM, SUM_EXP, MAX = 0, 1, 2  # what row_reduce computes: sum(x), sum(exp(x - shift)), max(x)
 
 
 @jit(inline="always")  # into _leaf_max, so that the stride is a constant
@@ -68,11 +71,12 @@ def _lanes_max(values, running, vectorized, stride):
     """The largest non-NaN number among ``values[:vectorized]`` (-inf if none), as running
     maxima with ``stride`` interleaved chains (each chain keeps the first of equal values)."""
     wide_vectors()
-    lowest = constant(values, -np.inf)
+    lowest = constant(running, -np.inf)
     for j in range(min(vectorized, stride)):
-        running[j] = values[j] if values[j] > lowest else lowest  # False for a NaN
+        value = read(values[j])
+        running[j] = value if value > lowest else lowest  # False for a NaN
     for j in range(vectorized - stride):
-        ahead = values[j + stride]
+        ahead = read(values[j + stride])
         running[j + stride] = ahead if ahead > running[j] else running[j]
     packets = lowest
     for j in range(max(vectorized - stride, 0), vectorized):  # the chains, left to right
@@ -88,39 +92,51 @@ def _leaf_max(values, lo, n, running):
     NaN), and the result is ``std::max(tail, lanes)``.  NaN bits are moved, never recomputed.
 
     Lane ``l`` of Eigen's packet sees elements ``l, l + P, l + 2P, ...`` in turn, so the lanes
-    are ``P`` chains of running maxima (``running`` is scratch as long as the leaf).  Their
-    maximum is the largest number whatever the order, unless it is a zero, whose sign depends
-    on which zero came first: so four times as many chains run first (the loop vectorises
-    without waiting on the previous packet), and the lanes' own order only for a zero.
+    are ``P`` chains of running maxima (``running`` is compute-dtype scratch as long as the
+    leaf).  Their maximum is the largest number whatever the order, unless it is a zero, whose
+    sign depends on which zero came first: so four times as many chains run first (the loop
+    vectorises without waiting on the previous packet), and the lanes' own order only for a zero.
     """
     values = values[lo:lo + n]  # views from 0 (see _loops): the index is never negative
     running = running[lo:lo + n]
-    lowest = constant(values, -np.inf)
+    lowest = constant(running, -np.inf)
     p = packet_size(lowest)
     vectorized = n // p * p
     packets = _lanes_max(values, running, vectorized, 4 * p)
-    if packets == constant(values, 0.0):
+    if packets == constant(running, 0.0):
         packets = _lanes_max(values, running, vectorized, p)
     tail = lowest
     for j in range(vectorized, n):
-        tail = tail if values[j] < tail else values[j]
+        value = read(values[j])
+        tail = tail if value < tail else value
     return packets if tail < packets else tail
 
 
 @jit(inline="always")
-def _term(value, kind, with_exp, packet):
-    """One term of a row sum: the value, or with ``with_exp`` TF's Exp of it."""
-    return op(exp(value, packet), kind) if with_exp else value
+def _plus(a, b, kind, numbers):
+    """TF's AddV2; with ``numbers`` (neither operand is a NaN, and the sum is a zero or a
+    normal number) without the NaN and flush steps, which then change no bit."""
+    return rounded(a + b, kind) if numbers else add(a, b, kind)
 
 
-@jit
-def _leaf_sum(values, lo, n, running, accumulators, kind, with_exp):
+@jit(inline="always")
+def _term(value, shift, kind, with_exp, numbers, packet):
+    """One term of a row sum from its stored ``value``: the value, or with ``with_exp`` TF's Exp
+    of TF's Sub ``value - shift`` (with ``numbers``, the Sub without its NaN step)."""
+    if with_exp:
+        difference = op(read(value) - shift, kind) if numbers else sub(read(value), shift, kind)
+        return op(exp(difference, packet), kind)
+    return read(value)
+
+
+@jit(inline="always")  # into _leaf_sum and _leaf_sum_exp, where with_exp and numbers are constants
+def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
     """``_cpu._eigen_sum`` for one leaf ``values[lo:lo+n]`` (``n`` at most packet * leaf size).
 
     Four packet accumulators while four packets remain, folded into the first; then whole
     packets; the tail one by one into a scalar; ``tail + horizontal_sum(packet)``, with the
     horizontal sum ``((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`` in the compute dtype.  With
-    ``with_exp`` the terms are ``exp`` of the values, in packets from the leaf's start and its
+    ``with_exp`` the terms are ``exp(x - shift)``, in packets from the leaf's start and its
     last ``n % P`` elements on the scalar path, as Eigen's reducer evaluates ``sum(exp(x))``.
     Of two NaNs the accumulator's survives, except in the fold of accumulator k into the first
     (k = 2, 3 in float32; 1, 2, 3 in float64) and in the final ``tail + horizontal sum``, where
@@ -128,20 +144,23 @@ def _leaf_sum(values, lo, n, running, accumulators, kind, with_exp):
 
     Lane ``l`` of accumulator ``k`` adds elements ``kP + l``, ``kP + l + 4P``, ... in turn,
     starting from zero: the four accumulators are a running sum with stride ``4P``, kept in
-    ``running`` (scratch as long as the leaf, not ``values``), whose last ``4P`` values are the
+    ``running`` (compute-dtype scratch as long as the leaf), whose last ``4P`` values are the
     accumulators.  So the loop vectorises while keeping each lane's order.
+
+    ``numbers`` leaves out the NaN and flush steps of the Sub and of every AddV2 (see
+    :func:`_leaf_sum_exp` for when that is exact).
     """
     wide_vectors()
     values = values[lo:lo + n]  # views from 0 (see _loops): the index is never negative
     running = running[lo:lo + n]
-    zero = constant(values, 0.0)
+    zero = constant(running, 0.0)
     p = packet_size(zero)
     vectorized = n // p * p
     unrolled = n // (4 * p) * (4 * p)
     for j in range(min(unrolled, 4 * p)):  # the first four packets onto the zero accumulators
-        running[j] = add(zero, _term(values[j], kind, with_exp, True), kind)
+        running[j] = _plus(zero, _term(values[j], shift, kind, with_exp, numbers, True), kind, numbers)
     for j in range(unrolled - 4 * p):
-        running[j + 4 * p] = add(running[j], _term(values[j + 4 * p], kind, with_exp, True), kind)
+        running[j + 4 * p] = _plus(running[j], _term(values[j + 4 * p], shift, kind, with_exp, numbers, True), kind, numbers)
     for k in range(4):
         for lane in range(p):
             accumulators[k, lane] = running[unrolled - 4 * p + k * p + lane] if unrolled else zero
@@ -149,42 +168,65 @@ def _leaf_sum(values, lo, n, running, accumulators, kind, with_exp):
         later_nan_wins = k > 1 or p == 4
         for lane in range(p):
             a, b = accumulators[0, lane], accumulators[k, lane]
-            accumulators[0, lane] = add(b, a, kind) if later_nan_wins else add(a, b, kind)
+            accumulators[0, lane] = _plus(b, a, kind, numbers) if later_nan_wins else _plus(a, b, kind, numbers)
     for j in range(unrolled, vectorized):  # the terms of the last few packets, in one vector loop
-        running[j] = _term(values[j], kind, with_exp, True)
+        running[j] = _term(values[j], shift, kind, with_exp, numbers, True)
     for start in range(unrolled, vectorized, p):
         for lane in range(p):
-            accumulators[0, lane] = add(accumulators[0, lane], running[start + lane], kind)
+            accumulators[0, lane] = _plus(accumulators[0, lane], running[start + lane], kind, numbers)
     tail = zero
     for j in range(vectorized, n):
-        tail = add(tail, _term(values[j], kind, with_exp, False), kind)
+        tail = _plus(tail, _term(values[j], shift, kind, with_exp, numbers, False), kind, numbers)
     width = p
     while width > 1:
         width //= 2
         for lane in range(width):
             a, b = accumulators[0, lane], accumulators[0, lane + width]
-            accumulators[0, lane] = ftz(x86_nan(a, b, a + b))
-    return add(rounded(accumulators[0, 0], kind), tail, kind)
-
-
-@jit(inline="always")  # into each kernel: most rows are one leaf, and a call costs more than a short row
-def row_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
-    """``_cpu._eigen_sum`` (``mode`` SUM, or SUM_EXP for ``sum(exp(values))``) or
-    ``_cpu._eigen_max`` (MAX) of ``values[lo:lo+n]``, a row starting at ``first_index`` in the
-    flattened tensor: one leaf, or a tree of them (:func:`_tree_reduce`) above packet * leaf size.
-
-    ``values`` are only read; ``running`` (as long as ``values``, another array) is scratch for
-    the running sums or maxima.
-    """
-    if n <= packet_size(constant(values, 0.0)) * leaf_size(kind):
-        if mode == MAX:
-            return _leaf_max(values, lo, n, running)
-        return _leaf_sum(values, lo, n, running, accumulators, kind, mode == SUM_EXP)
-    return _tree_reduce(values, lo, n, first_index, running, accumulators, kind, mode)
+            accumulators[0, lane] = (a + b) if numbers else ftz(x86_nan(a, b, a + b))
+    return _plus(rounded(accumulators[0, 0], kind), tail, kind, numbers)
 
 
 @jit
-def _tree_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
+def _leaf_sum(values, lo, n, running, accumulators, kind):
+    """:func:`_leaf` of the values."""
+    return _leaf(values, lo, n, constant(running, 0.0), running, accumulators, kind, False, False)
+
+
+@jit
+def _leaf_sum_exp(values, lo, n, shift, running, accumulators, kind):
+    """:func:`_leaf` of ``exp(values - shift)``, first without the NaN and flush steps.
+
+    That is exact unless a NaN appears: every term is then a zero, a normal number or +inf
+    (``op`` flushed it), so every partial sum is too, and neither step can change a bit.  A NaN
+    term makes the sum a NaN whichever steps are left out; the leaf is then summed again with
+    them, which chooses the NaN TF returns.
+    """
+    total = _leaf(values, lo, n, shift, running, accumulators, kind, True, True)
+    if total != total:
+        total = _leaf(values, lo, n, shift, running, accumulators, kind, True, False)
+    return total
+
+
+@jit(inline="always")  # into each kernel: most rows are one leaf, and a call costs more than a short row
+def row_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
+    """``_cpu._eigen_sum`` (``mode`` SUM, or SUM_EXP for ``sum(exp(values - shift))``) or
+    ``_cpu._eigen_max`` (MAX) of ``values[lo:lo+n]``, a row starting at ``first_index`` in the
+    flattened tensor: one leaf, or a tree of them (:func:`_tree_reduce`) above packet * leaf size.
+
+    ``values`` (stored, or compute-dtype values) are only read; ``running`` (compute dtype, as
+    long as ``values``, another array) is scratch for the running sums or maxima.
+    """
+    if n <= packet_size(constant(running, 0.0)) * leaf_size(kind):
+        if mode == MAX:
+            return _leaf_max(values, lo, n, running)
+        if mode == SUM_EXP:
+            return _leaf_sum_exp(values, lo, n, shift, running, accumulators, kind)
+        return _leaf_sum(values, lo, n, running, accumulators, kind)
+    return _tree_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode)
+
+
+@jit
+def _tree_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
     """A row longer than one leaf: split in two and the halves' results combined, recursively.
     A sum splits on the tensor's packets (``_cpu._tree_split``: the left half ends at
     ``P * ceil((first_index + ceil(n / 2)) / P)``) and adds ``(0 + left) + right``; the maximum
@@ -193,7 +235,7 @@ def _tree_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
     The recursion is written as a loop over an explicit stack (numba's cache does not keep
     recursive functions): ``stage`` 0 descends left, 1 descends right, 2 combines the two.
     """
-    p = packet_size(constant(values, 0.0))
+    p = packet_size(constant(running, 0.0))
     limit = p * leaf_size(kind)
     starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
     results = scratch(kind, 64)
@@ -204,8 +246,10 @@ def _tree_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
         if count <= limit:
             if mode == MAX:
                 results[done] = _leaf_max(values, start, count, running)
+            elif mode == SUM_EXP:
+                results[done] = _leaf_sum_exp(values, start, count, shift, running, accumulators, kind)
             else:
-                results[done] = _leaf_sum(values, start, count, running, accumulators, kind, mode == SUM_EXP)
+                results[done] = _leaf_sum(values, start, count, running, accumulators, kind)
             done += 1
             depth -= 1
             continue
@@ -233,44 +277,40 @@ def _tree_reduce(values, lo, n, first_index, running, accumulators, kind, mode):
 
 # --------------------------------------------------------------------------------------------
 # Row ops: _kernels.softmax_cross_entropy, _kernels.sparse_softmax_cross_entropy
+#
+# ``shifted = x - max(x)`` is never stored: each loop that needs it computes TF's Sub again from
+# the stored logits (one rounded op, the same bits each time).
+
+
+@jit(inline="always")
+def _shifted(row, j, m, kind):
+    """``shifted[j]``: TF's Sub of the row's maximum from stored logit ``j``."""
+    return sub(read(row[j]), m, kind)
 
 
 @jit
-def _tensor_exp(shifted, out, first_index, size, kind):
-    """``out = exp(shifted)`` for one row starting at ``first_index`` of a ``size``-element
-    tensor, as TF's Exp over the whole tensor evaluates it: packets up to the tensor's last
-    whole packet, the C library after it (in two loops, so that the first vectorises)."""
+def _tensor_exp(logits, r, m, out, size, kind):
+    """``out = exp(x - m)`` for row ``r``, as TF's Exp over the whole ``[B, C]`` tensor
+    evaluates it: packets up to the tensor's last whole packet, the C library after it (in two
+    loops, so that the first vectorises)."""
     wide_vectors()
-    p = packet_size(constant(shifted, 0.0))
-    classes = shifted.size
-    packets = min(max(size - size % p - first_index, 0), classes)
-    for j in range(packets):
-        out[j] = op(exp(shifted[j], True), kind)
-    for j in range(packets, classes):
-        out[j] = op(exp(shifted[j], False), kind)
-
-
-@jit
-def _minus_row_max(logits, r, shifted, work, accumulators, kind):
-    """``shifted = x - max(x)`` for row ``r``: the start of every softmax-like kernel (``work``
-    is scratch)."""
-    wide_vectors()
-    classes = logits.shape[1]
     row = logits[r]
-    for j in range(classes):
-        shifted[j] = read(row[j])
-    m = row_reduce(shifted, 0, classes, r * classes, work, accumulators, kind, MAX)
-    for j in range(classes):
-        shifted[j] = sub(shifted[j], m, kind)
+    classes = row.size
+    p = packet_size(constant(out, 0.0))
+    packets = min(max(size - size % p - r * classes, 0), classes)
+    for j in range(packets):
+        out[j] = op(exp(_shifted(row, j, m, kind), True), kind)
+    for j in range(packets, classes):
+        out[j] = op(exp(_shifted(row, j, m, kind), False), kind)
 
 
 @jit
-def _shifted_row(logits, r, shifted, work, accumulators, kind):
-    """The start both xent kernels share: ``shifted = x - max(x)`` for row ``r``, and the row's
-    ``sum(exp(shifted))`` with the exp evaluated inside the sum (``work`` is scratch)."""
+def _row_max_and_sum(logits, r, work, accumulators, kind):
+    """The start both xent kernels share: row ``r``'s maximum ``m`` and ``sum(exp(x - m))``,
+    the exp evaluated inside the sum (``work`` is scratch)."""
     classes = logits.shape[1]
-    _minus_row_max(logits, r, shifted, work, accumulators, kind)
-    return row_reduce(shifted, 0, classes, r * classes, work, accumulators, kind, SUM_EXP)
+    m = row_reduce(logits[r], 0, classes, r * classes, constant(work, 0.0), work, accumulators, kind, MAX)
+    return m, row_reduce(logits[r], 0, classes, r * classes, m, work, accumulators, kind, SUM_EXP)
 
 
 @jit
@@ -288,25 +328,24 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream
     batch, classes = logits.shape
     label_rows = 1 if labels.shape[0] > 1 else 0
     label_columns = 1 if labels.shape[1] > 1 else 0
-    shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
-    partial = scratch(kind, classes)
-    p = packet_size(constant(shifted, 0.0))
+    work, partial, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
+    p = packet_size(constant(work, 0.0))
     size = batch * classes
     for r in range(start, stop):
-        sum_exp = _shifted_row(logits, r, shifted, work, accumulators, kind)
+        m, sum_exp = _row_max_and_sum(logits, r, work, accumulators, kind)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
-        label_row = labels[r * label_rows]
+        row, label_row = logits[r], labels[r * label_rows]
         if label_columns:
             for j in range(classes):
-                work[j] = mul(read(label_row[j]), sub(log_sum_exp, shifted[j], kind), kind)
+                work[j] = mul(read(label_row[j]), sub(log_sum_exp, _shifted(row, j, m, kind), kind), kind)
         else:  # one label for the whole row
             z = read(label_row[0])
             for j in range(classes):
-                work[j] = mul(z, sub(log_sum_exp, shifted[j], kind), kind)
-        out[r] = store(row_reduce(work, 0, classes, r * classes, partial, accumulators, kind, SUM), kind)
+                work[j] = mul(z, sub(log_sum_exp, _shifted(row, j, m, kind), kind), kind)
+        out[r] = store(row_reduce(work, 0, classes, r * classes, constant(work, 0.0), partial, accumulators, kind, SUM), kind)
         if with_backprop:
-            _tensor_exp(shifted, work, r * classes, size, kind)
-            g = widen(upstream[r]) if upstream.size else constant(shifted, 1.0)  # 1 * b is b, to the bit
+            _tensor_exp(logits, r, m, work, size, kind)
+            g = widen(upstream[r]) if upstream.size else constant(work, 1.0)  # 1 * b is b, to the bit
             backprop_row = backprop[r]
             if label_columns:
                 for j in range(classes):
@@ -329,15 +368,15 @@ def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, u
     wide_vectors()
     kind = out.dtype
     batch, classes = logits.shape
-    shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
+    work, accumulators = scratch(kind, classes), scratch(kind, (4, 8))
     size = batch * classes
     for r in range(start, stop):
-        sum_exp = _shifted_row(logits, r, shifted, work, accumulators, kind)
+        m, sum_exp = _row_max_and_sum(logits, r, work, accumulators, kind)
         label = labels[r]
-        out[r] = store(sub(op(log(sum_exp, False), kind), shifted[label], kind), kind)
+        out[r] = store(sub(op(log(sum_exp, False), kind), _shifted(logits[r], label, m, kind), kind), kind)
         if with_backprop:
-            _tensor_exp(shifted, work, r * classes, size, kind)
-            g = widen(upstream[r]) if upstream.size else constant(shifted, 1.0)  # 1 * b is b, to the bit
+            _tensor_exp(logits, r, m, work, size, kind)
+            g = widen(upstream[r]) if upstream.size else constant(work, 1.0)  # 1 * b is b, to the bit
             backprop_row = backprop[r]
             for j in range(classes):
                 probability = div(work[j], sum_exp, kind)
@@ -416,20 +455,21 @@ def log_softmax(logits, out, upstream, start, stop):
     wide_vectors()
     kind = out.dtype
     batch, classes = logits.shape
-    shifted, work, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
-    partial = scratch(kind, classes)
-    p = packet_size(constant(shifted, 0.0))
+    work, partial, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
+    zero = constant(work, 0.0)
+    p = packet_size(zero)
     size = batch * classes
     for r in range(start, stop):
-        _minus_row_max(logits, r, shifted, work, accumulators, kind)
-        _tensor_exp(shifted, work, r * classes, size, kind)
-        sum_exp = row_reduce(work, 0, classes, r * classes, partial, accumulators, kind, SUM)
+        row = logits[r]
+        m = row_reduce(row, 0, classes, r * classes, zero, work, accumulators, kind, MAX)
+        _tensor_exp(logits, r, m, work, size, kind)
+        sum_exp = row_reduce(work, 0, classes, r * classes, zero, partial, accumulators, kind, SUM)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
         out_row = out[r]
         if upstream.size:
             g = widen(upstream[r])
             for j in range(classes):
-                out_row[j] = store(mul(g, -sub(shifted[j], log_sum_exp, kind), kind), kind)
+                out_row[j] = store(mul(g, -sub(_shifted(row, j, m, kind), log_sum_exp, kind), kind), kind)
         else:
             for j in range(classes):
-                out_row[j] = store(sub(shifted[j], log_sum_exp, kind), kind)
+                out_row[j] = store(sub(_shifted(row, j, m, kind), log_sum_exp, kind), kind)
