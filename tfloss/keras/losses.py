@@ -55,17 +55,31 @@ class _Wrapper(Loss):
     """``LossFunctionWrapper``: a loss object around one of the functions below."""
 
     _fn = None
+    #: The function's options, passed on from the attributes ``_<option>``.
     _options: tuple = ()
+    #: The options ``get_config`` adds after name and reduction, in Keras' order.
+    _config: tuple = ()
+
+    def _keep(self, **options) -> None:
+        """Store each option as the public attribute and as the ``_<option>`` that is passed on."""
+        for name, value in options.items():
+            setattr(self, name, value)
+            setattr(self, "_" + name, value)
+
+    def _fn_kwargs(self) -> dict:
+        return {name: getattr(self, "_" + name) for name in self._options}
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        kwargs = {name: getattr(self, "_" + name) for name in self._options}
-        return _keras_losses.call_loss(type(self)._fn, kwargs, y_true, y_pred, sample_weight, self.reduction,
-                                       self._dtype)
+        return _keras_losses.call_loss(type(self)._fn, self._fn_kwargs(), y_true, y_pred, sample_weight,
+                                       self.reduction, self._dtype)
 
     def call(self, y_true, y_pred):
         """The unreduced losses, as ``LossFunctionWrapper.call`` returns them."""
         y_true, y_pred = _keras_losses.squeeze_or_expand_to_same_rank(y_true, y_pred)
-        return type(self)._fn(y_true, y_pred, **{name: getattr(self, "_" + name) for name in self._options})
+        return type(self)._fn(y_true, y_pred, **self._fn_kwargs())
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), **{name: getattr(self, name) for name in self._config}}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} reduction={self.reduction!r}>"
@@ -150,36 +164,24 @@ class BinaryCrossentropy(_Wrapper):
     """Object form of :func:`binary_crossentropy`, reduced (see the module docstring)."""
 
     _fn = staticmethod(_keras_losses.binary_crossentropy)
-    _options = ("from_logits", "label_smoothing", "axis")
+    _options = _config = ("from_logits", "label_smoothing", "axis")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="binary_crossentropy", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = self._from_logits = from_logits
-        self.label_smoothing = self._label_smoothing = label_smoothing
-        self.axis = self._axis = axis
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
-                "axis": self.axis}
+        self._keep(from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
 
 
 class CategoricalCrossentropy(_Wrapper):
     """Object form of :func:`categorical_crossentropy`, reduced."""
 
     _fn = staticmethod(_keras_losses.categorical_crossentropy)
-    _options = ("from_logits", "label_smoothing", "axis")
+    _options = _config = ("from_logits", "label_smoothing", "axis")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="categorical_crossentropy", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = self._from_logits = from_logits
-        self.label_smoothing = self._label_smoothing = label_smoothing
-        self.axis = self._axis = axis
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
-                "axis": self.axis}
+        self._keep(from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
 
 
 class BinaryFocalCrossentropy(_Wrapper):
@@ -232,16 +234,13 @@ class SparseCategoricalCrossentropy(_Wrapper):
 
     _fn = staticmethod(_keras_losses.sparse_categorical_crossentropy)
     _options = ("from_logits", "ignore_class", "axis")
+    _config = ("from_logits", "ignore_class")
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", axis=-1,
                  name="sparse_categorical_crossentropy", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = self._from_logits = from_logits
-        self.ignore_class = self._ignore_class = ignore_class
-        self._axis = axis
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
+        self._keep(from_logits=from_logits, ignore_class=ignore_class)
+        self._axis = axis  # passed on, but not an attribute or config entry in Keras 3.15.1
 
 
 __all__ = ["Loss", "BinaryCrossentropy", "BinaryFocalCrossentropy", "CategoricalCrossentropy",
