@@ -76,7 +76,7 @@ import tfloss  # noqa: E402
 from tfloss.conformance import tensorflow as tfref  # noqa: E402
 from tfloss.conformance.impls import run_tfloss  # noqa: E402
 from parity.losses_cases import Activation, keras_cases  # noqa: E402
-from parity.test_blocks import compare, resolve  # noqa: E402
+from parity.test_blocks import compare, differing, resolve  # noqa: E402
 
 KERAS_CASES = keras_cases()
 
@@ -192,3 +192,40 @@ def test_keras_losses_hypothesis(drawn):
     target, args, kwargs, init = drawn
     problem = keras_mismatch(target, args, kwargs, init)
     assert problem is None, problem
+
+
+# --------------------------------------------------------------------------------------------
+# Keras masks: not read by tfloss (a deliberate difference, see tfloss.keras.losses); the
+# documented sample_weight gives Keras' masked result bit for bit.
+
+
+def mask_weight(mask: np.ndarray, reduction) -> np.ndarray:
+    """The sample weight that stands for a Keras mask, as ``tfloss.keras.losses`` documents it."""
+    if reduction in ("sum_over_batch_size", "mean"):
+        return np.where(mask, np.float32(mask.size) / np.float32(mask.sum()), np.float32(0))
+    return mask.astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["binary", "categorical", "sparse"])
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", None])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_keras_mask_is_the_documented_sample_weight(kind, reduction, weighted):
+    from keras.src import backend as keras_backend
+
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.ones(3), size=4).astype(np.float32)
+    y = {"binary": (rng.uniform(size=(4, 3)) > 0.5).astype(np.float32),
+         "categorical": np.eye(3, dtype=np.float32)[[0, 2, 1, 1]], "sparse": np.array([0, 2, 1, 1])}[kind]
+    mask = np.array([True, False, True, True])
+    sample_weight = rng.uniform(size=4).astype(np.float32) if weighted else None
+    cls = {"binary": "BinaryCrossentropy", "categorical": "CategoricalCrossentropy",
+           "sparse": "SparseCategoricalCrossentropy"}[kind]
+    t = tfref.tf()
+    masked = t.constant(p)
+    keras_backend.set_keras_mask(masked, t.constant(mask))
+    want = np.asarray(getattr(t.keras.losses, cls)(reduction=reduction)(y, masked, sample_weight=sample_weight))
+    unmasked = np.asarray(getattr(t.keras.losses, cls)(reduction=reduction)(y, t.constant(p), sample_weight=sample_weight))
+    weight = mask_weight(mask, reduction) if sample_weight is None else sample_weight * mask_weight(mask, reduction)
+    got = getattr(tfloss.keras.losses, cls)(reduction=reduction)(y, p, sample_weight=weight)
+    assert not np.array_equal(want, unmasked)  # Keras did read the mask
+    assert got.dtype == want.dtype and got.shape == want.shape and differing(got, want).size == 0, (got, want)

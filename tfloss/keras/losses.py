@@ -16,6 +16,17 @@ not divide, and ``None``/``"none"`` keeps the weighted losses.  As in Keras, Pyt
 nested structures to a loss object: ``y_true`` and ``y_pred`` must both be arrays, or both lists
 nested alike.
 
+Not reproduced, on purpose: Keras masks.  A Keras loss object also reads a mask that Keras'
+layers (``Masking``, ``Embedding(mask_zero=True)``) attach to ``y_pred`` as ``_keras_mask``,
+and folds it into the sample weights.  tfloss has no layers, a NumPy array cannot carry such an
+attribute, and Keras 3.15.1 has no public function that attaches one, so tfloss reads no mask
+(not even from an array that has the attribute).  Pass the weight Keras makes of the mask
+instead: for ``"sum_over_batch_size"`` and ``"mean"``,
+``np.where(mask, np.float32(mask.size) / np.float32(mask.sum()), np.float32(0))`` (the mean
+is then over the unmasked entries), for the other reductions ``mask.astype(np.float32)``,
+multiplied by the sample weights if there are any.  That gives Keras' masked result bit for
+bit (``parity/test_losses.py`` checks it for every reduction).
+
 Examples
 --------
 >>> import numpy as np
@@ -23,6 +34,14 @@ Examples
 >>> loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 >>> loss(np.array([0, 1]), np.array([[2.0, 0.0], [2.0, 0.0]]))
 array(1.1269281, dtype=float32)
+
+A mask of ``[True, True, False]`` on ``y_pred``, as Keras would apply it (Keras gives 0.16425204):
+
+>>> mask = np.array([True, True, False])
+>>> weight = np.where(mask, np.float32(mask.size) / np.float32(mask.sum()), np.float32(0))
+>>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]], np.float32)
+>>> tf.keras.losses.SparseCategoricalCrossentropy()(np.array([0, 1, 1]), p, sample_weight=weight)
+array(0.16425204, dtype=float32)
 """
 
 from __future__ import annotations
