@@ -230,3 +230,31 @@ def test_keras_gradient_matches_tape(case):
             i = int(bad[0])
             problems.append(f"{name}: {bad.size} of {got.size} differ; first at {i}: tfloss {got.reshape(-1)[i]!r} vs TF {want.reshape(-1)[i]!r}")
     assert not problems, "; ".join(problems)
+
+
+@pytest.mark.parametrize("kind", ["binary", "categorical"])
+@pytest.mark.parametrize("loss_object", [False, True])
+def test_keras_label_gradient_through_an_activation(kind, loss_object):
+    # y_pred from Keras' own sigmoid/softmax: the loss is computed from its logits, so y_pred has
+    # no gradient and d/dy_true is the logits path's.
+    rng = np.random.default_rng(17)
+    x = (rng.standard_normal((4, 3)) * 3).astype(np.float32)
+    y = rng.dirichlet(np.ones(3), size=4).astype(np.float32)
+    fn = {"binary": "binary_crossentropy", "categorical": "categorical_crossentropy"}[kind]
+    cls = {"binary": "BinaryCrossentropy", "categorical": "CategoricalCrossentropy"}[kind]
+    activation = "sigmoid" if kind == "binary" else "softmax"
+    t = tfref.tf()
+    y_pred_tf = getattr(t.keras.ops, activation)(t.constant(x))
+    ours_fn = getattr(tfloss.keras.losses, cls)(label_smoothing=0.1) if loss_object else getattr(tfloss.keras.losses, fn)
+    tf_fn = getattr(t.keras.losses, cls)(label_smoothing=0.1) if loss_object else getattr(t.keras.losses, fn)
+    y_true_tf = t.constant(y)
+    with t.GradientTape() as tape:
+        tape.watch(y_true_tf)
+        tape.watch(y_pred_tf)
+        loss_tf = tf_fn(y_true_tf, y_pred_tf)
+    want_true, want_pred = tape.gradient(loss_tf, [y_true_tf, y_pred_tf])
+    loss, grads = tfloss.value_and_gradient(ours_fn, y_true=y, y_pred=getattr(tfloss.keras.ops, activation)(x))
+    assert differing(loss, tfref.to_numpy(loss_tf)).size == 0
+    assert want_pred is None and grads["y_pred"] is None
+    want_true = tfref.to_numpy(want_true)
+    assert grads["y_true"].dtype == want_true.dtype and differing(grads["y_true"], want_true).size == 0, (grads["y_true"], want_true)
