@@ -129,7 +129,7 @@ def test_gradient_matches_tape(case):
 
 
 # --------------------------------------------------------------------------------------------
-# Keras 3 losses w.r.t. y_pred (and sample_weight)
+# Keras 3 losses w.r.t. y_pred, y_true (float labels; None for sparse ones, cast to int64) and sample_weight
 
 
 def _keras_cases() -> list:
@@ -156,18 +156,34 @@ def _keras_cases() -> list:
                 name = f"{kind}-{dtype_name}-logits{from_logits}"
                 extra = {} if kind == "sparse" else {"label_smoothing": 0.1}
                 cases.append((f"keras-fn-{name}", f"keras.losses.{fn}", None,
-                              {"y_true": y, "y_pred": p, "from_logits": from_logits, **extra}, ("y_pred",)))
+                              {"y_true": y, "y_pred": p, "from_logits": from_logits, **extra}, ("y_pred", "y_true")))
                 for reduction in ("sum_over_batch_size", "sum", "mean_with_sample_weight", None):
                     init = {"from_logits": from_logits, "reduction": reduction}
                     sw = rng.uniform(size=(4,))
                     cases.append((f"keras-cls-{name}-{reduction}", f"keras.losses.{cls}", init,
-                                  {"y_true": y, "y_pred": p, "sample_weight": sw}, ("y_pred", "sample_weight")))
+                                  {"y_true": y, "y_pred": p, "sample_weight": sw}, ("y_pred", "sample_weight", "y_true")))
                     cases.append((f"keras-cls-{name}-{reduction}-nosw", f"keras.losses.{cls}", init,
-                                  {"y_true": y, "y_pred": p}, ("y_pred",)))
+                                  {"y_true": y, "y_pred": p}, ("y_pred", "y_true")))
                     if kind == "sparse":
                         cases.append((f"keras-cls-{name}-{reduction}-ignore", f"keras.losses.{cls}",
                                       {**init, "ignore_class": 1}, {"y_true": y, "y_pred": p, "sample_weight": sw},
                                       ("y_pred", "sample_weight")))
+    # d/dy_true through Cast's gradient (labels of another float dtype) and label smoothing.
+    for kind, fn, cls in [("binary", "binary_crossentropy", "BinaryCrossentropy"),
+                          ("categorical", "categorical_crossentropy", "CategoricalCrossentropy")]:
+        for label_dtype in ("float16", "float64"):
+            for from_logits in (False, True):
+                p = (rng.standard_normal((4, 3)) * 3).astype(np.float32) if from_logits else \
+                    rng.dirichlet(np.ones(3), size=4).astype(np.float32)
+                y = rng.dirichlet(np.ones(3), size=4).astype(label_dtype)
+                name = f"{kind}-labels{label_dtype}-logits{from_logits}"
+                cases.append((f"keras-fn-{name}", f"keras.losses.{fn}", None,
+                              {"y_true": y, "y_pred": p, "from_logits": from_logits, "label_smoothing": 0.2},
+                              ("y_pred", "y_true")))
+                cases.append((f"keras-cls-{name}-smoothing", f"keras.losses.{cls}",
+                              {"from_logits": from_logits, "label_smoothing": 0.2, "reduction": "sum"},
+                              {"y_true": y, "y_pred": p, "sample_weight": rng.uniform(size=(4,))},
+                              ("y_pred", "sample_weight", "y_true")))
     return cases
 
 
@@ -201,7 +217,7 @@ def test_keras_gradient_matches_tape(case):
         if want.dtype != got.dtype or want.shape != got.shape:
             problems.append(f"{name}: TF {want.dtype}{want.shape}, tfloss {got.dtype}{got.shape}")
             continue
-        if name != "loss" and np.dtype(compute_dtype) != np.float64 and _float32_reciprocal_path(target, init, kwargs):
+        if name not in ("loss", "y_true") and np.dtype(compute_dtype) != np.float64 and _float32_reciprocal_path(target, init, kwargs):
             # Judged in the compute dtype (a float64 input's gradient is a float32 one, cast).
             as_computed = np.dtype(compute_dtype) if np.dtype(compute_dtype) != want.dtype and want.dtype == np.float64 else want.dtype
             comparison = compare_arrays(got.astype(as_computed), want.astype(as_computed),
@@ -214,3 +230,31 @@ def test_keras_gradient_matches_tape(case):
             i = int(bad[0])
             problems.append(f"{name}: {bad.size} of {got.size} differ; first at {i}: tfloss {got.reshape(-1)[i]!r} vs TF {want.reshape(-1)[i]!r}")
     assert not problems, "; ".join(problems)
+
+
+@pytest.mark.parametrize("kind", ["binary", "categorical"])
+@pytest.mark.parametrize("loss_object", [False, True])
+def test_keras_label_gradient_through_an_activation(kind, loss_object):
+    # y_pred from Keras' own sigmoid/softmax: the loss is computed from its logits, so y_pred has
+    # no gradient and d/dy_true is the logits path's.
+    rng = np.random.default_rng(17)
+    x = (rng.standard_normal((4, 3)) * 3).astype(np.float32)
+    y = rng.dirichlet(np.ones(3), size=4).astype(np.float32)
+    fn = {"binary": "binary_crossentropy", "categorical": "categorical_crossentropy"}[kind]
+    cls = {"binary": "BinaryCrossentropy", "categorical": "CategoricalCrossentropy"}[kind]
+    activation = "sigmoid" if kind == "binary" else "softmax"
+    t = tfref.tf()
+    y_pred_tf = getattr(t.keras.ops, activation)(t.constant(x))
+    ours_fn = getattr(tfloss.keras.losses, cls)(label_smoothing=0.1) if loss_object else getattr(tfloss.keras.losses, fn)
+    tf_fn = getattr(t.keras.losses, cls)(label_smoothing=0.1) if loss_object else getattr(t.keras.losses, fn)
+    y_true_tf = t.constant(y)
+    with t.GradientTape() as tape:
+        tape.watch(y_true_tf)
+        tape.watch(y_pred_tf)
+        loss_tf = tf_fn(y_true_tf, y_pred_tf)
+    want_true, want_pred = tape.gradient(loss_tf, [y_true_tf, y_pred_tf])
+    loss, grads = tfloss.value_and_gradient(ours_fn, y_true=y, y_pred=getattr(tfloss.keras.ops, activation)(x))
+    assert differing(loss, tfref.to_numpy(loss_tf)).size == 0
+    assert want_pred is None and grads["y_pred"] is None
+    want_true = tfref.to_numpy(want_true)
+    assert grads["y_true"].dtype == want_true.dtype and differing(grads["y_true"], want_true).size == 0, (grads["y_true"], want_true)

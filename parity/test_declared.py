@@ -2,15 +2,22 @@
 
 ``compat-v1-sentinel``: tfloss's compat.v1 sigmoid / softmax / sparse keep
 ``_sentinel=None`` first (TF 2.10/2.11), TF 2.12+ dropped it.
+
+``keras-set-order``: Keras' invalid-reduction message prints a Python set in an order that
+changes with the hash seed; the elements are compared, not their order.
 """
 
 import inspect
+import subprocess
+import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+import tfloss
 from tfloss.conformance import declared
-from tfloss.conformance.compare import compare_arrays
+from tfloss.conformance.compare import Outcome, compare_arrays
 from tfloss.conformance.impls import run_tfloss
 from tfloss.conformance.tensorflow import run_tf
 
@@ -26,10 +33,14 @@ LABELS = {
 }
 
 
+def _named(name):
+    return SimpleNamespace(name=name)
+
+
 def test_declared_differences_are_well_formed():
     ids = [d.id for d in declared.DIFFERENCES]
     assert len(ids) == len(set(ids))
-    names = {t.name for t in NN_TARGETS}
+    names = {t.name for t in NN_TARGETS} | {f"keras.losses.{name}" for name in tfloss.keras.losses.__all__}
     for d in declared.DIFFERENCES:
         assert d.reason and d.functions and set(d.functions) <= names
 
@@ -87,11 +98,73 @@ def test_every_declared_difference_is_exercised_by_the_catalogue():
     errors = [c for c in catalogue.error_cases() if c.regime in ("positional_call", "sentinel")]
     records = list(run_cases(errors, targets.all_targets()))
     seen = {r.declared_id for r in records if r.status == "declared"}
-    assert seen == {d.id for d in declared.DIFFERENCES}
+    nn_names = {t.name for t in NN_TARGETS}
+    assert seen == {d.id for d in declared.DIFFERENCES if set(d.functions) <= nn_names}
     # and the declared difference never leaks into functions it does not name
     for r in records:
         if r.status == "declared":
             assert r.target in declared.by_id(r.declared_id).functions
+
+
+# --- keras-set-order ----------------------------------------------------------------------------
+
+#: Keras 3.15.1's own ``standardize_reduction``, compiled from its source and called with "auto"
+#: in a fresh interpreter without importing Keras (whose import needs TF and takes seconds).
+_KERAS_REDUCTION_MESSAGE = """
+import importlib.util, pathlib, types
+path = pathlib.Path(importlib.util.find_spec("keras").submodule_search_locations[0], "src", "losses", "loss.py")
+module = compile(path.read_text(), str(path), "exec")
+code = next(c for c in module.co_consts if getattr(c, "co_name", "") == "standardize_reduction")
+try:
+    types.FunctionType(code, {})("auto")
+except ValueError as error:
+    print(error)
+"""
+
+
+def _keras_reduction_error(seed: int) -> Outcome:
+    printed = subprocess.run([sys.executable, "-c", _KERAS_REDUCTION_MESSAGE], capture_output=True, text=True,
+                             check=True, env={"PYTHONHASHSEED": str(seed)}).stdout.strip()
+    return Outcome(error_kind="builtins", error_name="ValueError", message=printed)
+
+
+def test_keras_set_order_changes_with_the_hash_seed_and_is_declared():
+    from parity.test_blocks import compare
+
+    name = "keras.losses.BinaryCrossentropy"
+    keras_errors = [_keras_reduction_error(seed) for seed in (0, 1)]
+    assert keras_errors[0].message != keras_errors[1].message  # Keras' own message, two orders
+    assert keras_errors[0].message.startswith("Invalid value for argument `reduction`. Expected one of {")
+    ours = run_tfloss(tfloss.keras.losses.BinaryCrossentropy, (), {"reduction": "auto"})
+    call = ((), {"reduction": "auto"})
+    explained = [declared.explain(None, _named(name), keras, ours, call) for keras in keras_errors]
+    # Our order cannot be both of Keras' orders; the one it differs from is the declared difference.
+    assert "keras-set-order" in explained
+    assert all(e == "keras-set-order" or keras.message == ours.message for e, keras in zip(explained, keras_errors))
+    assert all(compare(name, *call, keras, ours) is None for keras in keras_errors)
+
+
+def test_keras_set_order_accepts_only_a_reordered_set():
+    name = "keras.losses.SparseCategoricalCrossentropy"
+    ours = run_tfloss(tfloss.keras.losses.SparseCategoricalCrossentropy, (), {"reduction": "auto"})
+    prefix, rest = ours.message.split("{", 1)
+    elements, suffix = rest.split("}", 1)
+    reordered = prefix + "{" + ", ".join(reversed(elements.split(", "))) + "}" + suffix
+    other_element = prefix + "{" + elements.replace("'mean', ", "'average', ") + "}" + suffix
+    call = ((), {"reduction": "auto"})
+
+    def explain(message, error_name="ValueError", function=name):
+        theirs = Outcome(error_kind="builtins", error_name=error_name, message=message)
+        return declared.explain(None, _named(function), theirs, ours, call)
+
+    assert "'mean', " in elements and reordered != ours.message
+    assert explain(reordered) == "keras-set-order"
+    assert explain(ours.message) == ""  # the same message is no difference
+    assert explain(other_element) == ""  # another element
+    assert explain(reordered + " ") == ""  # more than the set
+    assert explain(reordered, error_name="TypeError") == ""  # another error class
+    assert explain(reordered, function="compat.v1.losses.sigmoid_cross_entropy") == ""  # not a Keras loss
+    assert declared.sort_printed_sets(reordered) == declared.sort_printed_sets(ours.message)
 
 
 # --- platform gaps: known CPUs where tfloss cannot reproduce TF, reported as skipped ----------
@@ -99,11 +172,6 @@ def test_every_declared_difference_is_exercised_by_the_catalogue():
 def _gap_case(dtype):
     from tfloss.conformance.catalogue import Case
     return Case(f"gap/{dtype}", "softmax", {}, dtype=dtype)
-
-
-def _named(name):
-    from types import SimpleNamespace
-    return SimpleNamespace(name=name)
 
 
 @pytest.mark.parametrize("onednn, name, dtype, in_gap", [

@@ -106,6 +106,28 @@ def test_keras_binary_gradient_from_probabilities():
     _, grads = vg(tfloss.keras.losses.binary_crossentropy, y_true=z, y_pred=p)
     p64, z64 = p.astype(np.float64), z.astype(np.float64)
     _close(grads["y_pred"], (p64 - z64) / (p64 * (1 - p64)) / 3, 1e-6)
+    # d/dz = -(log p - log(1 - p)) / C; float32 like the labels
+    assert grads["y_true"].dtype == np.float32
+    _close(grads["y_true"], -(np.log(p64) - np.log(1 - p64)) / 3, 1e-6)
+
+
+def test_keras_label_gradients_with_smoothing_and_logits():
+    # Labels z' = z (1 - ls) + ls / C. Categorical from logits: d/dz = -(1 - ls) * log_softmax(x),
+    # in the labels' own dtype (Cast's gradient); binary from logits: d/dz = -(1 - ls) * x / C.
+    x = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], np.float32)
+    z = np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0]], np.float64)
+    x64 = x.astype(np.float64)
+    log_softmax = x64 - np.log(np.exp(x64).sum(axis=1, keepdims=True))
+    _, grads = vg(tfloss.keras.losses.categorical_crossentropy, y_true=z, y_pred=x, from_logits=True,
+                  label_smoothing=0.2)
+    assert grads["y_true"].dtype == np.float64
+    _close(grads["y_true"], -0.8 * log_softmax, 1e-6)
+    _, grads = vg(tfloss.keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.2, reduction="sum"),
+                  y_true=z, y_pred=x)
+    _close(grads["y_true"], -0.8 * x64 / 3, 1e-6)
+    # Integer labels have no gradient, as on TF's tape.
+    _, grads = vg(tfloss.keras.losses.binary_crossentropy, y_true=z.astype(np.int32), y_pred=x, from_logits=True)
+    assert grads["y_true"] is None
 
 
 def test_keras_sparse_loss_object_gradients():

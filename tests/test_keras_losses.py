@@ -255,3 +255,17 @@ def test_categorical_focal_is_always_clipped_quirk():
     y, x = [[0.0, 1.0, 0.0]], np.array([[20.0, -20.0, 0.0]], np.float32)
     result = K.losses.categorical_focal_crossentropy(y, x, alpha=1.0, gamma=0.0, from_logits=True)
     assert abs(float(result[0]) - 16.118095) < 1e-5
+
+
+def test_a_keras_mask_attribute_is_not_read():
+    # A deliberate difference (tfloss.keras.losses' docstring): even an array that carries
+    # ``_keras_mask`` is weighted as if it had none.  Masked value recorded from keras 3.15.1
+    # (mask [True, True, False] set on y_pred): 0.16425204; tfloss gets it from the weight.
+    y, p = np.array([0, 1, 1]), np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]], np.float32)
+    carrying = K.ops.softmax(np.log(p))
+    carrying._keras_mask = np.array([True, True, False])
+    loss = K.losses.SparseCategoricalCrossentropy()
+    assert loss(y, carrying) == loss(y, K.ops.softmax(np.log(p)))
+    assert loss(y, carrying) != np.float32(0.16425204)
+    weight = np.where(carrying._keras_mask, np.float32(3) / np.float32(2), np.float32(0))
+    assert loss(y, p, sample_weight=weight) == np.float32(0.16425204)

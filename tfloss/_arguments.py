@@ -35,3 +35,16 @@ def tf_api(function):
         return function(*args, **kwargs)
 
     return call
+
+
+def shared_sections(text: str):
+    """Put ``text`` (sections several functions share) where the docstring says ``{sections}``.
+
+    Applied below :func:`tf_api`, which copies the finished docstring.
+    """
+
+    def fill(function):
+        function.__doc__ = function.__doc__.replace("{sections}", text)
+        return function
+
+    return fill

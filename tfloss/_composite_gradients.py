@@ -11,6 +11,9 @@ rounded like TF's CPU kernel:
   of the tensor's dtype).
 * ``tf.compat.v1.losses``: Cast, Mul, Sum, DivNoNan backwards through ``compute_weighted_loss``,
   then the cross-entropy op's own rule (:mod:`tfloss._gradients`).
+* Keras 3's losses: the reduction and weights backwards, then the function's ops (clip, Log,
+  Mul, Sum or Mean) or the cross-entropy op's rule from logits; ``y_true`` through Mul's
+  gradient, label smoothing's constant and Cast's gradient to its own dtype.
 
 They are registered in :mod:`tfloss._gradients`' registry, so ``tfloss.value_and_gradient``
 takes these functions too.  Gradients exist for floating-point inputs only (TF's tape returns
@@ -240,7 +243,7 @@ def _compute_weighted_loss_backward(arguments: dict, upstream: np.ndarray) -> di
 
 
 # --------------------------------------------------------------------------------------------
-# Keras 3 losses: the functions w.r.t. y_pred, the loss objects w.r.t. y_pred and sample_weight
+# Keras 3 losses: the functions w.r.t. y_pred and y_true, the loss objects also w.r.t. sample_weight
 
 from . import _keras_losses as _kl  # noqa: E402
 from .keras import losses as keras_losses  # noqa: E402
@@ -280,46 +283,70 @@ def _keras_inputs(arguments: dict, smoothing_negatives=None):
     return y_true, y_pred
 
 
+def _smoothing_grad(grad_labels: np.ndarray, label_smoothing) -> np.ndarray:
+    """Through ``y_true * (1 - ls) + negatives`` backwards: Mul's gradient by the constant."""
+    if not label_smoothing:
+        return grad_labels
+    g = _t(grad_labels)
+    return (g * _kl._const(1.0 - label_smoothing, g)).value
+
+
+def _to_input(grad: np.ndarray | None, original) -> np.ndarray | None:
+    """A gradient brought back to an input as the tape sees it: its shape, Cast's gradient to its
+    dtype, None for a non-float input."""
+    original = convert_to_tensor(original)
+    if grad is None or original.dtype not in FLOAT_DTYPES:
+        return None
+    return cast(np.asarray(grad).reshape(np.shape(original)), original.dtype)
+
+
 def _binary_backward(y_true, y_pred, options: dict, grad: np.ndarray):
-    """d loss / d y_pred of ``binary_crossentropy`` for upstream ``grad`` (one per sample)."""
+    """``(d/dy_pred, d/dy_true)`` of ``binary_crossentropy`` for upstream ``grad`` (one per sample);
+    ``d/dy_true`` in ``y_pred``'s dtype, before the label cast."""
     ls = options.get("label_smoothing", 0.0)
     if ls:
         y_true = _kl._smooth(y_true, ls, 0.5 * ls)
     per_element = _kl.backend_binary_crossentropy(y_true, y_pred, options.get("from_logits", False))
     g = _mean_grad(grad, per_element, options.get("axis", -1))
-    output, from_logits = _kl._get_logits(y_pred, False, "Sigmoid", "")
-    if hasattr(y_pred, "_keras_logits"):
-        return None  # the loss was computed from the logits: y_pred itself has no gradient
-    if options.get("from_logits", False):
-        return _engine.sigmoid_cross_entropy_grad(np.asarray(y_true), np.asarray(y_pred), g)[1]
+    activation = hasattr(y_pred, "_keras_logits")
+    if activation or options.get("from_logits", False):
+        logits = y_pred._keras_logits if activation else y_pred
+        grad_labels, grad_logits = _engine.sigmoid_cross_entropy_grad(
+            np.asarray(y_true), np.asarray(logits).view(np.ndarray), g)
+        # From an activation the loss was computed from its logits: y_pred itself has no gradient.
+        return (None if activation else grad_logits), _smoothing_grad(grad_labels, ls)
     z, p = _t(y_true), _kl._clip(_t(y_pred))
     gn = -_t(g)
+    q = _kl._const(1, p) - p
     from_log_p = _log_grad(z * gn, p)
-    from_log_q = -_log_grad((_kl._const(1, z) - z) * gn, _kl._const(1, p) - p)
-    return _clip_grad(from_log_p + from_log_q, np.asarray(y_pred)).value
+    from_log_q = -_log_grad((_kl._const(1, z) - z) * gn, q)
+    # d/dz: Mul's gradient in z * log(p), and Sub's (a Neg) after Mul's in (1 - z) * log(1 - p).
+    grad_labels = gn * _kl._log(p) + -(gn * _kl._log(q))
+    return _clip_grad(from_log_p + from_log_q, np.asarray(y_pred)).value, _smoothing_grad(grad_labels.value, ls)
 
 
 def _categorical_backward(y_true, y_pred, options: dict, grad: np.ndarray):
+    """``(d/dy_pred, d/dy_true)`` of ``categorical_crossentropy`` (see :func:`_binary_backward`)."""
     ls, axis = options.get("label_smoothing", 0.0), options.get("axis", -1)
     if ls:
         y_true = _kl._smooth_categorical(y_true, ls, y_pred.dtype)
-    if hasattr(y_pred, "_keras_logits"):
-        return None
-    o = np.asarray(y_pred).view(np.ndarray)
+    activation = hasattr(y_pred, "_keras_logits")
+    o = np.asarray(y_pred._keras_logits if activation else y_pred).view(np.ndarray)
     a = axis % o.ndim
-    if options.get("from_logits", False):
-        grads = _gradients.SoftmaxGradient.backward(_Inputs(np.asarray(y_true), o, axis=axis if axis == -1 else a,
-                                                            labels_differentiable=False), cast(grad, o.dtype))
-        return grads["logits"]
+    if activation or options.get("from_logits", False):
+        grads = _gradients.SoftmaxGradient.backward(_Inputs(np.asarray(y_true), o, axis=axis if axis == -1 else a),
+                                                    cast(grad, o.dtype))
+        return (None if activation else grads["logits"]), _smoothing_grad(grads["labels"], ls)
     total = _ops.reduce(o, axis, True, "Sum")
     p = _kl._clip(_t(o) / CpuTensor(total))
     g_terms = CpuTensor(_sum_grad(o, (a,), (-_t(grad)).value))  # Neg, then Sum's gradient
+    grad_labels = _smoothing_grad((g_terms * _kl._log(p)).value, ls)  # Mul's gradient in z * log(p)
     g_p = _log_grad(_t(y_true) * g_terms, p)
     g_ratio = _clip_grad(g_p, (_t(o) / CpuTensor(total)).value)
     # RealDiv(o, total): d/do = g / total; d/dtotal = sum over the axis of g * ((-o / total) / total)
     direct = g_ratio / CpuTensor(total)
     through_total = CpuTensor(_ops.reduce((g_ratio * ((-_t(o) / CpuTensor(total)) / CpuTensor(total))).value, axis, True, "Sum"))
-    return (direct + CpuTensor(np.broadcast_to(through_total.value, o.shape).copy())).value
+    return (direct + CpuTensor(np.broadcast_to(through_total.value, o.shape).copy())).value, grad_labels
 
 
 def _sparse_backward(y_true, y_pred, options: dict, grad: np.ndarray, valid_mask):
@@ -357,7 +384,8 @@ def _function_backward(name: str):
             _, mask = _kl.sparse_categorical_crossentropy_with_mask(y_true, y_pred, **options)
             return {"y_pred": _sparse_backward(y_true, _kl.keras_convert(y_pred), options, upstream, mask), "y_true": None}
         y_true, y_pred = _keras_inputs(arguments)
-        return {"y_pred": _BACKWARD[name](y_true, y_pred, options, upstream), "y_true": None}
+        grad_pred, grad_true = _BACKWARD[name](y_true, y_pred, options, upstream)
+        return {"y_pred": grad_pred, "y_true": _to_input(grad_true, arguments["y_true"])}
 
     return backward
 
@@ -430,7 +458,8 @@ def _loss_object_backward(op, arguments: dict, upstream: np.ndarray) -> dict:
     if name == "sparse_categorical_crossentropy":
         grad_pred = _sparse_backward(y_true, y_pred, options, grad_values, mask)
     else:
-        grad_pred = _BACKWARD[name](y_true, y_pred, options, grad_values)
+        grad_pred, grad_true = _BACKWARD[name](y_true, y_pred, options, grad_values)
+        grads["y_true"] = _to_input(grad_true, arguments["y_true"])
     if grad_pred is not None:
         original = convert_to_tensor(original_pred)
         grad_pred = np.asarray(grad_pred).reshape(np.shape(original))

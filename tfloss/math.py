@@ -10,24 +10,40 @@ elements, depends on the number of threads, as it does in TF).
 from __future__ import annotations
 
 from . import _ops
-from ._arguments import tf_api
+from ._arguments import shared_sections, tf_api
+
+_AXES = """
+    axis : int or sequence of int, optional
+        Axes to reduce, each in ``[-rank, rank)``, no duplicates.
+    keepdims : bool, default False
+        Keep the reduced axes with size 1."""
+
+_CLASS_AXIS = """
+    axis : int, optional
+        The class axis; negative values count from the end."""
 
 
-@tf_api
-def sigmoid(x, name=None):
-    """``1 / (1 + exp(-x))``, elementwise, as TF's Sigmoid kernel computes it.
-
-    Parameters
+def _sections(param: str, kinds: str, more: str = "", returns: str = ""):
+    """The Parameters and Returns sections of these functions, for their ``{sections}``."""
+    return shared_sections(f"""Parameters
     ----------
-    x : array_like
-        float16, bfloat16, float32, float64 (complex64/complex128 are accepted by TF too).
+    {param} : array_like
+        {kinds}{more}
     name : str, optional
         Ignored.
 
     Returns
     -------
     numpy.ndarray
-        Same shape and dtype as ``x``.
+        {returns or f"Same shape and dtype as ``{param}``."}""")
+
+
+@tf_api
+@_sections("x", "float16, bfloat16, float32, float64 (complex64/complex128 are accepted by TF too).")
+def sigmoid(x, name=None):
+    """``1 / (1 + exp(-x))``, elementwise, as TF's Sigmoid kernel computes it.
+
+    {sections}
 
     Examples
     --------
@@ -39,23 +55,14 @@ def sigmoid(x, name=None):
 
 
 @tf_api
+@_sections("features", "float16, bfloat16, float32 or float64.")
 def softplus(features, name=None):
     """``log(1 + exp(x))``, elementwise, with the shortcuts of TF's Softplus kernel.
 
     ``x`` itself above ``-log(epsilon) - 2`` (13.94 in float32), ``exp(x)`` below
     ``log(epsilon) + 2``, and ``log1p(exp(x))`` between.
 
-    Parameters
-    ----------
-    features : array_like
-        float16, bfloat16, float32 or float64.
-    name : str, optional
-        Ignored.
-
-    Returns
-    -------
-    numpy.ndarray
-        Same shape and dtype as ``features``.
+    {sections}
 
     Examples
     --------
@@ -67,20 +74,11 @@ def softplus(features, name=None):
 
 
 @tf_api
+@_sections("x", "float16, bfloat16, float32 or float64.")
 def log_sigmoid(x, name=None):
     """``log(sigmoid(x))`` computed as ``-softplus(-x)``, so it never takes the log of 0.
 
-    Parameters
-    ----------
-    x : array_like
-        float16, bfloat16, float32 or float64.
-    name : str, optional
-        Ignored.
-
-    Returns
-    -------
-    numpy.ndarray
-        Same shape and dtype as ``x``.
+    {sections}
 
     Examples
     --------
@@ -92,22 +90,12 @@ def log_sigmoid(x, name=None):
 
 
 @tf_api
+@_sections("logits", "float16, bfloat16, float32 or float64, rank >= 1 (and <= 5 where TF runs oneDNN's kernel).",
+           _CLASS_AXIS)
 def softmax(logits, axis=None, name=None):
     """``exp(x - max(x)) * (1 / sum(exp(x - max(x))))`` along ``axis`` (default: the last).
 
-    Parameters
-    ----------
-    logits : array_like
-        float16, bfloat16, float32 or float64, rank >= 1 (and <= 5 where TF runs oneDNN's kernel).
-    axis : int, optional
-        The class axis; negative values count from the end.
-    name : str, optional
-        Ignored.
-
-    Returns
-    -------
-    numpy.ndarray
-        Same shape and dtype as ``logits``.
+    {sections}
 
     Examples
     --------
@@ -119,22 +107,11 @@ def softmax(logits, axis=None, name=None):
 
 
 @tf_api
+@_sections("logits", "float16, bfloat16, float32 or float64, rank >= 1.", _CLASS_AXIS)
 def log_softmax(logits, axis=None, name=None):
     """``x - max(x) - log(sum(exp(x - max(x))))`` along ``axis`` (default: the last).
 
-    Parameters
-    ----------
-    logits : array_like
-        float16, bfloat16, float32 or float64, rank >= 1.
-    axis : int, optional
-        The class axis; negative values count from the end.
-    name : str, optional
-        Ignored.
-
-    Returns
-    -------
-    numpy.ndarray
-        Same shape and dtype as ``logits``.
+    {sections}
 
     Examples
     --------
@@ -146,24 +123,12 @@ def log_softmax(logits, axis=None, name=None):
 
 
 @tf_api
+@_sections("input_tensor", "Any number type (not bool).  Integers wrap around; bfloat16 is summed in float32.", _AXES,
+           returns="Same dtype as ``input_tensor``.")
 def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
     """Sum over ``axis`` (default: all axes), added in the order TF's CPU kernel adds.
 
-    Parameters
-    ----------
-    input_tensor : array_like
-        Any number type (not bool).  Integers wrap around; bfloat16 is summed in float32.
-    axis : int or sequence of int, optional
-        Axes to reduce, each in ``[-rank, rank)``, no duplicates.
-    keepdims : bool, default False
-        Keep the reduced axes with size 1.
-    name : str, optional
-        Ignored.
-
-    Returns
-    -------
-    numpy.ndarray
-        Same dtype as ``input_tensor``.
+    {sections}
 
     Examples
     --------
@@ -177,27 +142,15 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
 
 
 @tf_api
+@_sections("input_tensor", "Any number type (not bool).", _AXES,
+           returns="Same dtype as ``input_tensor``; NaN for the mean of nothing (0 for integers).")
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``: TF's sum divided by the count in the tensor's own type.
 
     So an integer mean truncates toward zero, and a float16 count rounds (from 65520 elements
     on it is ``inf`` and the mean is 0).
 
-    Parameters
-    ----------
-    input_tensor : array_like
-        Any number type (not bool).
-    axis : int or sequence of int, optional
-        Axes to reduce, each in ``[-rank, rank)``, no duplicates.
-    keepdims : bool, default False
-        Keep the reduced axes with size 1.
-    name : str, optional
-        Ignored.
-
-    Returns
-    -------
-    numpy.ndarray
-        Same dtype as ``input_tensor``; NaN for the mean of nothing (0 for integers).
+    {sections}
 
     Examples
     --------

@@ -16,6 +16,17 @@ not divide, and ``None``/``"none"`` keeps the weighted losses.  As in Keras, Pyt
 nested structures to a loss object: ``y_true`` and ``y_pred`` must both be arrays, or both lists
 nested alike.
 
+Not reproduced, on purpose: Keras masks.  A Keras loss object also reads a mask that Keras'
+layers (``Masking``, ``Embedding(mask_zero=True)``) attach to ``y_pred`` as ``_keras_mask``,
+and folds it into the sample weights.  tfloss has no layers, a NumPy array cannot carry such an
+attribute, and Keras 3.15.1 has no public function that attaches one, so tfloss reads no mask
+(not even from an array that has the attribute).  Pass the weight Keras makes of the mask
+instead: for ``"sum_over_batch_size"`` and ``"mean"``,
+``np.where(mask, np.float32(mask.size) / np.float32(mask.sum()), np.float32(0))`` (the mean
+is then over the unmasked entries), for the other reductions ``mask.astype(np.float32)``,
+multiplied by the sample weights if there are any.  That gives Keras' masked result bit for
+bit (``parity/test_losses.py`` checks it for every reduction).
+
 Examples
 --------
 >>> import numpy as np
@@ -23,6 +34,14 @@ Examples
 >>> loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 >>> loss(np.array([0, 1]), np.array([[2.0, 0.0], [2.0, 0.0]]))
 array(1.1269281, dtype=float32)
+
+A mask of ``[True, True, False]`` on ``y_pred``, as Keras would apply it (Keras gives 0.16425204):
+
+>>> mask = np.array([True, True, False])
+>>> weight = np.where(mask, np.float32(mask.size) / np.float32(mask.sum()), np.float32(0))
+>>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]], np.float32)
+>>> tf.keras.losses.SparseCategoricalCrossentropy()(np.array([0, 1, 1]), p, sample_weight=weight)
+array(0.16425204, dtype=float32)
 """
 
 from __future__ import annotations
@@ -55,17 +74,31 @@ class _Wrapper(Loss):
     """``LossFunctionWrapper``: a loss object around one of the functions below."""
 
     _fn = None
+    #: The function's options, passed on from the attributes ``_<option>``.
     _options: tuple = ()
+    #: The options ``get_config`` adds after name and reduction, in Keras' order.
+    _config: tuple = ()
+
+    def _keep(self, **options) -> None:
+        """Store each option as the public attribute and as the ``_<option>`` that is passed on."""
+        for name, value in options.items():
+            setattr(self, name, value)
+            setattr(self, "_" + name, value)
+
+    def _fn_kwargs(self) -> dict:
+        return {name: getattr(self, "_" + name) for name in self._options}
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        kwargs = {name: getattr(self, "_" + name) for name in self._options}
-        return _keras_losses.call_loss(type(self)._fn, kwargs, y_true, y_pred, sample_weight, self.reduction,
-                                       self._dtype)
+        return _keras_losses.call_loss(type(self)._fn, self._fn_kwargs(), y_true, y_pred, sample_weight,
+                                       self.reduction, self._dtype)
 
     def call(self, y_true, y_pred):
         """The unreduced losses, as ``LossFunctionWrapper.call`` returns them."""
         y_true, y_pred = _keras_losses.squeeze_or_expand_to_same_rank(y_true, y_pred)
-        return type(self)._fn(y_true, y_pred, **{name: getattr(self, "_" + name) for name in self._options})
+        return type(self)._fn(y_true, y_pred, **self._fn_kwargs())
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), **{name: getattr(self, name) for name in self._config}}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} reduction={self.reduction!r}>"
@@ -150,36 +183,24 @@ class BinaryCrossentropy(_Wrapper):
     """Object form of :func:`binary_crossentropy`, reduced (see the module docstring)."""
 
     _fn = staticmethod(_keras_losses.binary_crossentropy)
-    _options = ("from_logits", "label_smoothing", "axis")
+    _options = _config = ("from_logits", "label_smoothing", "axis")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="binary_crossentropy", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = self._from_logits = from_logits
-        self.label_smoothing = self._label_smoothing = label_smoothing
-        self.axis = self._axis = axis
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
-                "axis": self.axis}
+        self._keep(from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
 
 
 class CategoricalCrossentropy(_Wrapper):
     """Object form of :func:`categorical_crossentropy`, reduced."""
 
     _fn = staticmethod(_keras_losses.categorical_crossentropy)
-    _options = ("from_logits", "label_smoothing", "axis")
+    _options = _config = ("from_logits", "label_smoothing", "axis")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="categorical_crossentropy", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = self._from_logits = from_logits
-        self.label_smoothing = self._label_smoothing = label_smoothing
-        self.axis = self._axis = axis
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
-                "axis": self.axis}
+        self._keep(from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
 
 
 class BinaryFocalCrossentropy(_Wrapper):
@@ -232,16 +253,13 @@ class SparseCategoricalCrossentropy(_Wrapper):
 
     _fn = staticmethod(_keras_losses.sparse_categorical_crossentropy)
     _options = ("from_logits", "ignore_class", "axis")
+    _config = ("from_logits", "ignore_class")
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", axis=-1,
                  name="sparse_categorical_crossentropy", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits = self._from_logits = from_logits
-        self.ignore_class = self._ignore_class = ignore_class
-        self._axis = axis
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
+        self._keep(from_logits=from_logits, ignore_class=ignore_class)
+        self._axis = axis  # passed on, but not an attribute or config entry in Keras 3.15.1
 
 
 __all__ = ["Loss", "BinaryCrossentropy", "BinaryFocalCrossentropy", "CategoricalCrossentropy",

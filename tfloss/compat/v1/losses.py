@@ -15,10 +15,25 @@ array(1.1269281, dtype=float32)
 from __future__ import annotations
 
 from ... import _v1_losses
-from ..._arguments import tf_api
+from ..._arguments import shared_sections, tf_api
 from ..._v1_losses import Reduction
 
 _LOSSES = "losses"  # tf.compat.v1.GraphKeys.LOSSES
+
+
+def _sections(weights: str, result_shape: str, label_smoothing: bool = True):
+    """The weights-to-Returns sections of the three losses, for their ``{sections}``."""
+    smoothing = "\n    label_smoothing : float, default 0" if label_smoothing else ""
+    return shared_sections(f"""weights : scalar or array_like, default 1.0
+        {weights}{smoothing}
+    scope, loss_collection
+        Ignored.
+    reduction : str, default ``Reduction.SUM_BY_NONZERO_WEIGHTS``
+
+    Returns
+    -------
+    numpy.ndarray
+        Scalar, or {result_shape} with ``Reduction.NONE``; dtype of ``logits``.""")
 
 
 @tf_api
@@ -55,6 +70,7 @@ def compute_weighted_loss(losses, weights=1.0, scope=None, loss_collection=_LOSS
 
 
 @tf_api
+@_sections("Broadcastable to the losses (same rank, dimensions 1 or equal).", "the losses' shape")
 def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothing=0, scope=None,
                           loss_collection=_LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """``sigmoid_cross_entropy_with_logits``, weighted and reduced.
@@ -68,17 +84,7 @@ def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothi
         Same shape as ``logits``; values in [0, 1].
     logits : array_like
         float16, bfloat16, float32 or float64.
-    weights : scalar or array_like, default 1.0
-        Broadcastable to the losses (same rank, dimensions 1 or equal).
-    label_smoothing : float, default 0
-    scope, loss_collection
-        Ignored.
-    reduction : str, default ``Reduction.SUM_BY_NONZERO_WEIGHTS``
-
-    Returns
-    -------
-    numpy.ndarray
-        Scalar, or the losses' shape with ``Reduction.NONE``; dtype of ``logits``.
+    {sections}
 
     Examples
     --------
@@ -90,6 +96,7 @@ def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothi
 
 
 @tf_api
+@_sections("Broadcastable to the per-row losses, e.g. ``[batch]``.", "``logits.shape[:-1]``")
 def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0, scope=None,
                           loss_collection=_LOSSES, reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """``softmax_cross_entropy_with_logits_v2`` over the last axis, weighted and reduced.
@@ -104,17 +111,7 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0,
         Same shape as ``logits``.
     logits : array_like
         ``[batch, classes]`` (any rank >= 1), float16, bfloat16, float32 or float64.
-    weights : scalar or array_like, default 1.0
-        Broadcastable to the per-row losses, e.g. ``[batch]``.
-    label_smoothing : float, default 0
-    scope, loss_collection
-        Ignored.
-    reduction : str, default ``Reduction.SUM_BY_NONZERO_WEIGHTS``
-
-    Returns
-    -------
-    numpy.ndarray
-        Scalar, or ``logits.shape[:-1]`` with ``Reduction.NONE``; dtype of ``logits``.
+    {sections}
 
     Examples
     --------
@@ -127,6 +124,7 @@ def softmax_cross_entropy(onehot_labels, logits, weights=1.0, label_smoothing=0,
 
 
 @tf_api
+@_sections("Broadcastable to the losses.", "the labels' shape", label_smoothing=False)
 def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_collection=_LOSSES,
                                  reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
     """``sparse_softmax_cross_entropy_with_logits``, weighted and reduced.
@@ -141,16 +139,7 @@ def sparse_softmax_cross_entropy(labels, logits, weights=1.0, scope=None, loss_c
         Class indices, shape ``logits.shape[:-1]``.
     logits : array_like
         float16, bfloat16, float32 or float64.
-    weights : scalar or array_like, default 1.0
-        Broadcastable to the losses.
-    scope, loss_collection
-        Ignored.
-    reduction : str, default ``Reduction.SUM_BY_NONZERO_WEIGHTS``
-
-    Returns
-    -------
-    numpy.ndarray
-        Scalar, or the labels' shape with ``Reduction.NONE``; dtype of ``logits``.
+    {sections}
 
     Examples
     --------
