@@ -39,8 +39,8 @@ import numpy as np
 
 from . import _engine, _ops, nn
 from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
-from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log, log1p, reduce_max,
-                   reduce_sum, relu, where)
+from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log1p, reduce_sum, relu,
+                   where)
 from ._tf_math_ops import softmax, sum_op
 from ._cpu import silent_floating_point as _quiet
 from .compat.v1 import nn as nn_v1
@@ -181,12 +181,6 @@ def _unbroadcast(grad: CpuTensor, shape: tuple) -> CpuTensor:
 def _broadcast_to(grad: CpuTensor, shape: tuple) -> CpuTensor:
     """The gradient of a sum: the summed gradient copied back over the reduced axes."""
     return CpuTensor(np.broadcast_to(grad.value, shape).copy())
-
-
-def _log_softmax(logits: CpuTensor) -> CpuTensor:
-    """TF's LogSoftmax kernel on ``[batch, classes]``: ``shifted - log(sum(exp(shifted)))``."""
-    shifted_logits = logits - reduce_max(logits, axis=1, keepdims=True)
-    return shifted_logits - log(reduce_sum(exp(shifted_logits), axis=1, keepdims=True))
 
 
 # TF's float32 matmul (oneDNN's sgemm on x86) splits the depth axis into blocks of 512.

@@ -319,8 +319,8 @@ def softmax(logits, axis, log: bool = False) -> np.ndarray:
     rows = logits if axis == -1 else np.ascontiguousarray(np.swapaxes(logits, axis, -1))
     if rows.size == 0:
         result = np.zeros(rows.shape, rows.dtype)
-    elif log:
-        result = _tf_math_ops.log_softmax(CpuTensor.from_input(rows)).value
+    elif log:  # the engine's LogSoftmax loop, or _tf_math_ops.log_softmax without it
+        result = _engine.log_softmax(rows.reshape(-1, rows.shape[-1])).reshape(rows.shape)
     else:
         result = _tf_math_ops.softmax(CpuTensor.from_input(rows)).value
     return result if axis == -1 else np.swapaxes(result, axis, -1)

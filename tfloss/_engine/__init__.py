@@ -227,6 +227,12 @@ def _numpy_gradients():
     return _gradients
 
 
+def _tf_math_ops():
+    from .. import _tf_math_ops
+
+    return _tf_math_ops
+
+
 # TF's tape keeps every op's outputs, and the xent kernels output the loss and the backprop in
 # one pass; value_and_gradient records the backprop here instead of running the kernel again.
 _kept = contextvars.ContextVar("tfloss_kept_backprop", default=None)
@@ -335,11 +341,11 @@ def labels_in_range(labels: np.ndarray, classes: int) -> bool:
 
 
 def log_softmax(logits: np.ndarray, upstream=None) -> np.ndarray:
-    """``_gradients._log_softmax`` of a 2-D array (TF's LogSoftmax kernel); with an ``upstream``
+    """``_tf_math_ops.log_softmax`` of a 2-D array (TF's LogSoftmax kernel); with an ``upstream``
     gradient (one per row) ``upstream[:, None] * -log_softmax``, the softmax labels' gradient
     (Neg, then Mul)."""
     if not _use_engine() or 0 in logits.shape:
-        result = _numpy_gradients()._log_softmax(CpuTensor.from_input(logits))
+        result = _tf_math_ops().log_softmax(CpuTensor.from_input(logits))
         return result.value if upstream is None else (CpuTensor(upstream.reshape(-1, 1)) * -result).value
     loops = _modules()
     batch, classes = logits.shape

@@ -447,25 +447,20 @@ def weighted_cross_entropy_grad(z, x, q1, g, kind, packet, unrolled):
 
 @jit
 def log_softmax(logits, out, upstream, start, stop):
-    """Rows [start, stop) of ``_gradients._log_softmax``: ``shifted - log(sum(exp(shifted)))``,
-    ``shifted = x - max(x)``.  Here ``exp`` is its own op, over the whole ``[B, C]`` tensor,
-    before the row sum (TF's LogSoftmax kernel), unlike the xent kernels' fused ``sum(exp)``.
+    """Rows [start, stop) of ``_tf_math_ops.log_softmax``: ``shifted - log(sum(exp(shifted)))``,
+    ``shifted = x - max(x)``, with ``exp`` evaluated inside the row sum as in the xent kernels
+    (Eigen's LogSoftmax kernel reduces ``exp(shifted)``) and ``log`` over the ``[B, 1]`` sums.
     With an ``upstream`` gradient, ``upstream[r] * -log_softmax`` (the softmax labels' gradient
     in ``SoftmaxGradient.backward``: Neg, then Mul)."""
     wide_vectors()
     kind = out.dtype
     batch, classes = logits.shape
-    work, partial, accumulators = scratch(kind, classes), scratch(kind, classes), scratch(kind, (4, 8))
-    zero = constant(work, 0.0)
-    p = packet_size(zero)
-    size = batch * classes
+    work, accumulators = scratch(kind, classes), scratch(kind, (4, 8))
+    p = packet_size(constant(work, 0.0))
     for r in range(start, stop):
-        row = logits[r]
-        m = row_reduce(row, 0, classes, r * classes, zero, work, accumulators, kind, MAX)
-        _tensor_exp(logits, r, m, work, size, kind)
-        sum_exp = row_reduce(work, 0, classes, r * classes, zero, partial, accumulators, kind, SUM)
+        m, sum_exp = _row_max_and_sum(logits, r, work, accumulators, kind)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
-        out_row = out[r]
+        row, out_row = logits[r], out[r]
         if upstream.size:
             g = widen(upstream[r])
             for j in range(classes):
