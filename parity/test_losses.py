@@ -206,3 +206,22 @@ def test_keras_losses_hypothesis(drawn):
     target, args, kwargs, init = drawn
     problem = keras_mismatch(target, args, kwargs, init)
     assert problem is None, problem
+
+
+def test_focal_loss_under_tf_function_squares_quirk():
+    # Eager TF runs Pow(1 - p_t, 2) (Eigen's packet pow); tf.function (and so model.fit) lets
+    # Grappler rewrite it to Square.  tfloss is the eager result, bit for bit.
+    tf = tfref.tf()
+    p = np.array([0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9], np.float32)[:, None]
+    z = np.zeros_like(p)
+
+    def focal(a, b):
+        return tf.keras.losses.binary_focal_crossentropy(a, b, gamma=2.0)
+
+    eager = focal(z, p).numpy()
+    graph = tf.function(focal)(z, p).numpy()
+    bce = tf.keras.losses.binary_focal_crossentropy(z, p, gamma=0.0).numpy()
+    ours = tfloss.keras.losses.binary_focal_crossentropy(z, p, gamma=2.0)
+    assert ours.tobytes() == eager.tobytes()
+    assert graph.tobytes() == (p[:, 0] * p[:, 0] * bce).tobytes()
+    assert (eager != graph).sum() == 2
