@@ -261,3 +261,16 @@ def test_pow_agrees_with_high_precision_within_a_few_ulps():
         exact = np.array([float(mpmath.mpf(float(v)) ** exponent) for v in x[:200]])
         ulps = np.abs(result[:200].astype(np.float64) - exact) / np.spacing(exact.astype(np.float32)).astype(np.float64)
         assert ulps.max() <= 3, (exponent, ulps.max())
+
+
+def test_pow_of_a_subnormal_base_depends_on_its_place_quirk():
+    # tf.pow on TF 2.21 CPU (DAZ mode): on whole packets a subnormal base reads as 0 (but y = 1
+    # returns it); on the tail glibc's powf rescales it by 2**23, gets 0, and takes the log of
+    # 2**-150 instead: pow = 2**(-150 y).  float64's tail: 2**(-1075 y).
+    from tfloss import _eigen_math
+
+    x = np.full(9, np.finfo(np.float32).tiny / 4, np.float32)
+    assert _eigen_math.pow(x, np.float32(0.5)).tolist() == [0.0] * 8 + [2.0 ** -75]
+    assert _eigen_math.pow(x, np.float32(1.0)).view(np.uint32).tolist() == [2097152] * 8 + [0]
+    x = np.full(5, np.finfo(np.float64).tiny / 4)
+    assert _eigen_math.pow(x, 0.5).view(np.uint64).tolist() == [0] * 4 + [2186111271319845837]

@@ -1,4 +1,4 @@
-"""TensorFlow's CPU ``exp``, ``log`` and ``log1p`` for float32/float64, to the last bit.
+"""TensorFlow's CPU ``exp``, ``log``, ``log1p`` and ``pow`` for float32/float64, to the last bit.
 
 This module exists only to reproduce TF's last bits.  NumPy's ``exp``/``log``/``log1p`` are
 accurate, but TF 2.21's CPU kernels do not call them: Eigen evaluates a tensor in SIMD packets
@@ -26,7 +26,10 @@ matter for the bits, all checked against TF empirically:
 Measured against TF 2.21 on about 1e6 inputs per function and dtype (value regimes from tiny to
 overflow, ulp-neighbourhoods of the range-reduction edges, special values and NaN payloads, tensor
 sizes that are not multiples of 8): all six function/dtype pairs agree bit for bit.  With FMA
-(one rounding per ``pmadd``) float32 exp would agree on only ~98.6%.
+(one rounding per ``pmadd``) float32 exp would agree on only ~98.6%.  ``pow`` (Eigen's
+``generic_pow``, at the end of this module) agrees bit for bit on 46.8 million float32/float64
+inputs by 24 scalar exponents (uniform, log-uniform over the whole range, negative bases, the
+special values), packet and tail.
 
 Inputs are expected already flushed (subnormals read as zero, as TF's DAZ mode does); subnormal
 results are flushed to zero here, as TF's FTZ mode does.
@@ -607,8 +610,39 @@ def pow(x: np.ndarray, y) -> np.ndarray:
         if split:
             out[:split] = _pow_packets(flat[:split], exponent[:split])
         if split < flat.size:
-            out[split:] = _flush(scalar_pow(flat[split:], exponent[split:]))
+            out[split:] = _flush(_scalar_pow_daz(flat[split:], exponent[split:]))
     return out.reshape(x.shape)
+
+
+def _scalar_pow_daz(x, y):
+    """The C library's pow as TF calls it, in DAZ mode (subnormal inputs read as zero).
+
+    glibc's ``powf``/``pow`` rescale a subnormal base by 2**23 (2**52) before taking its log;
+    under DAZ the product is 0, and the log it then takes is exactly that of 2**-150 (2**-1075),
+    whatever the base.  So the result is 2**(-150 y) (2**(-1075 y)), with the sign rules of a
+    negative base (NaN for a non-integer ``y``: x86's default NaN).  For float32 it is
+    ``powf(2**-75, 2 y)``, the same double ``y * log2(x)`` inside ``powf``, so the same bits.  For
+    double, glibc's nearly correctly rounded 2**(-1075 y) is taken as the correctly rounded one,
+    computed in x87 extended precision (where NumPy's longdouble is that: -1075 y is then exact).
+    An infinite or NaN ``y`` takes glibc's own special cases, which read the bits, not the value.
+    """
+    out = scalar_pow(x, y)
+    for i in np.flatnonzero((x != 0) & (np.abs(x) < np.finfo(x.dtype).tiny) & np.isfinite(y)):
+        exponent = y[i]
+        if x.dtype == F32:
+            out[i] = scalar_pow(np.array([2.0 ** -75], F32), np.array([2 * exponent], F32))[0]
+        else:
+            t = np.longdouble(-1075) * np.longdouble(exponent)
+            out[i] = np.ldexp(np.exp2(t - np.floor(t)), int(max(min(np.floor(t), 2000), -2000)))
+        if x[i] < 0 and np.isfinite(exponent):
+            if np.floor(exponent) != exponent:
+                out[i:i + 1].view(_bits(x.dtype)[0])[0] = _DEFAULT_NAN[x.dtype]
+            elif np.floor(exponent / 2) != exponent / 2:
+                out[i] = -out[i]
+    return out
+
+
+_DEFAULT_NAN = {F32: 0xFFC00000, F64: 0xFFF8000000000000}  # x86's "real indefinite"
 
 
 def scalar_pow(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""TF's Sigmoid, Softmax, Sum and Mean ops, each as the kernel TF's CPU build runs for it.
+"""TF's Sigmoid, Softmax, Sum, Mean and Pow ops, each as the kernel TF's CPU build runs for it.
 
 The textbook compositions (:mod:`tfloss.textbook`) and the second-order gradients
 (:mod:`tfloss._gradients`) call TF ops that are not one NumPy ufunc each.  This module reproduces
