@@ -15,6 +15,11 @@ not new here), which on this suite's machine differs from TF by 1 ulp on a few e
 the plain op: x = -0.7450849, z = 0.8976776 in a 12-element tensor).  The main parity suite
 accepts that within its ULP bound; here too, with ``parity.compare.compare_arrays``, for that
 gradient only.
+
+The focal losses follow the same rule.  Measured on this suite's cases: float64 and 16-bit
+gradients bit for bit (float64 functions 144 of 144 elements, 16-bit 1056 of 1056), float32-computed
+``y_pred`` gradients 839 of 912 elements (92%) bit for bit and the rest within the bound (all
+through Log's Reciprocal), ``sample_weight`` gradients 256 of 256.
 """
 
 from __future__ import annotations
