@@ -269,3 +269,43 @@ def test_a_keras_mask_attribute_is_not_read():
     assert loss(y, carrying) != np.float32(0.16425204)
     weight = np.where(carrying._keras_mask, np.float32(3) / np.float32(2), np.float32(0))
     assert loss(y, p, sample_weight=weight) == np.float32(0.16425204)
+
+
+def test_focal_loss_pow_of_two_is_not_a_square_quirk():
+    # Recorded from keras 3.15.1 on TF 2.21 CPU, eager: the focal factor (1 - p_t)**2 is TF's Pow,
+    # not a product, so focal != p * p * bce for 0.6 and 0.65 (here 1 - p_t == p exactly).  Under
+    # tf.function Grappler turns Pow(x, 2) into Square and TF gives p * p * bce instead.
+    p = np.array([0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9], np.float32)[:, None]
+    z = np.zeros_like(p)
+    focal = K.losses.binary_focal_crossentropy(z, p, gamma=2.0)
+    bce = K.losses.binary_focal_crossentropy(z, p, gamma=0.0)
+    assert focal[:3].tolist() == [np.float32(0.24154858), np.float32(0.3298647), np.float32(0.4435498)]
+    assert (focal == p[:, 0] * p[:, 0] * bce).tolist() == [True, False, False, True, True, True, True, True]
+
+
+def test_binary_focal_alpha_needs_class_balancing_quirk():
+    # Recorded from keras 3.15.1: alpha is ignored unless apply_class_balancing=True.
+    y, p = np.array([[1.0], [1.0], [0.0]], np.float32), np.array([[0.9], [0.1], [0.2]], np.float32)
+    default = K.losses.binary_focal_crossentropy(y, p)
+    assert K.losses.binary_focal_crossentropy(y, p, alpha=0.9).tolist() == default.tolist()
+    balanced = K.losses.binary_focal_crossentropy(y, p, alpha=0.9, apply_class_balancing=True)
+    assert balanced.tolist() == [np.float32(9.4824529e-04), np.float32(1.6785845), np.float32(8.9257408e-04)]
+
+
+def test_categorical_focal_alpha_always_applies_quirk():
+    # Recorded from keras 3.15.1: with gamma = 0 the categorical focal loss is alpha * CCE (0.25 by
+    # default), not CCE; alpha = 1 gives CCE back.
+    y, p = np.array([[0.0, 1.0, 0.0]], np.float32), np.array([[0.2, 0.7, 0.1]], np.float32)
+    assert K.losses.categorical_focal_crossentropy(y, p, gamma=0.0).tolist() == [np.float32(0.08916874)]
+    assert K.losses.categorical_focal_crossentropy(y, p, alpha=1.0, gamma=0.0).tolist() == [np.float32(0.35667497)]
+    assert K.losses.categorical_crossentropy(y, p).tolist() == [np.float32(0.35667497)]
+
+
+def test_focal_gradient_shrinks_easy_examples():
+    # GradientTape on keras 3.15.1 / TF 2.21 (float64, these exact floats): d/dp of the focal loss,
+    # against plain BCE's.
+    y, p = np.array([[1.0], [1.0], [0.0]]), np.array([[0.9], [0.1], [0.2]])
+    _, grads = tfloss.value_and_gradient(K.losses.binary_focal_crossentropy, y_true=y, y_pred=p)
+    assert grads["y_pred"].reshape(-1).tolist() == [-0.03218321424267635, -12.244653167389284, 0.13925742052568385]
+    _, plain = tfloss.value_and_gradient(K.losses.binary_crossentropy, y_true=y, y_pred=p)
+    assert plain["y_pred"].reshape(-1).tolist() == [-1.1111111111111112, -10.0, 1.25]

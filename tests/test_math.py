@@ -202,3 +202,75 @@ def test_caller_arrays_are_not_modified():
                      tfloss.nn.log_softmax, tfloss.reduce_sum, tfloss.reduce_mean):
         function(x)
         assert np.array_equal(x, before, equal_nan=True)
+
+
+# TF's Pow (tfloss._eigen_math.pow): bits recorded from tf.pow on TF 2.21 CPU for an 11-element
+# float32 tensor: elements 0-7 take Eigen's packet pow, 8-10 (the same three values as 0-2) the
+# C library's powf.
+_POW_X = np.array([1064522135, 1054391871, 1057796652], np.uint32).view(np.float32)
+_POW_INPUT = np.concatenate([_POW_X, np.array([0.5, 0.25, 0.75, 1.0, 0.0], np.float32), _POW_X])
+_POW_TF_BITS = {
+    2.0: [1063732222, 1043825047, 1050322617, 1048576000, 1031798784, 1058013184, 1065353216, 0,
+          1063732223, 1043825048, 1050322616],
+    0.5: [1064932398, 1059491852, 1061013719, 1060439283, 1056964608, 1063105495, 1065353216, 0,
+          1064932398, 1059491851, 1061013720],
+    2.5: [1063352064, 1039059602, 1046826197, 1043662067, 1023410176, 1056533074, 1065353216, 0,
+          1063352063, 1039059602, 1046826197],
+}
+
+
+@pytest.mark.parametrize("exponent", sorted(_POW_TF_BITS))
+def test_pow_matches_recorded_tf_bits(exponent):
+    from tfloss import _eigen_math
+
+    result = _eigen_math.pow(_POW_INPUT, np.float32(exponent))
+    assert result.view(np.uint32).tolist() == _POW_TF_BITS[exponent]
+
+
+def test_pow_of_two_is_not_a_square_on_whole_packets_quirk():
+    from tfloss import _eigen_math
+
+    squared = _eigen_math.pow(_POW_INPUT, np.float32(2.0))
+    # Eigen's packet pow is 1 ulp off the correctly rounded x*x here; the C library's is not.
+    assert (squared[:3] != _POW_X * _POW_X).all()
+    assert np.abs(squared[:3].view(np.int32) - (_POW_X * _POW_X).view(np.int32)).max() == 1
+    assert (squared[8:] == _POW_X * _POW_X).all()
+
+
+def test_pow_special_values_and_subnormal_bases_quirk():
+    # tf.pow on TF 2.21 CPU, one packet of float32: a subnormal base reads as 0 (DAZ), except for
+    # the exponent 1, which returns the base itself (a select, not arithmetic).
+    from tfloss import _eigen_math
+
+    x = np.array([1.5e-39, -1.5e-39, 3.0, -8.0, -np.inf, np.nan, -0.0, 2.0], np.float32)
+    expected = {1.0: [1070436, 2148554084, 1077936128, 3238002688, 4286578688, 2143289344, 2147483648, 1073741824],
+                3.0: [0, 2147483648, 1104674816, 3288334336, 4286578688, 2143289344, 2147483648, 1090519040],
+                -1.0: [2139095040, 4286578688, 1051372203, 3187671040, 2147483648, 2143289344, 4286578688, 1056964608],
+                0.5: [0, 0, 1071494103, 2143289344, 2139095040, 2143289344, 0, 1068827891]}
+    for exponent, bits in expected.items():
+        assert _eigen_math.pow(x, np.float32(exponent)).view(np.uint32).tolist() == bits, exponent
+
+
+def test_pow_agrees_with_high_precision_within_a_few_ulps():
+    from tfloss import _eigen_math
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(1e-7, 1.0, 4000).astype(np.float32)
+    for exponent in (0.5, 1.5, 2.0, 2.5, 3.0, 5.0):
+        result = _eigen_math.pow(x, np.float32(exponent))
+        exact = np.array([float(mpmath.mpf(float(v)) ** exponent) for v in x[:200]])
+        ulps = np.abs(result[:200].astype(np.float64) - exact) / np.spacing(exact.astype(np.float32)).astype(np.float64)
+        assert ulps.max() <= 3, (exponent, ulps.max())
+
+
+def test_pow_of_a_subnormal_base_depends_on_its_place_quirk():
+    # tf.pow on TF 2.21 CPU (DAZ mode): on whole packets a subnormal base reads as 0 (but y = 1
+    # returns it); on the tail glibc's powf rescales it by 2**23, gets 0, and takes the log of
+    # 2**-150 instead: pow = 2**(-150 y).  float64's tail: 2**(-1075 y).
+    from tfloss import _eigen_math
+
+    x = np.full(9, np.finfo(np.float32).tiny / 4, np.float32)
+    assert _eigen_math.pow(x, np.float32(0.5)).tolist() == [0.0] * 8 + [2.0 ** -75]
+    assert _eigen_math.pow(x, np.float32(1.0)).view(np.uint32).tolist() == [2097152] * 8 + [0]
+    x = np.full(5, np.finfo(np.float64).tiny / 4)
+    assert _eigen_math.pow(x, 0.5).view(np.uint64).tolist() == [0] * 4 + [2186111271319845837]

@@ -373,7 +373,92 @@ def _sparse_backward(y_true, y_pred, options: dict, grad: np.ndarray, valid_mask
     return result
 
 
-_BACKWARD = {"binary_crossentropy": _binary_backward, "categorical_crossentropy": _categorical_backward}
+def _pow_grad(grad: CpuTensor, x: CpuTensor, exponent) -> CpuTensor:
+    """Pow's gradient w.r.t. its base for a constant scalar exponent y (TF's ``_PowGrad`` when the
+    exponent is not watched): ``(grad * y) * pow(x, y - 1)``, ``y - 1`` a Sub in x's dtype."""
+    y = _kl._const(exponent, x)
+    return (grad * y) * _tf_math_ops.pow_op(x, (y - _kl._const(1, y)).value)
+
+
+#: What the focal losses' backward rules give for ``y_true``: it is not computed (TF's tape has
+#: one for float labels), so ``value_and_gradient`` leaves the key out rather than answer None.
+_NO_LABELS_GRADIENT = object()
+
+
+def _binary_focal_backward(y_true, y_pred, options: dict, grad: np.ndarray):
+    """d loss / d y_pred of ``binary_focal_crossentropy`` (see ``_keras_losses``' op sequence).
+
+    ``y_pred`` (the probabilities p, or the sigmoid of the logits) reaches the loss three ways:
+    through the bce term, through ``z * p`` and through ``1 - p`` in ``p_t``; TF's tape adds the
+    three gradients as (p_t's ``1 - p``, p_t's ``z * p``, bce's).  With ``from_logits`` (or a
+    ``y_pred`` that remembers its logits) bce's gradient goes to the logits instead.
+    """
+    ls, gamma = options.get("label_smoothing", 0.0), options.get("gamma", 2.0)
+    if ls:
+        y_true = _kl._smooth(y_true, ls, 0.5 * ls)
+    logits = None
+    if options.get("from_logits", False):
+        logits = np.asarray(y_pred).view(np.ndarray)
+        y_pred = _kl._sigmoid_activation(y_pred)
+    elif hasattr(y_pred, "_keras_logits"):
+        logits = False  # bce came from the logits, which are not y_pred: no gradient that way
+    z, p = _t(y_true), _t(y_pred)
+    one = _kl._const(1, z)
+    bce = _t(_kl.backend_binary_crossentropy(y_true, y_pred, False))
+    p_t = z * p + (one - z) * (_kl._const(1, p) - p)
+    u = _kl._const(1.0, p_t) - p_t
+    focal_factor = _tf_math_ops.pow_op(u, gamma)
+    g = _t(_mean_grad(grad, (focal_factor * bce).value, options.get("axis", -1)))
+    if options.get("apply_class_balancing", False):
+        alpha = options.get("alpha", 0.25)
+        g = g * (z * _kl._const(alpha, z) + (one - z) * _kl._const(1 - alpha, z))
+    g_pt = -_pow_grad(g * bce, u, gamma)  # 1 - p_t: Sub's gradient w.r.t. p_t is Neg
+    g_bce = g * focal_factor
+    through_p_t = -(g_pt * (one - z)) + g_pt * z
+    if logits is False:
+        return through_p_t.value, _NO_LABELS_GRADIENT
+    if logits is not None:
+        from_bce = _engine.sigmoid_cross_entropy_grad(np.asarray(y_true), logits, g_bce.value)[1]
+        return (sigmoid_grad(p, through_p_t) + _t(from_bce)).value, _NO_LABELS_GRADIENT
+    pc, gn = _kl._clip(p), -g_bce
+    from_log = _log_grad(z * gn, pc) + -_log_grad((one - z) * gn, _kl._const(1, pc) - pc)
+    return (through_p_t + _clip_grad(from_log, np.asarray(y_pred))).value, _NO_LABELS_GRADIENT
+
+
+def _categorical_focal_backward(y_true, y_pred, options: dict, grad: np.ndarray):
+    """d loss / d y_pred of ``categorical_focal_crossentropy``: the renormalised, clipped output
+    o reaches the loss through ``log(o)`` and ``(1 - o)**gamma``; then the clip, the division by
+    the row sum, and with ``from_logits`` the softmax, backwards."""
+    ls, axis, gamma = options.get("label_smoothing", 0.0), options.get("axis", -1), options.get("gamma", 2.0)
+    if ls:
+        y_true = _kl._smooth_categorical(y_true, ls, y_pred.dtype)
+    logits = np.asarray(y_pred).view(np.ndarray)
+    o = np.asarray(_kl._softmax_activation(y_pred, axis)).view(np.ndarray) if options.get("from_logits", False) else logits
+    a = axis % o.ndim
+    total = CpuTensor(_ops.reduce(o, axis, True, "Sum"))
+    ratio = _t(o) / total
+    output = _kl._clip(ratio)
+    neg_z = -_t(y_true)
+    cce = neg_z * _kl._log(output)
+    u = _kl._const(1.0, output) - output
+    alpha = _kl._const(options.get("alpha", 0.25), u)
+    weighting = _tf_math_ops.pow_op(u, gamma) * alpha
+    g = CpuTensor(_sum_grad(o, (a,), cast(grad, o.dtype)))
+    from_pow = -_pow_grad((g * cce) * alpha, u, gamma)
+    from_log = _log_grad((g * weighting) * neg_z, output)
+    g_ratio = _clip_grad(from_log + from_pow, ratio.value)
+    # RealDiv(o, total): d/do = g / total; d/dtotal = sum over the axis of g * ((-o / total) / total)
+    through_total = CpuTensor(_ops.reduce((g_ratio * ((-_t(o) / total) / total)).value, axis, True, "Sum"))
+    g_o = g_ratio / total + CpuTensor(np.broadcast_to(through_total.value, o.shape).copy())
+    if options.get("from_logits", False):
+        arguments = {"logits": logits} if axis == -1 else {"logits": logits, "axis": axis}
+        return _softmax_backward(arguments, g_o.value)["logits"], _NO_LABELS_GRADIENT
+    return g_o.value, _NO_LABELS_GRADIENT
+
+
+_BACKWARD = {"binary_crossentropy": _binary_backward, "categorical_crossentropy": _categorical_backward,
+             "binary_focal_crossentropy": _binary_focal_backward,
+             "categorical_focal_crossentropy": _categorical_focal_backward}
 
 
 def _function_backward(name: str):
@@ -385,12 +470,15 @@ def _function_backward(name: str):
             return {"y_pred": _sparse_backward(y_true, _kl.keras_convert(y_pred), options, upstream, mask), "y_true": None}
         y_true, y_pred = _keras_inputs(arguments)
         grad_pred, grad_true = _BACKWARD[name](y_true, y_pred, options, upstream)
+        if grad_true is _NO_LABELS_GRADIENT:
+            return {"y_pred": grad_pred}
         return {"y_pred": grad_pred, "y_true": _to_input(grad_true, arguments["y_true"])}
 
     return backward
 
 
-for _name in ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"):
+for _name in ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+              "binary_focal_crossentropy", "categorical_focal_crossentropy"):
     register_composite(getattr(keras_losses, _name))(_function_backward(_name))
 
 
@@ -454,12 +542,17 @@ def _loss_object_backward(op, arguments: dict, upstream: np.ndarray) -> dict:
     else:
         grad_values = g.reshape(values.shape) if np.size(g) == values.size else np.broadcast_to(g, values.shape).copy()
     name = {_kl.binary_crossentropy: "binary_crossentropy", _kl.categorical_crossentropy: "categorical_crossentropy",
-            _kl.sparse_categorical_crossentropy: "sparse_categorical_crossentropy"}[type(op)._fn]
+            _kl.sparse_categorical_crossentropy: "sparse_categorical_crossentropy",
+            _kl.binary_focal_crossentropy: "binary_focal_crossentropy",
+            _kl.categorical_focal_crossentropy: "categorical_focal_crossentropy"}[type(op)._fn]
     if name == "sparse_categorical_crossentropy":
         grad_pred = _sparse_backward(y_true, y_pred, options, grad_values, mask)
     else:
         grad_pred, grad_true = _BACKWARD[name](y_true, y_pred, options, grad_values)
-        grads["y_true"] = _to_input(grad_true, arguments["y_true"])
+        if grad_true is _NO_LABELS_GRADIENT:
+            del grads["y_true"]
+        else:
+            grads["y_true"] = _to_input(grad_true, arguments["y_true"])
     if grad_pred is not None:
         original = convert_to_tensor(original_pred)
         grad_pred = np.asarray(grad_pred).reshape(np.shape(original))
@@ -469,5 +562,6 @@ def _loss_object_backward(op, arguments: dict, upstream: np.ndarray) -> dict:
 
 
 for _cls in (keras_losses.BinaryCrossentropy, keras_losses.CategoricalCrossentropy,
-             keras_losses.SparseCategoricalCrossentropy):
+             keras_losses.SparseCategoricalCrossentropy, keras_losses.BinaryFocalCrossentropy,
+             keras_losses.CategoricalFocalCrossentropy):
     _gradients._COMPOSITE_TYPES[_cls] = _loss_object_backward

@@ -1,4 +1,4 @@
-"""TF's Sigmoid, Softmax, Sum and Mean ops, each as the kernel TF's CPU build runs for it.
+"""TF's Sigmoid, Softmax, Sum, Mean and Pow ops, each as the kernel TF's CPU build runs for it.
 
 The textbook compositions (:mod:`tfloss.textbook`) and the second-order gradients
 (:mod:`tfloss._gradients`) call TF ops that are not one NumPy ufunc each.  This module reproduces
@@ -568,15 +568,18 @@ def clip_by_value(t: CpuTensor, low: float, high: float) -> CpuTensor:
 
 
 def pow_op(x: CpuTensor, exponent: float) -> CpuTensor:
-    """TF's Pow of a tensor by a scalar exponent (a constant of the tensor's dtype).
+    """TF's Pow of a tensor by a scalar exponent (a constant of the tensor's dtype), bit for bit.
 
-    Not bit-exact: Eigen's packet ``pow`` is its own algorithm, whose float32 results differ in
-    the last bit from the correctly rounded power (and from ``x * x`` for an exponent of 2) in
-    about a quarter of the elements on TF 2.21's x86 wheel.  Here it is NumPy's power in the
-    compute dtype, rounded once; exponents 0 and 1 are exact (1 and ``x``).
+    * float32/float64: Eigen's packet ``generic_pow`` on whole packets of the flattened tensor,
+      the C library's ``powf``/``pow`` on the last ``size % packet`` elements
+      (:func:`tfloss._eigen_math.pow`).  The packet pow is accurate to a few ulps, not
+      correctly rounded: for an exponent of 2 it is not always ``x * x``.
+    * float16/bfloat16: Eigen has no packet pow for them, so every element is
+      ``powf(float(x), float(y))`` rounded to 16 bits.
     """
     y = np.asarray(exponent, x.dtype)
-    wide = compute_dtype(x.dtype)
+    if x.dtype in (np.float32, np.float64):
+        return CpuTensor(_eigen_math.pow(x.value, y))
     with np.errstate(all="ignore"):
-        result = np.power(x.value.astype(wide), y.astype(wide))
-    return CpuTensor(flush_denormals(np.asarray(result, wide)).astype(x.dtype))
+        wide = _eigen_math.scalar_pow(x.value.astype(np.float32).reshape(-1), np.full(x.value.size, y, np.float32))
+    return CpuTensor(wide.reshape(x.shape).astype(x.dtype))

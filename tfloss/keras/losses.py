@@ -1,8 +1,7 @@
 """``tf.keras.losses`` (Keras 3.15.1 on the TF backend): the cross-entropy losses.
 
-Binary, categorical and sparse categorical cross-entropy are bit-exact with TF; the two focal
-losses are exact except for their ``(1 - p)**gamma``, TF's Pow, which is within an ulp or so
-(gamma 0 and 1 exact).
+All five losses are bit-exact with TF, the focal losses' ``(1 - p)**gamma`` included (TF's
+Pow, Eigen's packet algorithm: :func:`tfloss._tf_math_ops.pow_op`).
 
 Classes and functions with Keras' signatures, defaults and ``get_config``/``from_config``; the
 op sequences are in :mod:`tfloss._keras_losses`.  Also reachable as ``tfloss.losses``, as
@@ -161,8 +160,7 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
     With ``apply_class_balancing`` each term is also weighted by ``alpha`` (positives) or
     ``1 - alpha`` (negatives).  With ``from_logits=True`` the probabilities are Keras' sigmoid,
     which remembers its logits, so the ``bce`` term takes the stable path.  The power is TF's
-    Pow, reproduced to within an ulp or so, not bit for bit (see ``tfloss._tf_math_ops.pow_op``);
-    ``gamma`` of 0 or 1 is exact.
+    Pow, bit for bit (see ``tfloss._tf_math_ops.pow_op``).
     """
     return _keras_losses.binary_focal_crossentropy(y_true, y_pred, apply_class_balancing, alpha, gamma, from_logits,
                                                    label_smoothing, axis)
@@ -173,8 +171,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     """Focal categorical cross-entropy: ``sum(alpha * (1 - p)**gamma * -z * log(p), axis)``.
 
     ``p`` is renormalised along ``axis`` and clipped to ``[1e-7, 1 - 1e-7]`` even with
-    ``from_logits=True`` (Keras' softmax, then the clipped path).  The power is not bit-exact
-    (see :func:`binary_focal_crossentropy`).
+    ``from_logits=True`` (Keras' softmax, then the clipped path).
     """
     return _keras_losses.categorical_focal_crossentropy(y_true, y_pred, alpha, gamma, from_logits, label_smoothing, axis)
 
