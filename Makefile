@@ -35,7 +35,8 @@ golden: $(STAMP)
 	$(PY) -m parity.record
 
 # The frameworks compared with TF get their own environment, without TensorFlow (the checker
-# replays TF's recorded results); Keras runs on its numpy, jax and torch backends there.
+# replays TF's recorded results); Keras runs on its numpy, jax and torch backends there. torch
+# 2.13.0 is the CPU build, as for the bench; Keras is pinned like the parity environment's.
 FRAMEWORKS_VENV  := .venv-frameworks
 FRAMEWORKS_STAMP := $(FRAMEWORKS_VENV)/.installed
 FRAMEWORKS_PY    := $(FRAMEWORKS_VENV)/bin/python
@@ -43,7 +44,8 @@ FRAMEWORKS_PY    := $(FRAMEWORKS_VENV)/bin/python
 $(FRAMEWORKS_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(FRAMEWORKS_VENV)
 	$(FRAMEWORKS_PY) -m pip install --quiet --upgrade pip
-	$(FRAMEWORKS_PY) -m pip install --quiet -e . "torch==2.13.0" jax jaxlib optax keras onnx onnxruntime
+	$(FRAMEWORKS_PY) -m pip install --quiet -e . "torch==2.13.0" jax jaxlib optax "keras==3.15.1" \
+		onnx onnxruntime
 	touch $(FRAMEWORKS_STAMP)
 
 ## make frameworks: the checker on PyTorch, JAX/Optax, Keras 3 (numpy, jax, torch backends) and

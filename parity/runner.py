@@ -1,16 +1,19 @@
 """Run cases on TF and on tfloss and judge each pair of outcomes.
 
-For every (case, target) the runner
+The work is the packaged checker's (:class:`tfloss.conformance.check.Checker`, against live
+TF): it presents the inputs in the case's layout (each side its own copy, tfloss's checked
+afterwards for writes), calls both sides, judges the pair (same error class and message, or same
+dtype, shape, special-value pattern and values within the bound of
+:mod:`tfloss.conformance.compare`) and looks a difference up in
+:mod:`tfloss.conformance.declared`.  What is the parity suite's own:
 
-1. presents the inputs in the case's layout (each side gets its own copy, so
-   a function that writes into its inputs cannot spoil another comparison, and
-   tfloss's copy is checked afterwards for writes);
-2. calls real TF and tfloss and records both outcomes;
-3. judges them: same error class and message, or same dtype, shape, special
-   value pattern and values within the bound of :mod:`tfloss.conformance.compare`;
-4. if they differ, asks :mod:`tfloss.conformance.declared` whether the difference is a
-   declared one, and otherwise marks it a failure (or, against a TF release
-   other than the one tfloss targets, a release difference).
+* tfloss is handed TF's tensors in the ``tensor`` layout (as a user passes them), and a
+  target's own tfloss callable (the tests swap in wrong ones);
+* TF's crash screen (:mod:`parity.isolate`) runs first where TF might kill the interpreter;
+* ``reference_only`` compares TF with itself (tests the machinery before tfloss exists);
+* against a TF release other than the one tfloss targets, a difference is a *release*
+  difference, not a failure;
+* the result is a :class:`Record`, what the parity report tabulates.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tfloss.conformance import declared
+import tfloss
 from tfloss.conformance import tensorflow as tfref
-from tfloss.conformance.catalogue import Case, independence_problems, present
-from tfloss.conformance.compare import judge as judge_outcomes
+from tfloss.conformance.catalogue import Case, Run, present
+from tfloss.conformance.check import Checker, LiveReference
 from tfloss.conformance.functions import applicable as applicable_targets  # noqa: F401
-from tfloss.conformance.functions import call_inputs
-from tfloss.conformance.impls import run_tfloss
+from tfloss.conformance.functions import call_inputs  # noqa: F401
+from tfloss.conformance.impls import TensorFlow, Tfloss
 
 from . import isolate
 
@@ -84,17 +87,32 @@ class Record:
 
 def tf_present(value, layout):
     """TF's copy of an input (a ``tf.constant`` for the ``tensor`` layout)."""
-    return present(value, layout, to_tensor=_tf_tensor)
+    return present(value, layout, to_tensor=tfref.to_tensor)
 
 
-def _tf_tensor(value):
-    converted = tfref.to_tf_input(value)  # a tensor already for old TF's bfloat16
-    return converted if not isinstance(converted, np.ndarray) else tfref.tf().constant(value)
+class _TflossSide(Tfloss):
+    """tfloss as the parity suite calls it: TF's tensors in the ``tensor`` layout, and each
+    target's own tfloss callable."""
+
+    def to_tensor(self, value):
+        return tfref.to_tensor(value)
+
+    def call(self, function, upstream=None):
+        if function.mode == "grad_upstream":
+            return function.bind(tfloss, upstream)
+        return function.tfloss_callable()
 
 
-def judge(case, target, tf_out, tfloss_out):
-    """Judge a pair of outcomes; returns (ok, kind, comparisons, problems)."""
-    return judge_outcomes(target, case.inputs, tf_out, tfloss_out)
+_CHECKERS = {}
+
+
+def _checker(reference_only: bool) -> Checker:
+    """The packaged checker against live TF: tfloss under test, or TF itself (reference_only)."""
+    if reference_only not in _CHECKERS:
+        tf_side = TensorFlow()
+        impl = tf_side if reference_only else _TflossSide()
+        _CHECKERS[reference_only] = Checker(impl, LiveReference(tf_side), check_independence=not reference_only)
+    return _CHECKERS[reference_only]
 
 
 _SCREEN = None
@@ -130,47 +148,21 @@ def run_case(case: Case, target, reference_only: bool = False) -> Record:
     if _tf_crashes(case, target):
         crash = f"TF {tfref.tf_version()} crashes the interpreter on this input (found in a child process)"
         return Record(**base, status=SKIP if tfref.is_target_release() else RELEASE, kind="error", detail=crash)
-    args, kwargs = call_inputs(case, target)
-    tf_args = tuple(tf_present(a, case.layout) for a in args)
-    tf_kwargs = {k: tf_present(v, case.layout) for k, v in kwargs.items()}
-    # tfloss gets TF's tensors in the tensor layout too: tfloss accepts them as a user passes them.
-    our_args = tuple(tf_present(a, case.layout) for a in args)
-    our_kwargs = {k: tf_present(v, case.layout) for k, v in kwargs.items()}
-
-    tf_out = tfref.run_tf(target.tf_callable(), tf_args, tf_kwargs)
-    if reference_only:
-        tfloss_out = tfref.run_tf(target.tf_callable(), our_args, our_kwargs)
-    else:
-        tfloss_out = run_tfloss(target.tfloss_callable(), our_args, our_kwargs)
-
-    ok, kind, comparisons, problems = judge(case, target, tf_out, tfloss_out)
-
-    if not reference_only:
-        problems += independence_problems(list(args) + list(kwargs.values()), list(our_args) + list(our_kwargs.values()),
-                                          None if tfloss_out.raised else tfloss_out.values)
-        ok = ok and not problems
-
-    record = Record(**base, status=PASS if ok else FAIL, kind=kind)
-    if comparisons:
-        record.n_elements = sum(c.n_elements for c in comparisons)
-        record.n_bit_exact = sum(c.n_bit_exact for c in comparisons)
-        record.err_ulps = np.concatenate([c.err_ulps for c in comparisons])
-        record.max_value_ulps = max(c.max_value_ulps for c in comparisons)
-    record.bit_exact = ok and record.n_bit_exact == record.n_elements
-    if not ok:
-        record.detail = "; ".join(problems)
-        explanation = declared.explain(case, target, tf_out, tfloss_out, call_inputs(case, target))
-        gap = declared.platform_gap(case, target)
-        if explanation:
-            record.status = DECLARED
-            record.declared_id = explanation
-        elif gap:
-            record.status = SKIP
-            record.detail = f"{gap}; {record.detail}"
+    verdict = _checker(reference_only).assess(Run(case.id, case, target))
+    record = Record(**base, status=PASS if verdict.ok else FAIL, kind=verdict.kind,
+                    n_elements=verdict.elements, n_bit_exact=verdict.bit_exact_elements,
+                    err_ulps=verdict.err_ulps, max_value_ulps=verdict.max_value_ulps)
+    record.bit_exact = verdict.ok and record.n_bit_exact == record.n_elements
+    if not verdict.ok:
+        record.detail = "; ".join(verdict.problems)
+        if verdict.declared:
+            record.status, record.declared_id = DECLARED, verdict.declared
+        elif verdict.gap:
+            record.status, record.detail = SKIP, f"{verdict.gap}; {record.detail}"
         elif not tfref.is_target_release():
             record.status = RELEASE
-    elif kind == "error":
-        record.detail = tf_out.message or ""
+    elif verdict.kind == "error":
+        record.detail = verdict.expected.message or ""
     return record
 
 

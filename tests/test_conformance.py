@@ -322,3 +322,122 @@ def test_mistakes_are_one_line_and_exit_2(wrong_impl, args, message):
     assert status == 2, (out, err)
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert message in err
+
+
+# --- the framework adapters, without their frameworks --------------------------------------------
+
+
+class _FakeTensor:
+    """Just enough of a torch tensor for the torch adapter, in float64 NumPy."""
+
+    def __init__(self, array):
+        self.a = np.asarray(array)
+
+    ndim = property(lambda self: self.a.ndim)
+    dtype = property(lambda self: self.a.dtype)
+
+    def movedim(self, source, destination):
+        return _FakeTensor(np.moveaxis(self.a, source, destination))
+
+    def to(self, dtype):
+        return _FakeTensor(self.a.astype(dtype))
+
+    def long(self):
+        return _FakeTensor(self.a.astype(np.int64))
+
+    def numpy(self):
+        return self.a
+
+
+def _fake_torch():
+    """A stand-in ``torch`` whose two losses follow PyTorch's documented formulas (class axis 1,
+    probability or index targets, ``pos_weight`` on the positive term), computed in float64."""
+    import types
+
+    def log_softmax(x, axis):
+        shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+    def bce(x, z, pos_weight=None, reduction="mean"):
+        assert reduction == "none"
+        x, z = x.a.astype(np.float64), z.a.astype(np.float64)
+        softplus = np.log1p(np.exp(-np.abs(x)))
+        if pos_weight is None:
+            return _FakeTensor(np.maximum(x, 0) - x * z + softplus)
+        q = pos_weight.a.astype(np.float64)
+        return _FakeTensor((1 - z) * x + (1 + (q - 1) * z) * (softplus + np.maximum(-x, 0)))
+
+    def cross_entropy(x, target, reduction="mean"):
+        assert reduction == "none"
+        axis = 1 if x.ndim >= 2 else 0
+        logp = log_softmax(x.a.astype(np.float64), axis)
+        if target.dtype == np.int64:  # index targets
+            picked = np.take_along_axis(logp, np.expand_dims(target.a, axis), axis)
+            return _FakeTensor(-picked.squeeze(axis))
+        return _FakeTensor(-(target.a * logp).sum(axis=axis))
+
+    functional = types.SimpleNamespace(binary_cross_entropy_with_logits=bce, cross_entropy=cross_entropy)
+    return types.SimpleNamespace(__version__="fake", nn=types.SimpleNamespace(functional=functional),
+                                 from_numpy=_FakeTensor, bfloat16=np.dtype(ml_dtypes.bfloat16), float32=np.float32)
+
+
+def test_the_torch_adapter_maps_tf_calls_onto_torch(runs, monkeypatch):
+    # With PyTorch's formulas behind it, the adapter's mapping (argument order, TF's class axis to
+    # torch's axis 1, probability and index labels, pos_weight) gives TF's float64 losses.
+    monkeypatch.setitem(sys.modules, "torch", _fake_torch())
+    ops = ["nn.sigmoid_cross_entropy_with_logits", "nn.weighted_cross_entropy_with_logits",
+           "nn.softmax_cross_entropy_with_logits", "nn.sparse_softmax_cross_entropy_with_logits"]
+    reference = check.GoldenReference(golden.load(verify=False))
+    checker = check.Checker(impls.load("torch"), reference, check.op_run_index(runs))
+    selected = check.select(runs, ops=ops, dtypes=["float64"], cases=["*:float64:ordinary:*"])
+    results = [checker.check(r) for r in selected]
+    assert {r.function for r in results} == set(ops)
+    # every axis the catalogue uses, softmax's non-last ones included
+    assert len({r.case.inputs.get("axis", -1) for r in selected if "softmax_cross" in r.function.name}) > 1
+    passed = [r for r in results if r.outcome in (check.BIT_EXACT, check.WITHIN)]
+    assert len(passed) > 0.5 * len(results)
+    # what fails is PyTorch's own behaviour (a -0 loss where TF's is +0; no error where TF's
+    # axis handling raises; IndexError on an empty class axis), never a value, shape or dtype
+    # that a wrong mapping would give
+    mapping = [(r.id, r.detail) for r in results if r.outcome == check.FAIL and "special-value pattern" not in r.detail]
+    assert not mapping, mapping[:3]
+    # TF's compat.v1 names and the gradient API are not torch's: not supported, with the reason
+    compat = check.select(runs, ops=["compat.v1.nn.sigmoid_cross_entropy_with_logits"], cases=["*:float64:ordinary:0"])
+    assert checker.check(compat[0]).outcome == check.NOT_SUPPORTED
+    assert checker.check(compat[0]).detail == "torch has no compat.v1.nn.sigmoid_cross_entropy_with_logits"
+
+
+def test_adapters_leave_tf_signature_errors_unsupported(runs, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", _fake_torch())
+    checker = check.Checker(impls.load("torch"), check.GoldenReference(golden.load(verify=False)))
+    keyword = check.select(runs, cases=["nn.sigmoid_cross_entropy_with_logits:-:errors.keyword:0"])[0]
+    result = checker.check(keyword)
+    assert result.outcome == check.NOT_SUPPORTED and "TF's Python signature" in result.detail
+
+
+def test_expect_files_are_parsed_strictly(tmp_path):
+    path = tmp_path / "x.expect"
+    path.write_text("# comment\n\nnn.sigmoid*:float32:*  a reason  # trailing comment\n")
+    (entry,) = check.read_expectations(path)
+    assert (entry.pattern, entry.reason, entry.line) == ("nn.sigmoid*:float32:*", "a reason", 3)
+    for text, message in (("nn.sigmoid*:float32:*\n", "has no reason"),
+                          ("a:b:c:d:e  too many parts\n", "is not a run id glob")):
+        path.write_text(text)
+        with pytest.raises(impls.UsageError, match=message):
+            check.read_expectations(path)
+    with pytest.raises(impls.UsageError, match="cannot read it"):
+        check.read_expectations(tmp_path / "missing.expect")
+
+
+def test_expectations_keep_not_supported_and_flag_stale_entries():
+    def result(run_id, outcome):
+        return check.Result(run_id, "c", run_id.split(":")[0], "float32", "ordinary", outcome)
+
+    results = [result("a:float32:ordinary:0", check.FAIL), result("a:float32:ordinary:1", check.BIT_EXACT),
+               result("b:float32:ordinary:0", check.NOT_SUPPORTED), result("c:float32:ordinary:0", check.FAIL)]
+    entries = [check.Expectation("a:*", "known", 1), check.Expectation("b:*", "gap", 2),
+               check.Expectation("z:*", "stale", 3)]
+    unmatched = check.apply_expectations(results, entries)
+    assert [r.outcome for r in results] == [check.EXPECTED_FAIL, check.UNEXPECTED_PASS, check.NOT_SUPPORTED, check.FAIL]
+    assert results[0].reason == "known" and [e.pattern for e in unmatched] == ["z:*"]
+    assert check.summarise_outcomes(results)["failed"] == 1

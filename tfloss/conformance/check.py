@@ -156,12 +156,53 @@ class LiveReference:
 # --- running ---------------------------------------------------------------------------------------
 
 
-class Checker:
-    """Judges runs of ``impl`` against ``reference``."""
+@dataclass
+class Verdict:
+    """Both outcomes of one run and how they compare, before classification.
 
-    def __init__(self, impl, reference, op_run_ids=None):
+    ``ok`` holds when the comparison rules of :func:`~tfloss.conformance.compare.judge` and the
+    input-independence check pass; ``declared`` names the tfloss declared difference that
+    explains a failure and ``gap`` the platform gap (both only for tfloss, and only when not ok).
+    """
+
+    ok: bool
+    kind: str
+    expected: object
+    actual: object
+    comparisons: list
+    problems: list
+    declared: str = ""
+    gap: str = ""
+
+    @property
+    def elements(self) -> int:
+        return sum(c.n_elements for c in self.comparisons)
+
+    @property
+    def bit_exact_elements(self) -> int:
+        return sum(c.n_bit_exact for c in self.comparisons)
+
+    @property
+    def err_ulps(self) -> np.ndarray:
+        """ULP errors of every compared finite element (against the term magnitude)."""
+        return np.concatenate([c.err_ulps for c in self.comparisons]) if self.comparisons else np.zeros(0)
+
+    @property
+    def max_value_ulps(self) -> float:
+        return max((c.max_value_ulps for c in self.comparisons), default=0.0)
+
+
+class Checker:
+    """Judges runs of ``impl`` against ``reference``.
+
+    ``check_independence`` (default True) also fails an implementation that writes into its
+    inputs or returns a view of one; only TF compared with itself turns it off.
+    """
+
+    def __init__(self, impl, reference, op_run_ids=None, check_independence=True):
         self.impl = impl
         self.reference = reference
+        self.check_independence = check_independence
         # run id of each (case, op) forward run, for the upstream gradients of grad_upstream
         self.op_run_ids = op_run_ids or {}
         kernels = (reference.manifest or {}).get("softmax_kernels")
@@ -192,48 +233,57 @@ class Checker:
         actual = self.impl.run(function, our_args, our_kwargs, upstream)
         return expected, actual, (args, kwargs, our_args, our_kwargs)
 
+    def unsupported(self, run) -> str:
+        """Why the implementation cannot run ``run`` at all (before calling anything), or ``""``."""
+        reason = self.impl.supports(run.function, run.case)
+        if not reason and self.recorded_kernels:
+            reason = declared.kernel_gap(run.case, run.function, self.recorded_kernels)
+        return reason
+
+    def assess(self, run) -> Verdict:
+        """Run ``run`` on both sides and compare (NotSupported propagates)."""
+        case, function = run.case, run.function
+        expected, actual, (args, kwargs, our_args, our_kwargs) = self.outcomes(run)
+        ok, kind, comparisons, problems = judge(function, case.inputs, expected, actual)
+        if self.check_independence:
+            problems += independence_problems(list(args) + list(kwargs.values()),
+                                              list(our_args) + list(our_kwargs.values()),
+                                              None if actual.raised else actual.values)
+        verdict = Verdict(ok and not problems, kind, expected, actual, comparisons, problems)
+        if not verdict.ok and self.impl.declares_tfloss_differences:
+            verdict.declared = declared.explain(case, function, expected, actual, call_inputs(case, function))
+            verdict.gap = "" if verdict.declared else declared.platform_gap(case, function)
+        return verdict
+
     def check(self, run) -> Result:
         case, function = run.case, run.function
         result = Result(run.id, case.id, function.name, case.dtype, run.id.split(":")[-2], NOT_SUPPORTED)
-        reason = self.impl.supports(function, case)
-        if not reason and self.recorded_kernels:
-            reason = declared.kernel_gap(case, function, self.recorded_kernels)
+        reason = self.unsupported(run)
         if reason:
             result.detail = reason
             return result
         try:
-            expected, actual, (args, kwargs, our_args, our_kwargs) = self.outcomes(run)
+            verdict = self.assess(run)
         except NotSupported as exc:
             result.detail = str(exc) or "not supported"
             return result
-        ok, kind, comparisons, problems = judge(function, case.inputs, expected, actual)
-        problems += independence_problems(list(args) + list(kwargs.values()),
-                                          list(our_args) + list(our_kwargs.values()),
-                                          None if actual.raised else actual.values)
-        ok = ok and not problems
-        if comparisons:
-            result.elements = sum(c.n_elements for c in comparisons)
-            result.bit_exact_elements = sum(c.n_bit_exact for c in comparisons)
-            errs = [c.err_ulps for c in comparisons if c.err_ulps.size]
-            result.max_ulps = float(max(e.max() for e in errs)) if errs else 0.0
-        sampled = "; ".join(c.sampled for c in comparisons if c.sampled)
-        if ok:
+        result.elements, result.bit_exact_elements = verdict.elements, verdict.bit_exact_elements
+        errs = verdict.err_ulps
+        result.max_ulps = float(errs.max()) if errs.size else 0.0
+        if verdict.ok:
             exact = result.bit_exact_elements == result.elements
             result.outcome = BIT_EXACT if exact else WITHIN
+            sampled = "; ".join(c.sampled for c in verdict.comparisons if c.sampled)
             result.detail = sampled or ("" if exact or result.max_ulps else
                                         "every finite element exact; a NaN's sign or payload differs")
+        elif verdict.declared:
+            result.outcome, result.reason = EXPECTED_FAIL, f"declared difference {verdict.declared}"
+            result.detail = "; ".join(verdict.problems)
+        elif verdict.gap:
+            result.outcome, result.detail = NOT_SUPPORTED, f"{verdict.gap}; {'; '.join(verdict.problems)}"
         else:
-            result.outcome = ERROR_MISMATCH if (expected.raised or actual.raised) else FAIL
-            result.detail = "; ".join(problems)
-        if self.impl.declares_tfloss_differences:
-            difference = declared.explain(case, function, expected, actual, call_inputs(case, function))
-            if result.outcome in FAILING and difference:
-                result.outcome, result.reason = EXPECTED_FAIL, f"declared difference {difference}"
-                return result
-            gap = declared.platform_gap(case, function)
-            if result.outcome in FAILING and gap:
-                result.outcome, result.detail = NOT_SUPPORTED, f"{gap}; {result.detail}"
-                return result
+            result.outcome = ERROR_MISMATCH if (verdict.expected.raised or verdict.actual.raised) else FAIL
+            result.detail = "; ".join(verdict.problems)
         return result
 
 
@@ -302,6 +352,6 @@ def summarise_outcomes(results) -> dict:
     }
 
 
-__all__ = ["Checker", "GoldenReference", "LiveReference", "Result", "read_expectations", "apply_expectations",
+__all__ = ["Checker", "GoldenReference", "LiveReference", "Result", "Verdict", "read_expectations", "apply_expectations",
            "select", "parse_shard",
            "summarise_outcomes", "op_run_index", "OUTCOMES", "FAILING"]

@@ -144,8 +144,7 @@ class TensorFlow(Implementation):
         return self._tfref.run_tf(self.call(function, upstream), args, kwargs)
 
     def to_tensor(self, value):
-        converted = self._tfref.to_tf_input(value)
-        return converted if not isinstance(converted, np.ndarray) else self.namespace.constant(value)
+        return self._tfref.to_tensor(value)
 
     def to_numpy(self, value):
         return self._tfref.to_numpy(value)

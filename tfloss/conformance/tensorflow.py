@@ -72,6 +72,12 @@ def to_tf_input(value):
     return value
 
 
+def to_tensor(value):
+    """A ``tf.Tensor`` holding ``value`` (what the ``tensor`` layout hands TF)."""
+    converted = to_tf_input(value)  # a tensor already for old TF's bfloat16
+    return converted if not isinstance(converted, np.ndarray) else tf().constant(value)
+
+
 def to_numpy(result) -> np.ndarray:
     """Turn a TF result into a NumPy array (bfloat16 as ``ml_dtypes.bfloat16``)."""
     t = tf()
