@@ -131,6 +131,16 @@ def _stored(array: np.ndarray) -> np.ndarray:
     return view
 
 
+def _class_indices(labels: np.ndarray) -> np.ndarray:
+    """Sparse labels as the kernels take them: int64, C-contiguous, read-only (already checked
+    to lie in range), so that int32 and int64 labels share one compiled specialisation."""
+    labels = np.ascontiguousarray(labels, np.int64)
+    if labels.flags.writeable:
+        labels = labels.view()
+        labels.flags.writeable = False
+    return labels
+
+
 def _output(shape, dtype) -> tuple[np.ndarray, np.ndarray]:
     """A fresh result array and the view of it the kernels write."""
     result = np.empty(shape, dtype)
@@ -337,7 +347,7 @@ def labels_in_range(labels: np.ndarray, classes: int) -> bool:
     """Whether every integer label lies in ``[0, classes)``."""
     if not _use_engine() or labels.size < 2:
         return bool(labels.size == 0 or (labels.min() >= 0 and labels.max() < classes))
-    return _modules().labels_in_range(np.ascontiguousarray(labels).reshape(-1), classes)
+    return _modules().labels_in_range(_class_indices(labels).reshape(-1), classes)
 
 
 def log_softmax(logits: np.ndarray, upstream=None) -> np.ndarray:
@@ -365,6 +375,6 @@ def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_ba
     if not _use_engine():
         loss, backprop = _numpy_kernels.sparse_softmax_cross_entropy(labels, CpuTensor.from_input(logits))
         return _kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
-    loss, backprop = _row_op("sparse_softmax_cross_entropy", np.ascontiguousarray(labels), logits,
+    loss, backprop = _row_op("sparse_softmax_cross_entropy", _class_indices(labels), logits,
                              _keep(with_backprop, upstream), upstream)
     return _kept_backprop(loss, backprop, with_backprop)

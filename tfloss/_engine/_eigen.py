@@ -35,7 +35,7 @@ _NAN64_ALL_ONES = U64(0xFFFFFFFFFFFFFFFF)
 @jit
 def _pow2_32(k):
     """2**k as a float32 built from its bits ``(k + 127) << 23``, for an integer-valued float32
-    ``k`` in the normal range (the shift is a product by 2**23, exact)."""
+    ``k`` in the normal range, or +0 for k = -127 (the shift is a product by 2**23, exact)."""
     return bits_f32(np.int32((k + F32(127.0)) * F32(8388608.0)))
 
 
@@ -46,20 +46,28 @@ def _pow2_64(k):
 
 @jit
 def _ldexp32(y, m):
-    """``_eigen_math._ldexp`` for float32: clamp m to ±278, split 3b + (m - 3b) with
-    ``b = m >> 2``, four products."""
-    e = F32(0.0) if m != m else max(min(m, F32(278.0)), F32(-278.0))
-    b = np.floor(e * F32(0.25))
-    c = _pow2_32(b)
-    return y * c * c * c * _pow2_32(e - F32(3.0) * b)
+    """``_eigen_math._ldexp`` for float32 as exp uses it, up to the flush that follows exp.
+
+    Eigen clamps m to ±278 and multiplies by 2**b three times and by 2**(m - 3b), b = m >> 2.
+    Where exp keeps the result (-104 <= x <= 88.723, so -150 <= m <= 128) the clamp does
+    nothing and every product but the last is exact, so the result is ``y * 2**m`` rounded
+    once.  As y lies in [0.7, 1.42], it is a subnormal or zero for m <= -127, which the flush
+    makes +0: so one product by ``2**clamp(m, -127, 127)`` (2**-127 built from zero bits is +0),
+    doubled again for m = 128.  A NaN m (x is a NaN, whose exp is x) clamps to 127.
+    """
+    e = m if m < F32(127.0) else F32(127.0)
+    e = e if e > F32(-127.0) else F32(-127.0)
+    scaled = y * _pow2_32(e)
+    return scaled * F32(2.0) if m > F32(127.0) else scaled
 
 
 @jit
 def _ldexp64(y, m):
-    e = F64(0.0) if m != m else max(min(m, F64(2099.0)), F64(-2099.0))
-    b = np.floor(e * F64(0.25))
-    c = _pow2_64(b)
-    return y * c * c * c * _pow2_64(e - F64(3.0) * b)
+    """The float64 ``_ldexp32``: exp keeps -1076 <= m <= 1024, y lies in [0.7, 1.42]."""
+    e = m if m < F64(1023.0) else F64(1023.0)
+    e = e if e > F64(-1023.0) else F64(-1023.0)
+    scaled = y * _pow2_64(e)
+    return scaled * F64(2.0) if m > F64(1023.0) else scaled
 
 
 # --------------------------------------------------------------------------------------------

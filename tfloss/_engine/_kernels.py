@@ -63,7 +63,9 @@ def weighted_cross_entropy(z, x, q1, kind, packet, unrolled):
 # is needed (``read``, and for SUM_EXP ``exp(x - shift)``), so that no copy of the row is made.
 
 
-SUM, SUM_EXP, MAX = 0, 1, 2  # what row_reduce computes: sum(x), sum(exp(x - shift)), max(x)
+# What row_reduce computes: sum(x), sum(exp(x - shift)), max(x), and sum(x) without the NaN
+# steps of its AddV2s (SUM_NUMBERS: exact unless the sum is a NaN, which the caller checks).
+SUM, SUM_EXP, MAX, SUM_NUMBERS = 0, 1, 2, 3
 
 
 @jit(inline="always")  # into _leaf_max, so that the stride is a constant
@@ -112,11 +114,29 @@ def _leaf_max(values, lo, n, running):
     return packets if tail < packets else tail
 
 
+# The binary ops without x86's choice of NaN (``numbers``: the caller knows, or checks
+# afterwards, that no operand was a NaN, and then the choice changes no bit).
+
+
 @jit(inline="always")
-def _plus(a, b, kind, numbers):
-    """TF's AddV2; with ``numbers`` (neither operand is a NaN, and the sum is a zero or a
-    normal number) without the NaN and flush steps, which then change no bit."""
-    return rounded(a + b, kind) if numbers else add(a, b, kind)
+def _plus(a, b, kind, numbers, flush=True):
+    """TF's AddV2; with ``numbers`` without the NaN step, and without ``flush`` also without
+    the flush (for a sum that cannot be subnormal)."""
+    if not numbers:
+        return add(a, b, kind)
+    return op(a + b, kind) if flush else rounded(a + b, kind)
+
+
+@jit(inline="always")
+def _minus(a, b, kind, numbers):
+    """TF's Sub; with ``numbers`` without the NaN step."""
+    return op(a - b, kind) if numbers else sub(a, b, kind)
+
+
+@jit(inline="always")
+def _times(a, b, kind, numbers):
+    """TF's Mul; with ``numbers`` without the NaN step."""
+    return op(a * b, kind) if numbers else mul(a, b, kind)
 
 
 @jit(inline="always")
@@ -124,8 +144,7 @@ def _term(value, shift, kind, with_exp, numbers, packet):
     """One term of a row sum from its stored ``value``: the value, or with ``with_exp`` TF's Exp
     of TF's Sub ``value - shift`` (with ``numbers``, the Sub without its NaN step)."""
     if with_exp:
-        difference = op(read(value) - shift, kind) if numbers else sub(read(value), shift, kind)
-        return op(exp(difference, packet), kind)
+        return op(exp(_minus(read(value), shift, kind, numbers), packet), kind)
     return read(value)
 
 
@@ -147,9 +166,10 @@ def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
     ``running`` (compute-dtype scratch as long as the leaf), whose last ``4P`` values are the
     accumulators.  So the loop vectorises while keeping each lane's order.
 
-    ``numbers`` leaves out the NaN and flush steps of the Sub and of every AddV2 (see
-    :func:`_leaf_sum_exp` for when that is exact).
+    ``numbers`` leaves out the NaN steps of the Sub and of every AddV2, and with ``with_exp``
+    the AddV2s' flush too (see :func:`_leaf_sum_exp` for when that is exact).
     """
+    flush = not with_exp
     wide_vectors()
     values = values[lo:lo + n]  # views from 0 (see _loops): the index is never negative
     running = running[lo:lo + n]
@@ -158,9 +178,10 @@ def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
     vectorized = n // p * p
     unrolled = n // (4 * p) * (4 * p)
     for j in range(min(unrolled, 4 * p)):  # the first four packets onto the zero accumulators
-        running[j] = _plus(zero, _term(values[j], shift, kind, with_exp, numbers, True), kind, numbers)
+        running[j] = _plus(zero, _term(values[j], shift, kind, with_exp, numbers, True), kind, numbers, flush)
     for j in range(unrolled - 4 * p):
-        running[j + 4 * p] = _plus(running[j], _term(values[j + 4 * p], shift, kind, with_exp, numbers, True), kind, numbers)
+        running[j + 4 * p] = _plus(running[j], _term(values[j + 4 * p], shift, kind, with_exp, numbers, True), kind,
+                                   numbers, flush)
     for k in range(4):
         for lane in range(p):
             accumulators[k, lane] = running[unrolled - 4 * p + k * p + lane] if unrolled else zero
@@ -168,28 +189,37 @@ def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
         later_nan_wins = k > 1 or p == 4
         for lane in range(p):
             a, b = accumulators[0, lane], accumulators[k, lane]
-            accumulators[0, lane] = _plus(b, a, kind, numbers) if later_nan_wins else _plus(a, b, kind, numbers)
+            accumulators[0, lane] = _plus(b, a, kind, numbers, flush) if later_nan_wins else _plus(a, b, kind, numbers, flush)
     for j in range(unrolled, vectorized):  # the terms of the last few packets, in one vector loop
         running[j] = _term(values[j], shift, kind, with_exp, numbers, True)
     for start in range(unrolled, vectorized, p):
         for lane in range(p):
-            accumulators[0, lane] = _plus(accumulators[0, lane], running[start + lane], kind, numbers)
+            accumulators[0, lane] = _plus(accumulators[0, lane], running[start + lane], kind, numbers, flush)
     tail = zero
     for j in range(vectorized, n):
-        tail = _plus(tail, _term(values[j], shift, kind, with_exp, numbers, False), kind, numbers)
+        tail = _plus(tail, _term(values[j], shift, kind, with_exp, numbers, False), kind, numbers, flush)
     width = p
     while width > 1:
         width //= 2
         for lane in range(width):
             a, b = accumulators[0, lane], accumulators[0, lane + width]
-            accumulators[0, lane] = (a + b) if numbers else ftz(x86_nan(a, b, a + b))
-    return _plus(rounded(accumulators[0, 0], kind), tail, kind, numbers)
+            if numbers:
+                accumulators[0, lane] = ftz(a + b) if flush else a + b
+            else:
+                accumulators[0, lane] = ftz(x86_nan(a, b, a + b))
+    return _plus(rounded(accumulators[0, 0], kind), tail, kind, numbers, flush)
 
 
 @jit
 def _leaf_sum(values, lo, n, running, accumulators, kind):
     """:func:`_leaf` of the values."""
     return _leaf(values, lo, n, constant(running, 0.0), running, accumulators, kind, False, False)
+
+
+@jit
+def _leaf_sum_numbers(values, lo, n, running, accumulators, kind):
+    """:func:`_leaf` of the values, without the NaN steps (row_reduce's SUM_NUMBERS)."""
+    return _leaf(values, lo, n, constant(running, 0.0), running, accumulators, kind, False, True)
 
 
 @jit
@@ -221,6 +251,8 @@ def row_reduce(values, lo, n, first_index, shift, running, accumulators, kind, m
             return _leaf_max(values, lo, n, running)
         if mode == SUM_EXP:
             return _leaf_sum_exp(values, lo, n, shift, running, accumulators, kind)
+        if mode == SUM_NUMBERS:
+            return _leaf_sum_numbers(values, lo, n, running, accumulators, kind)
         return _leaf_sum(values, lo, n, running, accumulators, kind)
     return _tree_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode)
 
@@ -248,6 +280,8 @@ def _tree_reduce(values, lo, n, first_index, shift, running, accumulators, kind,
                 results[done] = _leaf_max(values, start, count, running)
             elif mode == SUM_EXP:
                 results[done] = _leaf_sum_exp(values, start, count, shift, running, accumulators, kind)
+            elif mode == SUM_NUMBERS:
+                results[done] = _leaf_sum_numbers(values, start, count, running, accumulators, kind)
             else:
                 results[done] = _leaf_sum(values, start, count, running, accumulators, kind)
             done += 1
@@ -313,6 +347,23 @@ def _row_max_and_sum(logits, r, work, accumulators, kind):
     return m, row_reduce(logits[r], 0, classes, r * classes, m, work, accumulators, kind, SUM_EXP)
 
 
+@jit(inline="always")  # with numbers a constant
+def _label_sum(label_row, label_columns, row, r, m, log_sum_exp, work, partial, accumulators, kind, numbers):
+    """Row ``r``'s loss ``sum_j z_j * (log_sum_exp - shifted_j)``; with ``numbers`` without the
+    NaN steps, which is exact unless the loss is a NaN (a NaN anywhere makes it one)."""
+    classes = row.size
+    if label_columns:
+        for j in range(classes):
+            shifted = _minus(read(row[j]), m, kind, numbers)
+            work[j] = _times(read(label_row[j]), _minus(log_sum_exp, shifted, kind, numbers), kind, numbers)
+    else:  # one label for the whole row
+        z = read(label_row[0])
+        for j in range(classes):
+            work[j] = _times(z, _minus(log_sum_exp, _minus(read(row[j]), m, kind, numbers), kind, numbers), kind, numbers)
+    mode = SUM_NUMBERS if numbers else SUM
+    return row_reduce(work, 0, classes, r * classes, constant(work, 0.0), partial, accumulators, kind, mode)
+
+
 @jit
 def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream, start, stop):
     """Rows [start, stop) of ``sum_j z_j * (log(sum_k exp(x_k - m)) - (x_j - m))``, ``m = max x``.
@@ -335,14 +386,10 @@ def softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream
         m, sum_exp = _row_max_and_sum(logits, r, work, accumulators, kind)
         log_sum_exp = op(log(sum_exp, r < batch - batch % p), kind)
         row, label_row = logits[r], labels[r * label_rows]
-        if label_columns:
-            for j in range(classes):
-                work[j] = mul(read(label_row[j]), sub(log_sum_exp, _shifted(row, j, m, kind), kind), kind)
-        else:  # one label for the whole row
-            z = read(label_row[0])
-            for j in range(classes):
-                work[j] = mul(z, sub(log_sum_exp, _shifted(row, j, m, kind), kind), kind)
-        out[r] = store(row_reduce(work, 0, classes, r * classes, constant(work, 0.0), partial, accumulators, kind, SUM), kind)
+        loss = _label_sum(label_row, label_columns, row, r, m, log_sum_exp, work, partial, accumulators, kind, True)
+        if loss != loss:  # a NaN appeared: again with x86's choice of NaN
+            loss = _label_sum(label_row, label_columns, row, r, m, log_sum_exp, work, partial, accumulators, kind, False)
+        out[r] = store(loss, kind)
         if with_backprop:
             _tensor_exp(logits, r, m, work, size, kind)
             g = widen(upstream[r]) if upstream.size else constant(work, 1.0)  # 1 * b is b, to the bit
