@@ -151,11 +151,28 @@ def _math(x, split, unrolled, out_exp, out_log, out_log1p):
         out_log1p[i] = _eigen.log1p(x[i], i < split, i < unrolled)
 
 
+def test_exp_matches_eigen_math_on_every_float32_near_its_range_ends():
+    # Every float32 in [-104, -86] (where Eigen's result turns subnormal and the flush zeroes it)
+    # and in [86, 89] (where it reaches 2**128): the engine's one-product ldexp against Eigen's
+    # four products, both flushed.
+    low = np.arange(np.float32(-86.0).view(np.uint32), np.float32(-104.0).view(np.uint32) + 1, dtype=np.uint32)
+    high = np.arange(np.float32(86.0).view(np.uint32), np.float32(89.0).view(np.uint32) + 1, dtype=np.uint32)
+    x = np.concatenate([low, high]).view(np.float32)
+    out = [np.empty_like(x) for _ in range(3)]
+    with np.errstate(all="ignore"):
+        _math(x, x.size, x.size, *out)
+        expected = _eigen_math.exp(x)
+    assert np.array_equal(bits(out[0]), bits(expected))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_exp_log_log1p_match_eigen_math_on_both_paths(dtype):
     rng = np.random.default_rng(1)
     specials = [0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1, -1, -2, 88.72, 88.73, -104, -103.9,
-                709.78, 709.79, -745.5, -745.52, 1e-30, -0.5, -1.5]
+                709.78, 709.79, -745.5, -745.52, 1e-30, -0.5, -1.5,
+                # where exp's result leaves the normal range (2**-126, 2**-1022) or reaches 2**128
+                -87.33, -87.336, -87.34, -87.5, -88.0, -88.03, -88.7, 88.7228, 88.723, 88.7229,
+                -708.39, -708.4, -708.5, -709.09, -744.44, 709.7827, 709.783]
     with np.errstate(all="ignore"):
         x = np.concatenate([rng.standard_normal(20000) * s for s in (1, 30, 300)]
                            + [np.exp(rng.uniform(-700, 700, 20000)), specials]).astype(dtype)
