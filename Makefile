@@ -26,8 +26,11 @@ test: $(STAMP)
 	$(PY) -m pytest tests parity -q -p no:cacheprovider
 
 ## make parity: the conformance report against real TensorFlow, in reports/.
+## make parity MODE=function (TF inside tf.function) or MODE=deterministic (TF with op
+## determinism, tfloss under the "cpu-deterministic" target) writes reports/parity-MODE.{md,json}.
+MODE ?= eager
 parity: $(STAMP)
-	$(PY) -m parity --examples $(EXAMPLES)
+	$(PY) -m parity --examples $(EXAMPLES) --mode $(MODE)
 
 ## make golden: record TF's outcome of every catalogue run into tfloss/conformance/golden/
 ## (what `python -m tfloss.conformance` replays without TensorFlow).

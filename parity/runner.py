@@ -27,9 +27,14 @@ from tfloss.conformance.functions import applicable as applicable_targets  # noq
 from tfloss.conformance.functions import call_inputs
 from tfloss.conformance.impls import run_tfloss
 
-from . import isolate
+from . import isolate, modes
 
 PASS, FAIL, DECLARED, RELEASE, SKIP = "pass", "fail", "declared", "release", "skip"
+# TF in the run's mode differs from eager TF, and tfloss matches eager TF (see parity.modes).
+MODE_DIFFERENCE = "mode"
+
+#: The mode TF runs in; ``python -m parity --mode`` sets it (see :mod:`parity.modes`).
+MODE = modes.MODES["eager"]
 
 
 @dataclass
@@ -41,7 +46,8 @@ class Record:
     status : str
         ``pass``, ``fail``, ``declared`` (a declared difference, exactly as
         declared), ``release`` (differs, but TF is not tfloss's target release)
-        or ``skip`` (tfloss lacks the function).
+        ``skip`` (tfloss lacks the function) or ``mode`` (TF in the run's mode differs
+        from eager TF, which tfloss matches; see :mod:`parity.modes`).
     kind : str
         ``value`` when TF returned, ``error`` when TF raised.
     err_ulps : numpy.ndarray
@@ -137,13 +143,19 @@ def run_case(case: Case, target, reference_only: bool = False) -> Record:
     our_args = tuple(tf_present(a, case.layout) for a in args)
     our_kwargs = {k: tf_present(v, case.layout) for k, v in kwargs.items()}
 
-    tf_out = tfref.run_tf(target.tf_callable(), tf_args, tf_kwargs)
+    tf_out = tfref.run_tf(modes.tf_callable(target, MODE), tf_args, tf_kwargs)
     if reference_only:
         tfloss_out = tfref.run_tf(target.tf_callable(), our_args, our_kwargs)
     else:
         tfloss_out = run_tfloss(target.tfloss_callable(), our_args, our_kwargs)
 
-    ok, kind, comparisons, problems = judge(case, target, tf_out, tfloss_out)
+    if tfloss_out.error_name == "NotImplementedError" and "not reproduced by tfloss yet" in (tfloss_out.message or ""):
+        return Record(**base, status=SKIP, kind="error" if tf_out.raised else "value",
+                      detail=f"tfloss does not reproduce this under target {MODE.target!r}: {tfloss_out.message}")
+    ok, kind, comparisons, problems = judge(case, target, *modes.normalise(tf_out, tfloss_out, MODE))
+    if not ok and MODE.eager_fallback and not reference_only and _eager_tf_agrees(case, target, args, kwargs, tfloss_out):
+        return Record(**base, status=MODE_DIFFERENCE, kind=kind,
+                      detail=f"TF ({MODE.name}) differs from eager TF, which tfloss matches: " + "; ".join(problems))
 
     if not reference_only:
         problems += independence_problems(list(args) + list(kwargs.values()), list(our_args) + list(our_kwargs.values()),
@@ -172,6 +184,14 @@ def run_case(case: Case, target, reference_only: bool = False) -> Record:
     elif kind == "error":
         record.detail = tf_out.message or ""
     return record
+
+
+def _eager_tf_agrees(case, target, args, kwargs, tfloss_out) -> bool:
+    """Whether eager TF's outcome on fresh copies of the inputs passes against tfloss's."""
+    eager_args = tuple(tf_present(a, case.layout) for a in args)
+    eager_kwargs = {k: tf_present(v, case.layout) for k, v in kwargs.items()}
+    eager_out = tfref.run_tf(target.tf_callable(), eager_args, eager_kwargs)
+    return judge(case, target, eager_out, tfloss_out)[0]
 
 
 def run_cases(cases, targets, reference_only=False, progress=None):

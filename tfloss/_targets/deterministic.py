@@ -57,8 +57,15 @@ def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
     return (-total).value
 
 
-def _check_gather_indices(labels: np.ndarray, classes: int) -> None:
-    """GatherV2 on CPU names the first index outside ``[0, classes)``, by its flat position."""
+def _check_gather_indices(labels: np.ndarray, logits_shape: tuple) -> None:
+    """GatherV2's checks with ``batch_dims=1``: the indices' dtype, the batch size (the
+    flattening's ``[1, 0]`` for all-empty logits against zero labels fails here), then the
+    first index outside ``[0, classes)``, named by its flat position."""
+    check_op_dtype("GatherV2", labels.dtype, attr="Tindices")
+    batch, classes = logits_shape
+    if batch != labels.shape[0]:
+        raise op_error(errors.InvalidArgumentError, "GatherV2",
+                       f"params.shape[0]: {batch} should be equal to indices.shape[0]: {labels.shape[0]}")
     bad = np.flatnonzero((labels < 0) | (labels >= classes))
     if bad.size:
         first = int(bad[0])
@@ -79,7 +86,7 @@ def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray) -> np.n
     """
     note_deterministic_path()
     log_probs = _log_softmax(logits)
-    _check_gather_indices(labels, logits.shape[1])
+    _check_gather_indices(labels, logits.shape)
     rows = np.arange(logits.shape[0])
     return (-CpuTensor(log_probs.value[rows, labels])).value
 
@@ -107,6 +114,10 @@ def sparse_softmax_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, up
     ``g * exp(log_softmax)`` off the label and ``-g - (-g) * exp(log_softmax)`` at it, where
     the fused kernel computes ``g * (exp(shifted) / sum)`` and ``g * (p - 1)``.
     """
+    if labels.dtype == np.int16:
+        # Quirk: GatherV2's gradient builds batch offsets with tf.range in the indices' dtype,
+        # and tf.range asserts its dtype is one it knows (int16 is not): a bare AssertionError.
+        raise AssertionError()
     log_probs = _log_softmax(logits)
     rows = np.arange(logits.shape[0])
     scattered = np.zeros(logits.shape, logits.dtype)
