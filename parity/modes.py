@@ -62,17 +62,18 @@ def in_mode(fn, mode: Mode):
 
     The inputs are the function's arguments, as a user passes them: arrays and tensors become
     the graph's inputs (not constants, which Grappler would fold ahead of time), Python values
-    are traced as constants.  Gradient functions wrap the op only: the tapes run eagerly around
-    the traced call and differentiate its graph.
+    are traced as constants, so inputs of one shape, dtype and set of Python values share a
+    graph, as a user's calls do.  Gradient functions wrap the op only: the tapes run eagerly
+    around the traced call and differentiate its graph.
     """
     if mode.name != "function":
         return fn
-    tf = tfref.tf()
+    if fn not in _TRACED:  # one tf.function per op: a case reuses the graph of an earlier same-signature case
+        _TRACED[fn] = tfref.tf().function(fn, autograph=False)
+    return _TRACED[fn]
 
-    def call(*args, **kwargs):
-        return tf.function(fn, autograph=False)(*args, **kwargs)
 
-    return call
+_TRACED: dict = {}
 
 
 # "...\n\t [[{{node scope/Name}}]] [Op:__inference_<lambda>_12]" (graph) and
