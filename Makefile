@@ -28,9 +28,11 @@ test: $(STAMP)
 ## make parity: the conformance report against real TensorFlow, in reports/.
 ## make parity MODE=function (TF inside tf.function) or MODE=deterministic (TF with op
 ## determinism, tfloss under the "cpu-deterministic" target) writes reports/parity-MODE.{md,json}.
-MODE ?= eager
+## SAMPLE=N runs every N-th catalogue case (the function mode traces one graph per case: slow).
+MODE   ?= eager
+SAMPLE ?= 1
 parity: $(STAMP)
-	$(PY) -m parity --examples $(EXAMPLES) --mode $(MODE)
+	$(PY) -m parity --examples $(EXAMPLES) --mode $(MODE) --sample $(SAMPLE)
 
 ## make golden: record TF's outcome of every catalogue run into tfloss/conformance/golden/
 ## (what `python -m tfloss.conformance` replays without TensorFlow).

@@ -4,6 +4,7 @@ Usage::
 
     python -m parity [--examples N] [--seed S] [--no-large] [--out reports]
                      [--only SUBSTRING] [--reference-only] [--mode eager|function|deterministic]
+                     [--sample N]
 
 ``--mode`` runs TF in a ``tf.function`` or with op determinism, against tfloss under the
 matching target (see :mod:`parity.modes`); the report is then ``reports/parity-MODE.md``.
@@ -70,6 +71,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="", help="run only targets whose name contains this")
     parser.add_argument("--reference-only", action="store_true",
                         help="compare TF with itself (checks the machinery; no tfloss needed)")
+    parser.add_argument("--sample", type=int, default=1,
+                        help="run every N-th catalogue case only (the function mode traces a graph per case)")
     parser.add_argument("--mode", choices=sorted(modes.MODES), default="eager",
                         help="how TF runs (tfloss runs under the matching target); see parity/modes.py")
     opts = parser.parse_args(argv)
@@ -98,6 +101,10 @@ def main(argv=None) -> int:
             print(f"signature {s.status}: {s.name}: tfloss {s.tfloss_signature} vs TF {s.tf_signature} {s.detail}")
 
     cases = catalogue.all_cases(large=not opts.no_large)
+    if opts.sample > 1:
+        print(f"parity: every {opts.sample}th of the catalogue's {len(cases)} cases")
+        cases = cases[::opts.sample]
+    env["catalogue_sample"] = opts.sample
     print(f"parity: catalogue of {len(cases)} cases")
     progress = Progress("catalogue")
     records = list(run_cases(cases, chosen, reference_only=opts.reference_only, progress=progress))

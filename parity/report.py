@@ -200,7 +200,8 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=(), sk
         "# tfloss parity report" + ("" if mode["name"] == "eager" else f" (mode: {mode['name']})"),
         "",
         f"Mode **{mode['name']}**: TF runs as {mode['description']}; tfloss runs under target "
-        f"`{mode['target']}`.",
+        f"`{mode['target']}`."
+        + (f" Catalogue sampled: every {env['catalogue_sample']}th case." if env.get("catalogue_sample", 1) > 1 else ""),
         "",
         f"TensorFlow {env['tensorflow']} (tfloss targets {env['tensorflow_target']}), "
         f"Keras {env.get('keras', 'unknown')}, NumPy {env['numpy']}, "
