@@ -74,6 +74,10 @@ def _cases():
             gradients.append((f"grad_{family}_{name}", op, {"labels": labels, "logits": logits((200, 10), dtype)}, None))
             upstream = rng.standard_normal(200).astype(dtype)
             gradients.append((f"grad_{family}_{name}_upstream", op, {"labels": labels, "logits": logits((200, 10), dtype)}, upstream))
+    for shape in ((1, 10), (200, 1)):
+        labels = soft_labels(shape, np.float32)
+        gradients.append((f"grad_dense_float32_labels_{shape[0]}x{shape[1]}", dense,
+                          {"labels": labels, "logits": logits((200, 10), np.float32)}, None))
     return cases, gradients
 
 
@@ -114,12 +118,15 @@ def _record():
             entry["grad_loss"] = store(f"{name}/grad_loss", upstream)
         logits = tf.constant(kwargs["logits"])
         labels = tf.constant(kwargs["labels"])
+        watched = [logits, labels] if op == "softmax_cross_entropy_with_logits" else [logits]
         with tf.GradientTape() as tape:
-            tape.watch(logits)
+            tape.watch(watched)
             loss = getattr(tf.nn, op)(labels=labels, logits=logits)
-        grad = tape.gradient(loss, logits, output_gradients=None if upstream is None else tf.constant(upstream))
+        grads = tape.gradient(loss, watched, output_gradients=None if upstream is None else tf.constant(upstream))
         entry["loss"] = store(f"{name}/loss", loss.numpy())
-        entry["grad_logits"] = store(f"{name}/grad_logits", grad.numpy())
+        entry["grad_logits"] = store(f"{name}/grad_logits", grads[0].numpy())
+        if len(grads) > 1:
+            entry["grad_labels"] = store(f"{name}/grad_labels", grads[1].numpy())
         index.append(entry)
     stem = DATA / f"cpu_deterministic_tf{tf.__version__}"
     # bfloat16 is stored as its bits (npz cannot hold ml_dtypes); the index says which keys.

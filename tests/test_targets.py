@@ -179,6 +179,8 @@ def test_deterministic_gradient_matches_recorded_tf(name):
         loss, grads = tfloss.value_and_gradient(op, grad_loss=upstream, **_kwargs(case))
     assert _bits(loss) == _bits(_array(case["loss"]))
     assert _bits(grads["logits"]) == _bits(_array(case["grad_logits"]))
+    if "grad_labels" in case:
+        assert _bits(grads["labels"]) == _bits(_array(case["grad_labels"]))
 
 
 def test_deterministic_sparse_rows_differ_from_the_fused_kernel():

@@ -144,7 +144,9 @@ def softmax_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream:
     else:
         grad_labels, grad_log_probs = grad * log_probs, z * grad
         grad_log_probs = CpuTensor(np.broadcast_to(grad_log_probs.value, (batch, classes)))
-        if labels.shape != (batch, classes) and grad_labels.value.size:  # labels broadcast: Sum over their rows
-            grad_labels = _tf_math_ops.sum_op(grad_labels, axis=(0,))
+        # Labels broadcast ([1, C], [B, 1]): Sum over the axes they were broadcast along.
+        broadcast_axes = tuple(i for i in (0, 1) if labels.shape[i] == 1 and (batch, classes)[i] != 1)
+        if broadcast_axes and grad_labels.value.size:
+            grad_labels = _tf_math_ops.sum_op(grad_labels, axis=broadcast_axes)
     grad_labels = np.asarray(grad_labels.value).reshape(labels.shape)
     return grad_labels, _log_softmax_grad(log_probs, grad_log_probs).value
