@@ -26,8 +26,13 @@ test: $(STAMP)
 	$(PY) -m pytest tests parity -q -p no:cacheprovider
 
 ## make parity: the conformance report against real TensorFlow, in reports/.
+## make parity MODE=function (TF inside tf.function) or MODE=deterministic (TF with op
+## determinism, tfloss under the "cpu-deterministic" target) writes reports/parity-MODE.{md,json}.
+## SAMPLE=N runs every N-th catalogue case (the function mode traces one graph per case: slow).
+MODE   ?= eager
+SAMPLE ?= 1
 parity: $(STAMP)
-	$(PY) -m parity --examples $(EXAMPLES)
+	$(PY) -m parity --examples $(EXAMPLES) --mode $(MODE) --sample $(SAMPLE)
 
 ## make golden: record TF's outcome of every catalogue run into tfloss/conformance/golden/
 ## (what `python -m tfloss.conformance` replays without TensorFlow).

@@ -3,7 +3,11 @@
 Usage::
 
     python -m parity [--examples N] [--seed S] [--no-large] [--out reports]
-                     [--only SUBSTRING] [--reference-only]
+                     [--only SUBSTRING] [--reference-only] [--mode eager|function|deterministic]
+                     [--sample N]
+
+``--mode`` runs TF in a ``tf.function`` or with op determinism, against tfloss under the
+matching target (see :mod:`parity.modes`); the report is then ``reports/parity-MODE.md``.
 
 Exit status 0 when no case and no signature failed without explanation
 (against a TF release other than the target, differences are reported as
@@ -20,7 +24,7 @@ from collections import Counter
 from tfloss.conformance import catalogue
 from tfloss.conformance import tensorflow as tfref
 
-from . import report, signatures, targets
+from . import modes, report, runner, signatures, targets
 from .runner import run_cases
 
 
@@ -67,10 +71,19 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="", help="run only targets whose name contains this")
     parser.add_argument("--reference-only", action="store_true",
                         help="compare TF with itself (checks the machinery; no tfloss needed)")
+    parser.add_argument("--sample", type=int, default=1,
+                        help="run every N-th catalogue case only (the function mode traces a graph per case)")
+    parser.add_argument("--mode", choices=sorted(modes.MODES), default="eager",
+                        help="how TF runs (tfloss runs under the matching target); see parity/modes.py")
     opts = parser.parse_args(argv)
 
+    mode = modes.MODES[opts.mode]
+    modes.activate(mode)
+    runner.MODE = mode
     started = time.monotonic()
     env = report.environment()
+    env["mode"] = {"name": mode.name, "description": mode.description, "target": mode.target}
+    print(f"parity: mode {mode.name} ({mode.description}); tfloss target {mode.target!r}")
     print(f"parity: TensorFlow {env['tensorflow']} (target {env['tensorflow_target']}), NumPy {env['numpy']}, "
           f"tfloss {env['tfloss']}, {env['platform']}")
     if not tfref.is_target_release():
@@ -88,6 +101,10 @@ def main(argv=None) -> int:
             print(f"signature {s.status}: {s.name}: tfloss {s.tfloss_signature} vs TF {s.tf_signature} {s.detail}")
 
     cases = catalogue.all_cases(large=not opts.no_large)
+    if opts.sample > 1:
+        print(f"parity: every {opts.sample}th of the catalogue's {len(cases)} cases")
+        cases = cases[::opts.sample]
+    env["catalogue_sample"] = opts.sample
     print(f"parity: catalogue of {len(cases)} cases")
     progress = Progress("catalogue")
     records = list(run_cases(cases, chosen, reference_only=opts.reference_only, progress=progress))
@@ -116,6 +133,8 @@ def main(argv=None) -> int:
     elapsed = time.monotonic() - started
     env["seconds"] = round(elapsed, 1)
     stem = opts.name or ("parity" if tfref.is_target_release() else f"parity-tf{env['tensorflow']}")
+    if mode.name != "eager" and not opts.name:
+        stem += f"-{mode.name}"
     rows, total = report.write(
         opts.out, env, records, sig_checks, stem=stem,
         extra={"counterexamples": counterexamples, "hypothesis_examples": opts.examples,
@@ -134,7 +153,7 @@ def main(argv=None) -> int:
 
         print("shrunk counterexample:\n" + prop.format_counterexample(c))
     print(f"{total['passed']} passed, {total['failed']} failed, {total['declared']} declared, "
-          f"{total['release']} release differences, {total['skipped']} skipped; "
+          f"{total['release']} release differences, {total['skipped']} skipped, {total['mode']} mode differences; "
           f"signatures {sum(s.status in ('pass', 'declared') for s in sig_checks)}/{len(sig_checks)}; "
           f"{elapsed:.0f}s; report in {opts.out}/{stem}.md and {opts.out}/{stem}.json")
     return 1 if total["failed"] or total["signatures_failed"] else 0

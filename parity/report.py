@@ -89,6 +89,7 @@ def summarise(records) -> list:
             "declared": sum(r.status == "declared" for r in recs),
             "release": sum(r.status == "release" for r in recs),
             "skipped": sum(r.status == "skip" for r in recs),
+            "mode": sum(r.status == "mode" for r in recs),
             "tf_errors": sum(r.kind == "error" for r in recs),
             "elements": elements,
             "bit_exact_count": sum(r.n_bit_exact for r in values),
@@ -112,6 +113,7 @@ def totals(records, signature_checks=()) -> dict:
         "declared": statuses["declared"],
         "release": statuses["release"],
         "skipped": statuses["skip"],
+        "mode": statuses["mode"],
         "signatures_failed": sum(s.status == "fail" for s in signature_checks),
     }
 
@@ -193,8 +195,13 @@ def table(rows) -> str:
 
 def markdown(env, rows, total, failures, signature_checks, extra_sections=(), skipped=()) -> str:
     """The Markdown report."""
+    mode = env.get("mode", {"name": "eager", "description": "eager TF (the default)", "target": "cpu"})
     lines = [
-        "# tfloss parity report",
+        "# tfloss parity report" + ("" if mode["name"] == "eager" else f" (mode: {mode['name']})"),
+        "",
+        f"Mode **{mode['name']}**: TF runs as {mode['description']}; tfloss runs under target "
+        f"`{mode['target']}`."
+        + (f" Catalogue sampled: every {env['catalogue_sample']}th case." if env.get("catalogue_sample", 1) > 1 else ""),
         "",
         f"TensorFlow {env['tensorflow']} (tfloss targets {env['tensorflow_target']}), "
         f"Keras {env.get('keras', 'unknown')}, NumPy {env['numpy']}, "
@@ -205,7 +212,10 @@ def markdown(env, rows, total, failures, signature_checks, extra_sections=(), sk
         "",
         f"**{total['cases']} cases: {total['passed']} passed, {total['failed']} failed, "
         f"{total['declared']} declared differences, {total['release']} TF-release differences, "
-        f"{total['skipped']} skipped.** Signatures: "
+        f"{total['skipped']} skipped"
+        + (f", {total.get('mode', 0)} mode differences (TF in this mode differs from eager TF, which tfloss "
+           "matches)" if mode["name"] != "eager" else "")
+        + ".** Signatures: "
         f"{sum(s.status in ('pass', 'declared') for s in signature_checks)}/{len(signature_checks)} match "
         f"({total['signatures_failed']} failed).",
         "",
@@ -274,6 +284,13 @@ def write(out_dir, env, records, signature_checks, extra=None, extra_sections=()
     total = totals(records, signature_checks)
     not_passing = [r for r in records if r.status in ("fail", "release")]
     skipped = [r for r in records if r.status == "skip"]
+    mode_differences = [r for r in records if r.status == "mode"]
+    if mode_differences:
+        body = "\n".join(
+            f"- **{count}x** ({', '.join(f'`{f}`' for f in functions[:4])}{' ...' if len(functions) > 4 else ''}) "
+            f"e.g. `{example.case_id}`: {example.detail[:400]}"
+            for count, functions, example in clusters(mode_differences))
+        extra_sections = [("Mode differences, grouped (TF in this mode vs eager TF)", body), *extra_sections]
     data = {
         "environment": env,
         "totals": total,
@@ -286,6 +303,7 @@ def write(out_dir, env, records, signature_checks, extra=None, extra_sections=()
         "declared_cases": [r.to_json() for r in records if r.status == "declared"],
         "failures": [r.to_json() for r in not_passing],
         "skipped_cases": [r.to_json() for r in skipped],
+        "mode_differences": [r.to_json() for r in mode_differences],
         **(extra or {}),
     }
     json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"

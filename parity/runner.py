@@ -26,13 +26,19 @@ import tfloss
 from tfloss.conformance import tensorflow as tfref
 from tfloss.conformance.catalogue import Case, Run, present
 from tfloss.conformance.check import Checker, LiveReference
+from tfloss.conformance.compare import judge
 from tfloss.conformance.functions import applicable as applicable_targets  # noqa: F401
 from tfloss.conformance.functions import call_inputs  # noqa: F401
 from tfloss.conformance.impls import TensorFlow, Tfloss
 
-from . import isolate
+from . import isolate, modes
 
 PASS, FAIL, DECLARED, RELEASE, SKIP = "pass", "fail", "declared", "release", "skip"
+# TF in the run's mode differs from eager TF, and tfloss matches eager TF (see parity.modes).
+MODE_DIFFERENCE = "mode"
+
+#: The mode TF runs in; ``python -m parity --mode`` sets it (see :mod:`parity.modes`).
+MODE = modes.MODES["eager"]
 
 
 @dataclass
@@ -44,7 +50,8 @@ class Record:
     status : str
         ``pass``, ``fail``, ``declared`` (a declared difference, exactly as
         declared), ``release`` (differs, but TF is not tfloss's target release)
-        or ``skip`` (tfloss lacks the function).
+        ``skip`` (tfloss lacks the function) or ``mode`` (TF in the run's mode differs
+        from eager TF, which tfloss matches; see :mod:`parity.modes`).
     kind : str
         ``value`` when TF returned, ``error`` when TF raised.
     err_ulps : numpy.ndarray
@@ -103,16 +110,29 @@ class _TflossSide(Tfloss):
         return function.tfloss_callable()
 
 
+class _TensorFlowInMode(TensorFlow):
+    """Live TF as the parity suite runs it: in the suite's mode (:func:`parity.modes.in_mode`)."""
+
+    def __init__(self, mode):
+        super().__init__()
+        self.mode = mode
+
+    def call(self, function, upstream=None):
+        return self._tfref.bind(function, upstream, wrap=lambda fn: modes.in_mode(fn, self.mode))
+
+
 _CHECKERS = {}
 
 
 def _checker(reference_only: bool) -> Checker:
-    """The packaged checker against live TF: tfloss under test, or TF itself (reference_only)."""
-    if reference_only not in _CHECKERS:
-        tf_side = TensorFlow()
-        impl = tf_side if reference_only else _TflossSide()
-        _CHECKERS[reference_only] = Checker(impl, LiveReference(tf_side), check_independence=not reference_only)
-    return _CHECKERS[reference_only]
+    """The packaged checker against live TF in the suite's mode: tfloss under test, or eager TF
+    itself (reference_only)."""
+    key = (reference_only, MODE.name)
+    if key not in _CHECKERS:
+        impl = TensorFlow() if reference_only else _TflossSide()
+        _CHECKERS[key] = Checker(impl, LiveReference(_TensorFlowInMode(MODE)), check_independence=not reference_only,
+                                 normalise=lambda expected, actual: modes.normalise(expected, actual, MODE))
+    return _CHECKERS[key]
 
 
 _SCREEN = None
@@ -148,7 +168,15 @@ def run_case(case: Case, target, reference_only: bool = False) -> Record:
     if _tf_crashes(case, target):
         crash = f"TF {tfref.tf_version()} crashes the interpreter on this input (found in a child process)"
         return Record(**base, status=SKIP if tfref.is_target_release() else RELEASE, kind="error", detail=crash)
+    args, kwargs = call_inputs(case, target)
     verdict = _checker(reference_only).assess(Run(case.id, case, target))
+    actual = verdict.actual
+    if actual.error_name == "NotImplementedError" and "not reproduced by tfloss yet" in (actual.message or ""):
+        return Record(**base, status=SKIP, kind="error" if verdict.expected.raised else "value",
+                      detail=f"tfloss does not reproduce this under target {MODE.target!r}: {actual.message}")
+    if not verdict.ok and MODE.eager_fallback and not reference_only and _eager_tf_agrees(case, target, args, kwargs, actual):
+        return Record(**base, status=MODE_DIFFERENCE, kind=verdict.kind,
+                      detail=f"TF ({MODE.name}) differs from eager TF, which tfloss matches: " + "; ".join(verdict.problems))
     record = Record(**base, status=PASS if verdict.ok else FAIL, kind=verdict.kind,
                     n_elements=verdict.elements, n_bit_exact=verdict.bit_exact_elements,
                     err_ulps=verdict.err_ulps, max_value_ulps=verdict.max_value_ulps)
@@ -164,6 +192,14 @@ def run_case(case: Case, target, reference_only: bool = False) -> Record:
     elif verdict.kind == "error":
         record.detail = verdict.expected.message or ""
     return record
+
+
+def _eager_tf_agrees(case, target, args, kwargs, tfloss_out) -> bool:
+    """Whether eager TF's outcome on fresh copies of the inputs passes against tfloss's."""
+    eager_args = tuple(tf_present(a, case.layout) for a in args)
+    eager_kwargs = {k: tf_present(v, case.layout) for k, v in kwargs.items()}
+    eager_out = tfref.run_tf(target.tf_callable(), eager_args, eager_kwargs)
+    return judge(target, case.inputs, eager_out, tfloss_out)[0]
 
 
 def run_cases(cases, targets, reference_only=False, progress=None):

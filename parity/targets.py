@@ -27,11 +27,15 @@ def _upstream(op_name, kwargs):
 class Target(Function):
     """A :class:`~tfloss.conformance.functions.Function` with its TF and its tfloss callable."""
 
-    def tf_callable(self):
-        """The TF reference (the op, a TF composition, or tapes)."""
+    def tf_callable(self, wrap=None):
+        """The TF reference (the op, a TF composition, or tapes).
+
+        ``wrap`` (see :func:`parity.modes.in_mode`) is applied to the TF op or composition (the
+        tapes stay outside); a ``grad_upstream`` target's upstream gradient comes from eager TF.
+        """
         if self.mode == "grad_upstream":
-            return lambda **kwargs: tfref.bind(self, _upstream(self.op_name, kwargs))(**kwargs)
-        return tfref.bind(self)
+            return lambda **kwargs: tfref.bind(self, _upstream(self.op_name, kwargs), wrap=wrap)(**kwargs)
+        return tfref.bind(self, wrap=wrap)
 
     def tfloss_callable(self):
         """The tfloss function (raises AttributeError if absent)."""

@@ -37,7 +37,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import _engine, _ops, nn
+from . import _engine, _ops, _targets, nn
+from ._targets import deterministic as _deterministic
 from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
 from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log1p, reduce_sum, relu,
                    where)
@@ -413,6 +414,9 @@ class SoftmaxGradient:
         batch, classes = np.broadcast_shapes(logits_2d.shape, labels_2d.shape)
         grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
         logits_full = np.broadcast_to(logits_2d, (batch, classes))
+        if _targets.is_deterministic():  # the tape through log_softmax, Mul and Sum
+            return cls._deterministic_backward(inputs, grad_loss_flat.value[:, 0], labels_2d, logits_2d,
+                                               logits_shape, labels_shape, perm)
         if backprop is not None:
             grad_logits = CpuTensor(backprop)
         elif batch > 0:  # grad_loss * backprop, the product computed by the kernel's loop
@@ -431,6 +435,15 @@ class SoftmaxGradient:
             grads["labels"] = cls._back(grad_labels, labels_shape, perm, inputs.labels.dtype)
         else:
             grads["labels"] = None
+        return grads
+
+    @classmethod
+    def _deterministic_backward(cls, inputs, upstream, labels_2d, logits_2d, logits_shape, labels_shape, perm):
+        """Target ``"cpu-deterministic"``: the forward was ``-reduce_sum(labels * log_softmax)``."""
+        grad_labels, grad_logits = _deterministic.softmax_cross_entropy_grad(labels_2d, logits_2d, upstream)
+        grads = {"logits": cls._back(grad_logits, logits_shape, perm, inputs.logits.dtype), "labels": None}
+        if inputs.labels_differentiable and _is_float(inputs.labels):
+            grads["labels"] = cls._back(grad_labels, labels_shape, perm, inputs.labels.dtype)
         return grads
 
     @classmethod
@@ -479,6 +492,9 @@ class SparseGradient:
         labels_flat = inputs.labels.reshape(-1)
         batch, classes = logits_2d.shape
         grad_loss_flat = CpuTensor(cast(grad_loss, precise_dtype).reshape(batch, 1))
+        if _targets.is_deterministic() and second is None:  # the tape through log_softmax and a gather
+            grad_2d = _deterministic.sparse_softmax_cross_entropy_grad(labels_flat, logits_2d, grad_loss_flat.value[:, 0])
+            return {"labels": None, "logits": cast(grad_2d.reshape(logits.shape), logits.dtype)}
         if backprop is not None:
             grad_logits = CpuTensor(backprop)
         elif batch > 0:
@@ -662,6 +678,14 @@ def _as_arrays(grads: dict, inputs: _Inputs, family: str) -> dict:
     return out
 
 
+def _refuse_deterministic(op, what: str):
+    raise NotImplementedError(
+        f"{what} for {getattr(op, '__name__', type(op).__name__)} under {_targets.describe()} is not reproduced "
+        "by tfloss yet (TF's tape runs through log_softmax there, not the fused kernel's gradient); "
+        "first-order gradients of the tfloss.nn and compat.v1.nn softmax ops are"
+    )
+
+
 @_quiet
 def value_and_gradient(op, *, grad_loss=None, **inputs):
     """Loss and gradients of a tfloss op, as TF's ``GradientTape`` returns them.
@@ -701,7 +725,10 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     composite = _COMPOSITE.get(op) if not isinstance(op, type) else None
     by_type = _COMPOSITE_TYPES.get(type(op))
     if composite is not None or by_type is not None:
+        paths = _targets.deterministic_paths()
         loss = np.asarray(op(**inputs))
+        if _targets.deterministic_paths() != paths:
+            _refuse_deterministic(op, "value_and_gradient of a composite loss")
         arguments = _bind(op, inputs)
         upstream = _upstream(grad_loss, loss)
         grads = composite(arguments, upstream) if composite is not None else by_type(op, arguments, upstream)
@@ -745,7 +772,10 @@ def hessian_vector_product(op, vector, *, grad_loss=None, **inputs) -> dict:
         ``labels`` (or ``targets``) and ``logits`` to arrays, or ``None`` where TF returns None.
     """
     registration = _registration(op)
+    paths = _targets.deterministic_paths()
     loss = np.asarray(op(**inputs))
+    if _targets.deterministic_paths() != paths:
+        _refuse_deterministic(op, "hessian_vector_product")
     arguments = registration.read_arguments(_bind(op, inputs))
     upstream = _upstream(grad_loss, loss)
     family = registration.family

@@ -73,6 +73,11 @@ OP_DEFS = {
         ('int32', 'int64'),
         'Op<name=SparseSoftmaxCrossEntropyWithLogits; signature=features:T, labels:Tlabels -> loss:T, backprop:T; attr=T:type,allowed=[DT_HALF, DT_BFLOAT16, DT_FLOAT, DT_DOUBLE]; attr=Tlabels:type,default=DT_INT64,allowed=[DT_INT32, DT_INT64]>',
     ),
+    'GatherV2:Tindices': (
+        'Tindices',
+        ('int16', 'int32', 'int64'),
+        'Op<name=GatherV2; signature=params:Tparams, indices:Tindices, axis:Taxis -> output:Tparams; attr=batch_dims:int,default=0; attr=Tparams:type; attr=Tindices:type,allowed=[DT_INT16, DT_INT32, DT_INT64]; attr=Taxis:type,allowed=[DT_INT32, DT_INT64]>',
+    ),
     'Transpose': (
         'Tperm',
         ('int32', 'int64'),

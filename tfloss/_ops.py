@@ -13,7 +13,8 @@ import numbers
 
 import numpy as np
 
-from . import _engine, _tf_math_ops, errors
+from . import _engine, _targets, _tf_math_ops, errors
+from ._targets import deterministic as _deterministic
 from ._convert import (
     broadcast_shape,
     cast,
@@ -32,6 +33,7 @@ from ._convert import (
     to_python_scalar_tensor,
 )
 from ._cpu import HALF_TYPES, CpuTensor, silent_floating_point as _quiet
+from ._targets import reproduced as _reproduced
 
 
 
@@ -62,6 +64,7 @@ _WEIGHTED_OPS = (
     ("AddV2", "linear", "weighted"),
 )
 
+@_reproduced
 @_quiet
 def sigmoid_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     ensure_xent_args("sigmoid_cross_entropy_with_logits", labels, logits)
@@ -88,6 +91,7 @@ def _pos_weight_minus_one(pos_weight, labels: np.ndarray) -> np.ndarray:
     return convert_to_tensor(minus_one)
 
 
+@_reproduced
 @_quiet
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight) -> np.ndarray:
     logits = convert_to_tensor(logits)
@@ -158,12 +162,14 @@ def _check_softmax_kernel_shapes(labels: np.ndarray, logits: np.ndarray) -> tupl
     try:
         return np.broadcast_shapes(logits.shape, labels.shape)
     except ValueError:
-        raise op_error(
+        error = op_error(
             errors.InvalidArgumentError,
             "SoftmaxCrossEntropyWithLogits",
             f"logits and labels must be broadcastable: logits_size={kernel_shape(logits.shape)} "
             f"labels_size={kernel_shape(labels.shape)}",
-        ) from None
+        )
+        raise _targets.differs_by_target(
+            error, "with op determinism ('cpu-deterministic') TF raises Mul's 'Incompatible shapes' instead") from None
 
 
 def _reshape(array: np.ndarray, shape: tuple) -> np.ndarray:
@@ -176,6 +182,7 @@ def _reshape(array: np.ndarray, shape: tuple) -> np.ndarray:
     return array.reshape(shape)
 
 
+@_reproduced
 @_quiet
 def softmax_cross_entropy_with_logits(labels, logits, axis) -> np.ndarray:
     """TF's ``softmax_cross_entropy_with_logits_v2_helper`` after the dim/axis lookup."""
@@ -194,11 +201,15 @@ def softmax_cross_entropy_with_logits(labels, logits, axis) -> np.ndarray:
     input_shape = precise_logits.shape
     precise_logits = _flatten_outer_dims(precise_logits)
     labels = _flatten_outer_dims(labels)
-    check_op_dtype("SoftmaxCrossEntropyWithLogits", precise_dtype)
-    batch, _ = _check_softmax_kernel_shapes(labels, precise_logits)
+    if _targets.is_deterministic():  # nn_ops.py's determinism branch: log_softmax, Mul, Sum
+        cost = _deterministic.softmax_cross_entropy(labels, precise_logits)
+        batch = -1
+    else:
+        check_op_dtype("SoftmaxCrossEntropyWithLogits", precise_dtype)
+        batch, _ = _check_softmax_kernel_shapes(labels, precise_logits)
     if batch > 0:
         cost, _ = _engine.softmax_cross_entropy(labels, precise_logits, with_backprop=False)
-    else:
+    elif batch == 0:
         cost = np.zeros((0,), precise_dtype)
     cost = _reshape(cost, input_shape[:-1])
     return cost.astype(logits.dtype) if precise_dtype != logits.dtype else cost
@@ -213,14 +224,21 @@ def _check_label_range(labels: np.ndarray, num_classes: int) -> None:
         return
     bad = low if low < 0 else high
     values = " ".join(str(v) for v in labels.tolist())
-    raise op_error(
+    error = op_error(
         errors.InvalidArgumentError,
         "SparseSoftmaxCrossEntropyWithLogits",
         f"Received a label value of {bad} which is outside the valid range of [0, {num_classes}).  "
         f"Label values: {values}",
     )
+    raise _targets.differs_by_target(error, _BAD_LABEL_ELSEWHERE)
 
 
+# How the other targets treat an out-of-range sparse label (docs/quirks.md).
+_BAD_LABEL_ELSEWHERE = ("with op determinism ('cpu-deterministic') TF raises from GatherV2 instead; "
+                        "under XLA and on GPU the row's loss is NaN, without an error")
+
+
+@_reproduced
 @_quiet
 def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     ensure_xent_args("sparse_softmax_cross_entropy_with_logits", labels, logits)
@@ -245,6 +263,9 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     if precise_logits.ndim != 2:  # TF's rank-2 path skips the reshape
         precise_logits = _flatten_outer_dims(precise_logits)
     flat_labels = labels.reshape(-1)
+    if _targets.is_deterministic():  # nn_ops.py's determinism branch: log_softmax and a gather
+        cost = _deterministic.sparse_softmax_cross_entropy(flat_labels, precise_logits).reshape(labels.shape)
+        return cost.astype(logits.dtype) if precise_dtype != logits.dtype else cost
     # When both are wrong TF names either attribute, varying from run to run; we name T.
     check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", precise_dtype)
     check_op_dtype("SparseSoftmaxCrossEntropyWithLogits", flat_labels.dtype, attr="Tlabels")
@@ -276,6 +297,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+@_reproduced
 @_quiet
 def sigmoid(x) -> np.ndarray:
     """``tf.math.sigmoid``: convert, then TF's Sigmoid kernel."""
@@ -284,6 +306,7 @@ def sigmoid(x) -> np.ndarray:
     return _tf_math_ops.sigmoid(CpuTensor.from_input(x)).value
 
 
+@_reproduced
 @_quiet
 def softplus(features) -> np.ndarray:
     """``tf.math.softplus``: convert, then TF's Softplus kernel."""
@@ -292,6 +315,7 @@ def softplus(features) -> np.ndarray:
     return _tf_math_ops.softplus(CpuTensor.from_input(features)).value
 
 
+@_reproduced
 @_quiet
 def log_sigmoid(x) -> np.ndarray:
     """``tf.math.log_sigmoid``: ``neg(softplus(-x))``, each a TF op (Neg checks its dtype first)."""
@@ -301,6 +325,7 @@ def log_sigmoid(x) -> np.ndarray:
     return (-_tf_math_ops.softplus(-CpuTensor.from_input(x))).value
 
 
+@_reproduced
 @_quiet
 def softmax(logits, axis, log: bool = False) -> np.ndarray:
     """``tf.nn.softmax``/``log_softmax``: TF's ``_wrap_2d_function`` around the kernel.
@@ -326,6 +351,7 @@ def softmax(logits, axis, log: bool = False) -> np.ndarray:
     return result if axis == -1 else np.swapaxes(result, axis, -1)
 
 
+@_reproduced
 @_quiet
 def reduce(input_tensor, axis, keepdims, op: str) -> np.ndarray:
     """``tf.reduce_sum``/``tf.reduce_mean``: convert, check the axes and dtype, then the kernel.

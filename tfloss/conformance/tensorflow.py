@@ -206,17 +206,20 @@ TEXTBOOK_COMPOSITIONS = {
 }
 
 
-def bind(function, upstream=None):
+def bind(function, upstream=None, wrap=None):
     """The TF side of ``function``: a callable taking its adapted keywords, returning tensors.
 
     ``upstream`` is the ``output_gradients`` of a ``grad_upstream`` function (see
-    :func:`tfloss.conformance.functions.upstream_gradient`).
+    :func:`tfloss.conformance.functions.upstream_gradient`).  ``wrap``, if given, is applied to
+    the TF op or composition itself (the tapes of a gradient function stay outside it): the
+    parity suite's ``function`` mode wraps it in ``tf.function``.
     """
+    wrap = wrap or (lambda fn: fn)
     if function.name in TEXTBOOK_COMPOSITIONS:
-        return TEXTBOOK_COMPOSITIONS[function.name]
+        return wrap(TEXTBOOK_COMPOSITIONS[function.name])
     if not function.mode:
-        return resolve(tf(), function.name)
-    tf_op = resolve(tf(), function.op_name)
+        return wrap(resolve(tf(), function.name))
+    tf_op = wrap(resolve(tf(), function.op_name))
     family, mode = function.family, function.mode
 
     def call(**kwargs):

@@ -1,0 +1,25 @@
+"""parity.modes: the error-text normalisation of the function mode, and the mode table."""
+
+from __future__ import annotations
+
+from parity import modes
+
+
+def test_core_message_removes_graph_and_eager_decorations():
+    eager = "Received a label value of 2 which is outside the valid range of [0, 2).  Label values: 1 2 0 [Op:SparseSoftmaxCrossEntropyWithLogits] name: "
+    graph = ("Received a label value of 2 which is outside the valid range of [0, 2).  Label values: 1 2 0\n\t "
+             "[[{{node SparseSoftmaxCrossEntropyWithLogits/SparseSoftmaxCrossEntropyWithLogits}}]] [Op:__inference_<lambda>_11]")
+    outer = ("Graph execution error:\n\nDetected at node X defined at (most recent call last):\n  File \"a.py\", line 1\n\n"
+             "  File \"b.py\", line 2\n\n" + graph.replace("__inference_<lambda>_11", "__forward_f_20"))
+    core = "Received a label value of 2 which is outside the valid range of [0, 2).  Label values: 1 2 0"
+    assert modes.core_message(eager) == modes.core_message(graph) == modes.core_message(outer) == core
+    assert modes.core_message("`logits` cannot be a scalar.") == "`logits` cannot be a scalar."
+    assert modes.core_message(None) is None
+
+
+def test_modes_name_their_tfloss_target():
+    import tfloss
+
+    assert {m.name: m.target for m in modes.MODES.values()} == {
+        "eager": "cpu", "function": "cpu", "deterministic": "cpu-deterministic"}
+    assert all(m.target in tfloss.TARGETS for m in modes.MODES.values())
