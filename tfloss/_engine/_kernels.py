@@ -16,6 +16,7 @@ computes a range of elements or rows, so that :mod:`tfloss._engine` can run rang
 from __future__ import annotations
 
 import numpy as np
+from numba.extending import overload
 
 from ._eigen import exp, log, log1p
 from ._float import (add, constant, div, ftz, jit, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub,
@@ -237,27 +238,53 @@ def _leaf_sum_exp(values, lo, n, shift, running, accumulators, kind):
     return total
 
 
-@jit(inline="always")  # into each kernel: most rows are one leaf, and a call costs more than a short row
+@jit
+def _leaf_max_of(values, lo, n, shift, running, accumulators, kind):
+    """:func:`_leaf_max` called like the sums (``shift``, ``accumulators`` and ``kind`` unused)."""
+    return _leaf_max(values, lo, n, running)
+
+
+@jit
+def _leaf_sum_of(values, lo, n, shift, running, accumulators, kind):
+    """:func:`_leaf_sum` called like :func:`_leaf_sum_exp`."""
+    return _leaf_sum(values, lo, n, running, accumulators, kind)
+
+
+@jit
+def _leaf_sum_numbers_of(values, lo, n, shift, running, accumulators, kind):
+    """:func:`_leaf_sum_numbers` called like :func:`_leaf_sum_exp`."""
+    return _leaf_sum_numbers(values, lo, n, running, accumulators, kind)
+
+
+#: The leaf of each mode.  row_reduce and _tree_reduce are specialised on ``mode`` (a constant
+#: at every call), so that a kernel compiles only the leaves it uses.
+_LEAVES = {SUM: _leaf_sum_of, SUM_EXP: _leaf_sum_exp, MAX: _leaf_max_of, SUM_NUMBERS: _leaf_sum_numbers_of}
+
+
 def row_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
     """``_cpu._eigen_sum`` (``mode`` SUM, or SUM_EXP for ``sum(exp(values - shift))``) or
     ``_cpu._eigen_max`` (MAX) of ``values[lo:lo+n]``, a row starting at ``first_index`` in the
     flattened tensor: one leaf, or a tree of them (:func:`_tree_reduce`) above packet * leaf size.
 
     ``values`` (stored, or compute-dtype values) are only read; ``running`` (compute dtype, as
-    long as ``values``, another array) is scratch for the running sums or maxima.
+    long as ``values``, another array) is scratch for the running sums or maxima.  ``mode``
+    must be one of the constants.
     """
-    if n <= packet_size(constant(running, 0.0)) * leaf_size(kind):
-        if mode == MAX:
-            return _leaf_max(values, lo, n, running)
-        if mode == SUM_EXP:
-            return _leaf_sum_exp(values, lo, n, shift, running, accumulators, kind)
-        if mode == SUM_NUMBERS:
-            return _leaf_sum_numbers(values, lo, n, running, accumulators, kind)
-        return _leaf_sum(values, lo, n, running, accumulators, kind)
-    return _tree_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode)
 
 
-@jit
+@overload(row_reduce, prefer_literal=True, inline="always")  # most rows are one leaf: no call per row
+def _row_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
+    leaf = _LEAVES[mode.literal_value]
+
+    def reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
+        lo = np.int64(lo)  # not a literal 0: one compiled leaf for every start
+        if n <= packet_size(constant(running, 0.0)) * leaf_size(kind):
+            return leaf(values, lo, n, shift, running, accumulators, kind)
+        return _tree_reduce(values, lo, np.int64(n), np.int64(first_index), shift, running, accumulators, kind, mode)
+
+    return reduce
+
+
 def _tree_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
     """A row longer than one leaf: split in two and the halves' results combined, recursively.
     A sum splits on the tensor's packets (``_cpu._tree_split``: the left half ends at
@@ -267,46 +294,48 @@ def _tree_reduce(values, lo, n, first_index, shift, running, accumulators, kind,
     The recursion is written as a loop over an explicit stack (numba's cache does not keep
     recursive functions): ``stage`` 0 descends left, 1 descends right, 2 combines the two.
     """
-    p = packet_size(constant(running, 0.0))
-    limit = p * leaf_size(kind)
-    starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
-    results = scratch(kind, 64)
-    depth, done = 0, 0
-    starts[0], counts[0], stages[0] = lo, n, 0
-    while depth >= 0:
-        start, count = starts[depth], counts[depth]
-        if count <= limit:
-            if mode == MAX:
-                results[done] = _leaf_max(values, start, count, running)
-            elif mode == SUM_EXP:
-                results[done] = _leaf_sum_exp(values, start, count, shift, running, accumulators, kind)
-            elif mode == SUM_NUMBERS:
-                results[done] = _leaf_sum_numbers(values, start, count, running, accumulators, kind)
+
+
+@overload(_tree_reduce, prefer_literal=True)
+def _tree_reduce_for(values, lo, n, first_index, shift, running, accumulators, kind, mode):
+    leaf, maximum = _LEAVES[mode.literal_value], mode.literal_value == MAX
+
+    def tree(values, lo, n, first_index, shift, running, accumulators, kind, mode):
+        p = packet_size(constant(running, 0.0))
+        limit = p * leaf_size(kind)
+        starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
+        results = scratch(kind, 64)
+        depth, done = 0, 0
+        starts[0], counts[0], stages[0] = lo, n, 0
+        while depth >= 0:
+            start, count = starts[depth], counts[depth]
+            if count <= limit:
+                results[done] = leaf(values, start, count, shift, running, accumulators, kind)
+                done += 1
+                depth -= 1
+                continue
+            if maximum:
+                split = p * -(-((count + 1) // 2) // p)
             else:
-                results[done] = _leaf_sum(values, start, count, running, accumulators, kind)
-            done += 1
-            depth -= 1
-            continue
-        if mode == MAX:
-            split = p * -(-((count + 1) // 2) // p)
-        else:
-            tensor_index = first_index + start - lo
-            split = min(p * -(-(tensor_index + (count + 1) // 2) // p) - tensor_index, count)
-        if stages[depth] == 2:  # both halves done
-            done -= 1
-            left, right = results[done - 1], results[done]
-            if mode == MAX:
-                results[done - 1] = left if right < left else right
-            else:
-                results[done - 1] = add(add(constant(left, 0.0), left, kind), right, kind)
-            depth -= 1
-            continue
-        child_start = start if stages[depth] == 0 else start + split
-        child_count = split if stages[depth] == 0 else count - split
-        stages[depth] += 1
-        depth += 1
-        starts[depth], counts[depth], stages[depth] = child_start, child_count, 0
-    return results[0]
+                tensor_index = first_index + start - lo
+                split = min(p * -(-(tensor_index + (count + 1) // 2) // p) - tensor_index, count)
+            if stages[depth] == 2:  # both halves done
+                done -= 1
+                left, right = results[done - 1], results[done]
+                if maximum:
+                    results[done - 1] = left if right < left else right
+                else:
+                    results[done - 1] = add(add(constant(left, 0.0), left, kind), right, kind)
+                depth -= 1
+                continue
+            child_start = start if stages[depth] == 0 else start + split
+            child_count = split if stages[depth] == 0 else count - split
+            stages[depth] += 1
+            depth += 1
+            starts[depth], counts[depth], stages[depth] = child_start, child_count, 0
+        return results[0]
+
+    return tree
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,8 +389,9 @@ def _label_sum(label_row, label_columns, row, r, m, log_sum_exp, work, partial, 
         z = read(label_row[0])
         for j in range(classes):
             work[j] = _times(z, _minus(log_sum_exp, _minus(read(row[j]), m, kind, numbers), kind, numbers), kind, numbers)
-    mode = SUM_NUMBERS if numbers else SUM
-    return row_reduce(work, 0, classes, r * classes, constant(work, 0.0), partial, accumulators, kind, mode)
+    if numbers:
+        return row_reduce(work, 0, classes, r * classes, constant(work, 0.0), partial, accumulators, kind, SUM_NUMBERS)
+    return row_reduce(work, 0, classes, r * classes, constant(work, 0.0), partial, accumulators, kind, SUM)
 
 
 @jit
