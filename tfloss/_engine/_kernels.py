@@ -89,8 +89,9 @@ def _lanes_max(values, running, vectorized, stride):
 
 
 @jit
-def _leaf_max(values, lo, n, running):
-    """``_cpu._eigen_max`` for one leaf: the packet lanes skip NaNs, the tail takes
+def _leaf_max(values, lo, n, shift, running, accumulators, kind):
+    """``_cpu._eigen_max`` for one leaf (called like the sums; ``shift``, ``accumulators`` and
+    ``kind`` unused): the packet lanes skip NaNs, the tail takes
     ``std::max(t, accum)`` one by one (a NaN replaces the maximum, the next number replaces the
     NaN), and the result is ``std::max(tail, lanes)``.  NaN bits are moved, never recomputed.
 
@@ -212,14 +213,15 @@ def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
 
 
 @jit
-def _leaf_sum(values, lo, n, running, accumulators, kind):
-    """:func:`_leaf` of the values."""
+def _leaf_sum(values, lo, n, shift, running, accumulators, kind):
+    """:func:`_leaf` of the values (``shift`` unused)."""
     return _leaf(values, lo, n, constant(running, 0.0), running, accumulators, kind, False, False)
 
 
 @jit
-def _leaf_sum_numbers(values, lo, n, running, accumulators, kind):
-    """:func:`_leaf` of the values, without the NaN steps (row_reduce's SUM_NUMBERS)."""
+def _leaf_sum_numbers(values, lo, n, shift, running, accumulators, kind):
+    """:func:`_leaf` of the values, without the NaN steps (row_reduce's SUM_NUMBERS; ``shift``
+    unused)."""
     return _leaf(values, lo, n, constant(running, 0.0), running, accumulators, kind, False, True)
 
 
@@ -238,27 +240,9 @@ def _leaf_sum_exp(values, lo, n, shift, running, accumulators, kind):
     return total
 
 
-@jit
-def _leaf_max_of(values, lo, n, shift, running, accumulators, kind):
-    """:func:`_leaf_max` called like the sums (``shift``, ``accumulators`` and ``kind`` unused)."""
-    return _leaf_max(values, lo, n, running)
-
-
-@jit
-def _leaf_sum_of(values, lo, n, shift, running, accumulators, kind):
-    """:func:`_leaf_sum` called like :func:`_leaf_sum_exp`."""
-    return _leaf_sum(values, lo, n, running, accumulators, kind)
-
-
-@jit
-def _leaf_sum_numbers_of(values, lo, n, shift, running, accumulators, kind):
-    """:func:`_leaf_sum_numbers` called like :func:`_leaf_sum_exp`."""
-    return _leaf_sum_numbers(values, lo, n, running, accumulators, kind)
-
-
 #: The leaf of each mode.  row_reduce and _tree_reduce are specialised on ``mode`` (a constant
 #: at every call), so that a kernel compiles only the leaves it uses.
-_LEAVES = {SUM: _leaf_sum_of, SUM_EXP: _leaf_sum_exp, MAX: _leaf_max_of, SUM_NUMBERS: _leaf_sum_numbers_of}
+_LEAVES = {SUM: _leaf_sum, SUM_EXP: _leaf_sum_exp, MAX: _leaf_max, SUM_NUMBERS: _leaf_sum_numbers}
 
 
 def row_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
