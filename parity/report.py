@@ -24,7 +24,7 @@ from tfloss.conformance.compare import BASE_ULPS, RTOL
 
 def _cpu_model() -> str:
     try:
-        from tfloss._tf_math_ops import _cpuinfo_field
+        from tfloss._machine.math_ops import _cpuinfo_field
     except ImportError:
         return platform.processor() or "unknown"
     return _cpuinfo_field("model name") or platform.processor() or "unknown"

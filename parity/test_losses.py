@@ -9,7 +9,7 @@ the elements were inserted in; in one interpreter Keras' set and tfloss's were m
 in different orders): that message is compared with the set's elements in any order, the
 declared difference ``keras-set-order`` (``tfloss/conformance/declared.py``).  The
 focal losses are compared bit for bit too, whatever their gamma: their ``(1 - p)**gamma`` is TF's
-Pow, reproduced as Eigen's packet pow and the C library's (``tfloss._tf_math_ops.pow_op``).
+Pow, reproduced as Eigen's packet pow and the C library's (``tfloss._machine.math_ops.pow_op``).
 """
 
 from __future__ import annotations

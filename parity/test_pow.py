@@ -1,4 +1,4 @@
-"""TF's Pow on the CPU against tfloss's reproduction (``tfloss._tf_math_ops.pow_op``), bit for bit.
+"""TF's Pow on the CPU against tfloss's reproduction (``tfloss._machine.math_ops.pow_op``), bit for bit.
 
 Not a public tfloss op: it is the focal losses' ``(1 - p)**gamma``.  Inputs cover the packet
 path and the C library's tail (sizes that are not multiples of 8), values from subnormal to
@@ -12,8 +12,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from tfloss._cpu import CpuTensor
-from tfloss._tf_math_ops import pow_op
+from tfloss._machine.cpu import CpuTensor
+from tfloss._machine.math_ops import pow_op
 from tfloss.conformance import tensorflow as tfref
 
 EXPONENTS = [0.0, -0.0, 1.0, 2.0, 0.5, 1.5, 2.5, 3.0, 5.0, -1.0, -0.5, -3.0, 0.1, 7.3, 100.0, 1e9, np.inf, -np.inf, np.nan]

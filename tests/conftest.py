@@ -55,7 +55,7 @@ CPUS = {
 @pytest.fixture(autouse=True)
 def x86_cpu(monkeypatch):
     """Pin the CPU tfloss sees; ``x86_cpu(name, onednn=None)`` switches it (and TF_ENABLE_ONEDNN_OPTS)."""
-    from tfloss import _tf_math_ops
+    from tfloss._machine import math_ops as _tf_math_ops
 
     def use(name, onednn=None):
         monkeypatch.setattr(_tf_math_ops, "_cpu_flags", lambda: CPUS[name])

@@ -1,6 +1,6 @@
 """The compiled engine gives the NumPy path's bits: conversions, math, and every catalogue case.
 
-The NumPy path (:mod:`tfloss._kernels` on :mod:`tfloss._cpu`) is the reference that the parity
+The NumPy path (:mod:`tfloss._kernels` on :mod:`tfloss._machine.cpu`) is the reference that the parity
 suite holds to TF's bits; here the engine (:mod:`tfloss._engine`) is held to the NumPy path's
 bits, NaN payloads and signed zeros included, and to the same error class and message.
 """
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import tfloss
-from tfloss import _eigen_math, _engine
+from tfloss import _engine
+from tfloss._machine import eigen_math as _eigen_math
 from tfloss.conformance import catalogue
 from tfloss.conformance.catalogue import present
 from tfloss.conformance.functions import GRADIENT_FUNCTIONS, NN_FUNCTIONS, call_inputs, resolve, upstream_gradient

@@ -204,7 +204,7 @@ def test_caller_arrays_are_not_modified():
         assert np.array_equal(x, before, equal_nan=True)
 
 
-# TF's Pow (tfloss._eigen_math.pow): bits recorded from tf.pow on TF 2.21 CPU for an 11-element
+# TF's Pow (tfloss._machine.eigen_math.pow): bits recorded from tf.pow on TF 2.21 CPU for an 11-element
 # float32 tensor: elements 0-7 take Eigen's packet pow, 8-10 (the same three values as 0-2) the
 # C library's powf.
 _POW_X = np.array([1064522135, 1054391871, 1057796652], np.uint32).view(np.float32)
@@ -221,14 +221,14 @@ _POW_TF_BITS = {
 
 @pytest.mark.parametrize("exponent", sorted(_POW_TF_BITS))
 def test_pow_matches_recorded_tf_bits(exponent):
-    from tfloss import _eigen_math
+    from tfloss._machine import eigen_math as _eigen_math
 
     result = _eigen_math.pow(_POW_INPUT, np.float32(exponent))
     assert result.view(np.uint32).tolist() == _POW_TF_BITS[exponent]
 
 
 def test_pow_of_two_is_not_a_square_on_whole_packets_quirk():
-    from tfloss import _eigen_math
+    from tfloss._machine import eigen_math as _eigen_math
 
     squared = _eigen_math.pow(_POW_INPUT, np.float32(2.0))
     # Eigen's packet pow is 1 ulp off the correctly rounded x*x here; the C library's is not.
@@ -240,7 +240,7 @@ def test_pow_of_two_is_not_a_square_on_whole_packets_quirk():
 def test_pow_special_values_and_subnormal_bases_quirk():
     # tf.pow on TF 2.21 CPU, one packet of float32: a subnormal base reads as 0 (DAZ), except for
     # the exponent 1, which returns the base itself (a select, not arithmetic).
-    from tfloss import _eigen_math
+    from tfloss._machine import eigen_math as _eigen_math
 
     x = np.array([1.5e-39, -1.5e-39, 3.0, -8.0, -np.inf, np.nan, -0.0, 2.0], np.float32)
     expected = {1.0: [1070436, 2148554084, 1077936128, 3238002688, 4286578688, 2143289344, 2147483648, 1073741824],
@@ -252,7 +252,7 @@ def test_pow_special_values_and_subnormal_bases_quirk():
 
 
 def test_pow_agrees_with_high_precision_within_a_few_ulps():
-    from tfloss import _eigen_math
+    from tfloss._machine import eigen_math as _eigen_math
 
     rng = np.random.default_rng(3)
     x = rng.uniform(1e-7, 1.0, 4000).astype(np.float32)
@@ -267,7 +267,7 @@ def test_pow_of_a_subnormal_base_depends_on_its_place_quirk():
     # tf.pow on TF 2.21 CPU (DAZ mode): on whole packets a subnormal base reads as 0 (but y = 1
     # returns it); on the tail glibc's powf rescales it by 2**23, gets 0, and takes the log of
     # 2**-150 instead: pow = 2**(-150 y).  float64's tail: 2**(-1075 y).
-    from tfloss import _eigen_math
+    from tfloss._machine import eigen_math as _eigen_math
 
     x = np.full(9, np.finfo(np.float32).tiny / 4, np.float32)
     assert _eigen_math.pow(x, np.float32(0.5)).tolist() == [0.0] * 8 + [2.0 ** -75]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import tfloss
-from tfloss import _cpu, _eigen_math
+from tfloss._machine import cpu as _cpu
+from tfloss._machine import eigen_math as _eigen_math
 from tests.reference import (DTYPE_IDS, FLOAT_DTYPES, assert_close, finfo, softmax_reference)
 
 softmax = tfloss.nn.softmax_cross_entropy_with_logits

@@ -204,8 +204,8 @@ def test_onednn_softmax_nan_also_reaches_the_mirrored_lane_quirk():
     # i^4, i^2, i^1) moves a NaN from lane k to lane 15 - k alone, and the folded vector is
     # subtracted lane by lane: class 15 - k sees a NaN maximum too.  exp(NaN) is clamped to
     # ln(FLT_MAX) and overflows, the sum is inf, and every other probability is 1/inf = 0.
-    from tfloss._cpu import CpuTensor
-    from tfloss._tf_math_ops import softmax
+    from tfloss._machine.cpu import CpuTensor
+    from tfloss._machine.math_ops import softmax
     logits = np.zeros((1, 12), np.float32)
     logits[0, 4] = np.nan
     probabilities = softmax(CpuTensor(logits)).value[0]
@@ -216,8 +216,8 @@ def test_onednn_softmax_nan_also_reaches_the_mirrored_lane_quirk():
 def test_mean_of_bfloat16_is_accumulated_in_float32():
     # TF's Mean (and Sum) on bfloat16 casts to float32 first (reduction_ops.h).  256 + 16 ones:
     # in bfloat16 each 256 + 1 would round back to 256; in float32 the sum is 272, the mean 16.
-    from tfloss._cpu import CpuTensor
-    from tfloss._tf_math_ops import mean_op, sum_op
+    from tfloss._machine.cpu import CpuTensor
+    from tfloss._machine.math_ops import mean_op, sum_op
     values = CpuTensor(np.array([256.0] + [1.0] * 16, BF16))
     assert float(mean_op(values).value) == 16.0
     assert float(sum_op(values).value) == 272.0
@@ -233,8 +233,8 @@ def test_clipped_cross_entropy_passes_nan_through_the_clip():
 # Each composition fails at the first TF op that meets the problem, with that op's message.
 
 from tfloss import errors  # noqa: E402
-from tfloss._cpu import CpuTensor  # noqa: E402
-from tfloss._tf_math_ops import sum_op  # noqa: E402
+from tfloss._machine.cpu import CpuTensor  # noqa: E402
+from tfloss._machine.math_ops import sum_op  # noqa: E402
 
 _FUNCTIONS = [
     (textbook.clipped_cross_entropy, "probs"),
@@ -297,7 +297,7 @@ def test_float16_softmax_rounds_once_with_onednn_fp16_and_per_step_without(x86_c
     # oneDNN computes the whole softmax in float32 and rounds once (here that is the exact value
     # rounded); Eigen's float16 kernel rounds exp(x - max), the running row sum, its reciprocal
     # and the product to float16, one step at a time.
-    from tfloss._tf_math_ops import softmax
+    from tfloss._machine.math_ops import softmax
     logits = np.array([[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], np.float16)
     exact = np.exp(logits.astype(np.float64) - 6)
     exact /= exact.sum()

@@ -146,7 +146,7 @@ def test_sparse_squeezes_trailing_dimensions():
 
 
 def test_16_bit_logits_give_16_bit_losses():
-    for dtype in (np.float16, tfloss._cpu.bfloat16):
+    for dtype in (np.float16, tfloss._machine.cpu.bfloat16):
         result = losses.sparse_softmax_cross_entropy(Y3, X3.astype(dtype), weights=W3)
         assert result.dtype == dtype
         assert abs(float(result) - 3.4387927) < 0.02

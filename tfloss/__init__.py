@@ -30,7 +30,6 @@ from . import math, nn  # noqa: I001 - math first: nn re-exports its activations
 from . import compat, config, errors, keras, textbook
 from .keras import losses  # tf.losses is Keras' losses in TF 2.21
 from ._gradients import hessian_vector_product, value_and_gradient
-from . import _composite_gradients  # noqa: F401 - registers the building blocks' and losses' gradients
 from .math import reduce_mean, reduce_sum
 from ._targets import TARGETS, get_target, set_target, target
 

@@ -1,7 +1,7 @@
 """The math: one short function per op, in TensorFlow's order of operations.
 
-Each kernel receives :class:`~tfloss._cpu.CpuTensor` values that have already been converted and
-validated (see :mod:`tfloss._convert`) and returns ``CpuTensor`` results.  Every ``+ - * /``,
+Each kernel receives :class:`~tfloss._machine.cpu.CpuTensor` values that have already been converted and
+validated (see :mod:`tfloss._frontend.convert`) and returns ``CpuTensor`` results.  Every ``+ - * /``,
 ``exp`` and ``log`` below is one TensorFlow CPU op, rounded as TF rounds it; read them as plain
 arithmetic.  (``exp_in_row_sum`` and ``scalar_log`` are ``exp`` and ``log`` too: they only say
 where Eigen evaluates them, which decides the last bit.)  Notation: ``x`` = logits, ``z`` = labels, ``q`` = pos_weight.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cpu import (
+from ._machine.cpu import (
     CpuTensor,
     abs,
     exp,

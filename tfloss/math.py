@@ -1,16 +1,16 @@
 """``tf.math`` for tfloss: the activations and reductions the losses are built from.
 
 Signatures and argument handling only (``name`` is accepted and ignored); conversion and checks
-are in ``tfloss._convert``, TF's wrapper steps in ``tfloss._ops`` and the kernels in
-``tfloss._tf_math_ops``.  Each function returns TF 2.21's CPU result bit for bit, including
+are in ``tfloss._frontend.convert``, TF's wrapper steps in ``tfloss._frontend.wrappers`` and the kernels in
+``tfloss._machine.math_ops``.  Each function returns TF 2.21's CPU result bit for bit, including
 Eigen's order of summation (which, for a full ``reduce_sum`` of more than about 10**5
 elements, depends on the number of threads, as it does in TF).
 """
 
 from __future__ import annotations
 
-from . import _ops
-from ._arguments import shared_sections, tf_api
+from ._frontend import wrappers as _ops
+from ._frontend.arguments import shared_sections, tf_api
 
 _AXES = """
     axis : int or sequence of int, optional

@@ -3,15 +3,15 @@
 Also ``softmax``, ``log_softmax``, ``sigmoid`` and ``softplus``, which are the very functions of
 :mod:`tfloss.math` (as in TF, where ``tf.nn.softmax is tf.math.softmax``).
 
-Signatures and argument handling only; conversion and checks are in ``tfloss._convert``, the
-TF wrapper steps in ``tfloss._ops`` and the formulas in ``tfloss._kernels``.  ``name`` is
+Signatures and argument handling only; conversion and checks are in ``tfloss._frontend.convert``, the
+TF wrapper steps in ``tfloss._frontend.wrappers`` and the formulas in ``tfloss._kernels``.  ``name`` is
 accepted for compatibility and ignored (there is no graph to name).
 """
 
 from __future__ import annotations
 
-from . import _ops
-from ._arguments import tf_api
+from ._frontend import wrappers as _ops
+from ._frontend.arguments import tf_api
 from .math import log_softmax, sigmoid, softmax, softplus  # tf.nn.softmax is tf.math.softmax, etc.
 
 

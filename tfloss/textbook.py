@@ -31,11 +31,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import errors
-from ._convert import broadcast_shape, check_ops, check_softmax_rank, convert_to_tensor, op_error, softmax_axis
-from ._cpu import CpuTensor, log, silent_floating_point
-from ._tf_math_ops import clip_by_value as _clip, mean_op, sigmoid, softmax, sum_op
+from ._frontend.convert import broadcast_shape, check_ops, check_softmax_rank, convert_to_tensor, op_error, softmax_axis
+from ._machine.cpu import CpuTensor, log, silent_floating_point
+from ._machine.math_ops import clip_by_value as _clip, mean_op, sigmoid, softmax, sum_op
 
-# The dtype checks of each composition's ops, in TF's order (see _convert.check_ops).
+# The dtype checks of each composition's ops, in TF's order (see _frontend.convert.check_ops).
 # tf.clip_by_value is Minimum(t, 1.0) then Maximum(t, 1e-10).
 _PROBABILITY_OPS = (("Minimum", "probs", 1.0, "->probs"), ("Maximum", "probs", 1e-10),
                     ("Log", "probs"), ("Mul", "labels", "probs", "->terms"))

@@ -1,12 +1,12 @@
 """The execution layer: runs each op's kernel compiled (numba) or as NumPy, with equal bits.
 
-:mod:`tfloss._ops` hands every kernel call to this module.  Two engines compute it:
+:mod:`tfloss._frontend.wrappers` hands every kernel call to this module.  Two engines compute it:
 
 * ``"numba"`` (the default where numba imports): the fused, threaded kernels of
   :mod:`tfloss._engine._kernels`, compiled on first use per op and dtype and cached on disk
   (numba's cache, next to the package or in ``NUMBA_CACHE_DIR``).  Nothing compiles at import,
   and numba itself is imported only on the first call.
-* ``"numpy"``: the readable kernels of :mod:`tfloss._kernels` on :class:`tfloss._cpu.CpuTensor`,
+* ``"numpy"``: the readable kernels of :mod:`tfloss._kernels` on :class:`tfloss._machine.cpu.CpuTensor`,
   the textbook and the reference.  ``TFLOSS_ENGINE=numpy`` or :func:`set_engine` selects it,
   and it is used wherever numba cannot be imported.
 
@@ -29,7 +29,7 @@ import os
 import numpy as np
 
 from .. import _kernels as _numpy_kernels
-from .._cpu import CpuTensor, bfloat16
+from .._machine.cpu import CpuTensor, bfloat16
 
 ENGINES = ("numba", "numpy")
 _selected: str | None = None  # None: not chosen yet (read TFLOSS_ENGINE on first use)
@@ -238,7 +238,7 @@ def _numpy_gradients():
 
 
 def _tf_math_ops():
-    from .. import _tf_math_ops
+    from .._machine import math_ops as _tf_math_ops
 
     return _tf_math_ops
 

@@ -1,10 +1,10 @@
-"""TF's CPU ``exp``, ``log`` and ``log1p``, one element at a time: :mod:`tfloss._eigen_math` compiled.
+"""TF's CPU ``exp``, ``log`` and ``log1p``, one element at a time: :mod:`tfloss._machine.eigen_math` compiled.
 
 Each function takes one float32 or float64 value and a flag ``packet``: whether Eigen evaluates
 this element in a SIMD packet (its polynomial) or on the scalar path (the C library).  Which
-elements are which is the caller's business; it follows :func:`tfloss._eigen_math._split_apply`
+elements are which is the caller's business; it follows :func:`tfloss._machine.eigen_math._split_apply`
 for an elementwise op and the reducer's leaves inside a reduction.  The polynomials are the ones
-documented step by step in :mod:`tfloss._eigen_math`, with the same constants in the same order
+documented step by step in :mod:`tfloss._machine.eigen_math`, with the same constants in the same order
 of operations, so the docstrings here only point there.
 
 The scalar path calls the C library through numba's ``math`` functions, which link the
@@ -71,7 +71,7 @@ def _ldexp64(y, m):
 
 
 # --------------------------------------------------------------------------------------------
-# The packet algorithms (Eigen's pexp / plog / generic_log1p), see tfloss._eigen_math
+# The packet algorithms (Eigen's pexp / plog / generic_log1p), see tfloss._machine.eigen_math
 
 
 @jit

@@ -1,12 +1,12 @@
-"""The engine's view of TF's CPU arithmetic: :mod:`tfloss._cpu`, one element at a time.
+"""The engine's view of TF's CPU arithmetic: :mod:`tfloss._machine.cpu`, one element at a time.
 
 numba has no bfloat16 and only partial float16, so 16-bit tensors travel through the engine as
 their bits: float16 as ``uint16``, bfloat16 as ``int16`` (the integer type only tells the two
 apart).  Every value is computed in the compute dtype (float32 for both 16-bit types) and
-rounded back to 16 bits after each op, exactly where :func:`tfloss._cpu._apply` rounds:
+rounded back to 16 bits after each op, exactly where :func:`tfloss._machine.cpu._apply` rounds:
 
 * :func:`read` reads one stored element as a compute-dtype value, subnormals read as zero (DAZ,
-  :meth:`tfloss._cpu.CpuTensor.from_input`);
+  :meth:`tfloss._machine.cpu.CpuTensor.from_input`);
 * :func:`op` is the end of one TF op: flush a subnormal result to zero (FTZ), round to the
   storage dtype and widen again; :func:`add`, :func:`sub`, :func:`mul` and :func:`div` are the
   binary ops, ending the same way, with x86's choice of NaN made explicit;
@@ -164,7 +164,7 @@ def float_to_bfloat(x):
 
 
 # --------------------------------------------------------------------------------------------
-# One TF op: widen, compute, flush, round (tfloss._cpu._apply)
+# One TF op: widen, compute, flush, round (tfloss._machine.cpu._apply)
 
 
 @jit
@@ -356,7 +356,7 @@ def _packet_size(like):
 
 
 def leaf_size(like):
-    """Eigen's leaf size for a row sum stored like the array ``like`` (``_cpu._LEAF_SIZE``)."""
+    """Eigen's leaf size for a row sum stored like the array ``like`` (``cpu._LEAF_SIZE``)."""
 
 
 @overload(leaf_size)

@@ -27,7 +27,7 @@ from ._float import (add, constant, div, ftz, jit, leaf_size, mul, op, packet_si
 #
 # One element each, stored values in and out (``kind``: the storage dtype); the caller says whether Eigen evaluates it in a packet (each TF op runs over
 # the whole flattened tensor of n elements, so exp and log1p take the packet path below
-# n - n % P, see tfloss._eigen_math._split_apply) and whether it is in the 4-packet loop.
+# n - n % P, see tfloss._machine.eigen_math._split_apply) and whether it is in the 4-packet loop.
 
 
 @jit(inline="always")  # into the loops of ._loops, so that the packet loop can be vectorised
@@ -58,7 +58,7 @@ def weighted_cross_entropy(z, x, q1, kind, packet, unrolled):
 
 
 # --------------------------------------------------------------------------------------------
-# Row reductions: tfloss._cpu.reduce_max and tfloss._cpu._eigen_sum, for one row
+# Row reductions: tfloss._machine.cpu.reduce_max and tfloss._machine.cpu._eigen_sum, for one row
 #
 # The rows are read where they are stored: a term is computed from the stored element when it
 # is needed (``read``, and for SUM_EXP ``exp(x - shift)``), so that no copy of the row is made.
@@ -90,7 +90,7 @@ def _lanes_max(values, running, vectorized, stride):
 
 @jit
 def _leaf_max(values, lo, n, shift, running, accumulators, kind):
-    """``_cpu._eigen_max`` for one leaf (called like the sums; ``shift``, ``accumulators`` and
+    """``cpu._eigen_max`` for one leaf (called like the sums; ``shift``, ``accumulators`` and
     ``kind`` unused): the packet lanes skip NaNs, the tail takes
     ``std::max(t, accum)`` one by one (a NaN replaces the maximum, the next number replaces the
     NaN), and the result is ``std::max(tail, lanes)``.  NaN bits are moved, never recomputed.
@@ -152,7 +152,7 @@ def _term(value, shift, kind, with_exp, numbers, packet):
 
 @jit(inline="always")  # into _leaf_sum and _leaf_sum_exp, where with_exp and numbers are constants
 def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
-    """``_cpu._eigen_sum`` for one leaf ``values[lo:lo+n]`` (``n`` at most packet * leaf size).
+    """``cpu._eigen_sum`` for one leaf ``values[lo:lo+n]`` (``n`` at most packet * leaf size).
 
     Four packet accumulators while four packets remain, folded into the first; then whole
     packets; the tail one by one into a scalar; ``tail + horizontal_sum(packet)``, with the
@@ -161,7 +161,7 @@ def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
     last ``n % P`` elements on the scalar path, as Eigen's reducer evaluates ``sum(exp(x))``.
     Of two NaNs the accumulator's survives, except in the fold of accumulator k into the first
     (k = 2, 3 in float32; 1, 2, 3 in float64) and in the final ``tail + horizontal sum``, where
-    TF's compiled code keeps the later operand's (``_cpu._FOLD_LATER_NAN_WINS``).
+    TF's compiled code keeps the later operand's (``cpu._FOLD_LATER_NAN_WINS``).
 
     Lane ``l`` of accumulator ``k`` adds elements ``kP + l``, ``kP + l + 4P``, ... in turn,
     starting from zero: the four accumulators are a running sum with stride ``4P``, kept in
@@ -246,8 +246,8 @@ _LEAVES = {SUM: _leaf_sum, SUM_EXP: _leaf_sum_exp, MAX: _leaf_max, SUM_NUMBERS: 
 
 
 def row_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
-    """``_cpu._eigen_sum`` (``mode`` SUM, or SUM_EXP for ``sum(exp(values - shift))``) or
-    ``_cpu._eigen_max`` (MAX) of ``values[lo:lo+n]``, a row starting at ``first_index`` in the
+    """``cpu._eigen_sum`` (``mode`` SUM, or SUM_EXP for ``sum(exp(values - shift))``) or
+    ``cpu._eigen_max`` (MAX) of ``values[lo:lo+n]``, a row starting at ``first_index`` in the
     flattened tensor: one leaf, or a tree of them (:func:`_tree_reduce`) above packet * leaf size.
 
     ``values`` (stored, or compute-dtype values) are only read; ``running`` (compute dtype, as
@@ -271,7 +271,7 @@ def _row_reduce(values, lo, n, first_index, shift, running, accumulators, kind, 
 
 def _tree_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
     """A row longer than one leaf: split in two and the halves' results combined, recursively.
-    A sum splits on the tensor's packets (``_cpu._tree_split``: the left half ends at
+    A sum splits on the tensor's packets (``cpu._tree_split``: the left half ends at
     ``P * ceil((first_index + ceil(n / 2)) / P)``) and adds ``(0 + left) + right``; the maximum
     splits at ``P * ceil(ceil(n / 2) / P)`` into the row and takes ``std::max(right, left)``.
 

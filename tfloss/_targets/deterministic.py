@@ -10,8 +10,8 @@ public ops instead, on every device:
 
 The conversions, casts, transposes and reshapes around them are the eager wrapper's, unchanged.
 Each step here is that TF op as tfloss already reproduces it: ``LogSoftmax`` is the op behind
-``tfloss.nn.log_softmax`` (:func:`tfloss._tf_math_ops.log_softmax`), ``Sum`` is TF's Sum kernel
-(:func:`tfloss._tf_math_ops.sum_op`), and the products, negations and gathers round like one CPU
+``tfloss.nn.log_softmax`` (:func:`tfloss._machine.math_ops.log_softmax`), ``Sum`` is TF's Sum kernel
+(:func:`tfloss._machine.math_ops.sum_op`), and the products, negations and gathers round like one CPU
 op each.  The results differ from the fused kernels' in the last bits of some rows (another
 ``log(sum(exp))``), in signs of zero (``-(0.0)`` is ``-0.0``), and in errors: a bad sparse label
 fails in ``GatherV2`` and mismatched softmax shapes in ``Mul``.
@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _tf_math_ops, errors
-from .._convert import broadcast_shape, check_op_dtype, op_error
-from .._cpu import CpuTensor, exp
+from .. import errors
+from .._machine import math_ops as _tf_math_ops
+from .._frontend.convert import broadcast_shape, check_op_dtype, op_error
+from .._machine.cpu import CpuTensor, exp
 from . import differs_by_target, note_deterministic_path
 
 

@@ -20,7 +20,7 @@ array([0.6931472], dtype=float32)
 import numpy as np
 
 from .. import _engine
-from .._tf_math_ops import _onednn_runs
+from .._machine.math_ops import _onednn_runs
 from . import threading
 
 

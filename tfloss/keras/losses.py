@@ -1,10 +1,10 @@
 """``tf.keras.losses`` (Keras 3.15.1 on the TF backend): the cross-entropy losses.
 
 All five losses are bit-exact with TF, the focal losses' ``(1 - p)**gamma`` included (TF's
-Pow, Eigen's packet algorithm: :func:`tfloss._tf_math_ops.pow_op`).
+Pow, Eigen's packet algorithm: :func:`tfloss._machine.math_ops.pow_op`).
 
 Classes and functions with Keras' signatures, defaults and ``get_config``/``from_config``; the
-op sequences are in :mod:`tfloss._keras_losses`.  Also reachable as ``tfloss.losses``, as
+op sequences are in :mod:`tfloss._frontend.keras_losses`.  Also reachable as ``tfloss.losses``, as
 ``tf.losses`` is Keras in TF 2.21.
 
 A loss object converts ``y_true`` and ``y_pred`` to its ``dtype`` (float32 unless given,
@@ -45,8 +45,8 @@ array(0.16425204, dtype=float32)
 
 from __future__ import annotations
 
-from .. import _keras_losses
-from .._keras_losses import compute_dtype, standardize_reduction
+from .._frontend import keras_losses as _keras_losses
+from .._frontend.keras_losses import compute_dtype, standardize_reduction
 
 
 class Loss:
@@ -160,7 +160,7 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
     With ``apply_class_balancing`` each term is also weighted by ``alpha`` (positives) or
     ``1 - alpha`` (negatives).  With ``from_logits=True`` the probabilities are Keras' sigmoid,
     which remembers its logits, so the ``bce`` term takes the stable path.  The power is TF's
-    Pow, bit for bit (see ``tfloss._tf_math_ops.pow_op``).
+    Pow, bit for bit (see ``tfloss._machine.math_ops.pow_op``).
     """
     return _keras_losses.binary_focal_crossentropy(y_true, y_pred, apply_class_balancing, alpha, gamma, from_logits,
                                                    label_smoothing, axis)

@@ -4,7 +4,7 @@ Keras' TF backend attaches the logits to the output of its own ``softmax``/``sig
 (``output._keras_logits``).  A loss called with ``from_logits=False`` on such an output uses
 the logits instead, the stable path: a true loss of 40 stays 40 instead of the clipped 16.12.
 NumPy arrays carry no op history, so tfloss gives this an explicit form: these two functions
-return a :class:`~tfloss._keras_losses.KerasActivation`, an ``ndarray`` with the logits
+return a :class:`~tfloss._frontend.keras_losses.KerasActivation`, an ``ndarray`` with the logits
 attached.  Anything computed from it (a cast, ``where``, arithmetic, slicing) is a plain array
 again, exactly where Keras loses the logits too.
 
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _keras_losses, _ops
+from .._frontend import keras_losses as _keras_losses
+from .._frontend import wrappers as _ops
 
 
 def softmax(x, axis=-1):

@@ -1,7 +1,7 @@
 """``tf.compat.v1.losses``: TF1's cross-entropy losses with weights, smoothing and reductions.
 
 Signatures and argument handling only (``scope`` and ``loss_collection`` are accepted and
-ignored, as eager TF ignores the collection); the steps are in :mod:`tfloss._v1_losses`.  Each
+ignored, as eager TF ignores the collection); the steps are in :mod:`tfloss._frontend.v1_losses`.  Each
 loss returns ``compute_weighted_loss`` of the per-element losses: by default
 ``SUM_BY_NONZERO_WEIGHTS``, the weighted sum over the number of non-zero weights.
 
@@ -14,9 +14,9 @@ array(1.1269281, dtype=float32)
 
 from __future__ import annotations
 
-from ... import _v1_losses
-from ..._arguments import shared_sections, tf_api
-from ..._v1_losses import Reduction
+from ..._frontend import v1_losses as _v1_losses
+from ..._frontend.arguments import shared_sections, tf_api
+from ..._frontend.v1_losses import Reduction
 
 _LOSSES = "losses"  # tf.compat.v1.GraphKeys.LOSSES
 

@@ -9,9 +9,9 @@ it, and since then ``tf.compat.v1.nn.sigmoid_cross_entropy_with_logits(y, x)`` s
 
 from __future__ import annotations
 
-from ... import _ops
-from ..._arguments import tf_api
-from ..._convert import deprecated_argument_lookup, ensure_named_arguments, ensure_xent_args
+from ..._frontend import wrappers as _ops
+from ..._frontend.arguments import tf_api
+from ..._frontend.convert import deprecated_argument_lookup, ensure_named_arguments, ensure_xent_args
 
 
 @tf_api

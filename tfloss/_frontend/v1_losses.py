@@ -1,7 +1,7 @@
 """What ``tf.compat.v1.losses`` does, step by step (TF 2.21's ``losses_impl.py``).
 
 Each loss converts and checks its inputs, optionally smooths the labels, calls the
-cross-entropy op of :mod:`tfloss._ops`, and hands the per-element losses to
+cross-entropy op of :mod:`tfloss._frontend.wrappers`, and hands the per-element losses to
 :func:`compute_weighted_loss`, which casts them to float32, weights them and reduces them with
 TF's Sum and DivNoNan, then casts the result back to the losses' dtype.  So a float64 loss is
 reduced in float32, and a NONE reduction of float64 losses loses float64 precision too.  The
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _ops, _tf_math_ops, errors
-from ._convert import (broadcast_shape, cast, check_compatible_shapes, check_weights_broadcastable,
+from .. import errors
+from . import wrappers as _ops
+from .._machine import math_ops as _tf_math_ops
+from .convert import (broadcast_shape, cast, check_compatible_shapes, check_weights_broadcastable,
                        convert_to_tensor, op_error, to_python_scalar_tensor)
-from ._cpu import CpuTensor, silent_floating_point as _quiet
+from .._machine.cpu import CpuTensor, silent_floating_point as _quiet
 
 
 class Reduction:

@@ -20,9 +20,9 @@ behave like one TF CPU operation.  Four platform facts are emulated:
   after compilation, and a maximum that skips NaNs in its SIMD lanes): see :func:`reduce_max`
   and :func:`_eigen_sum`.
 
-Two more facts of the CPU are reproduced here and in :mod:`tfloss._eigen_math`: the bits of Eigen's ``exp``/
+Two more facts of the CPU are reproduced here and in :mod:`tfloss._machine.eigen_math`: the bits of Eigen's ``exp``/
 ``log``/``log1p`` (packet polynomials, and the C library for the elements Eigen evaluates one by
-one; see :mod:`tfloss._eigen_math`), and Eigen's order of summation, including where its tree
+one; see :mod:`tfloss._machine.eigen_math`), and Eigen's order of summation, including where its tree
 reduction splits a long row (:func:`reduce_sum`).
 
 The compiled engine (:mod:`tfloss._engine`) computes the same thing one element at a time
@@ -36,7 +36,7 @@ import functools
 import numpy as np
 import ml_dtypes
 
-from . import _eigen_math
+from . import eigen_math as _eigen_math
 
 bfloat16 = np.dtype(ml_dtypes.bfloat16)
 HALF_TYPES = (np.dtype(np.float16), bfloat16)

@@ -387,7 +387,7 @@ def exp_packet_or_scalar(x: np.ndarray, scalar: np.ndarray) -> np.ndarray:
 
     Eigen's executor decides the path by position in the flattened tensor (see :func:`exp`), but
     inside a reduction the reducer evaluates ``exp`` itself, leaf by leaf, so there the caller
-    says which elements are scalar (see ``tfloss._cpu.exp_in_row_sum``).
+    says which elements are scalar (see ``tfloss._machine.cpu.exp_in_row_sum``).
     """
     x = np.asarray(x)
     out = np.empty_like(x)

@@ -13,7 +13,7 @@ them to the bit on TF's official x86-64 wheel:
   :func:`_onednn_runs`; ``TF_ENABLE_ONEDNN_OPTS=0`` gives Eigen's everywhere), else Eigen's.
 * ``Sum``/``Mean``: TF's reduction order, including reductions over a non-innermost axis.
 
-It is kept apart from :mod:`tfloss._cpu` (one TF op = one rounded NumPy operation) because these
+It is kept apart from :mod:`tfloss._machine.cpu` (one TF op = one rounded NumPy operation) because these
 are whole kernels with their own internal order of operations.
 """
 
@@ -24,8 +24,8 @@ import os
 
 import numpy as np
 
-from . import _eigen_math
-from ._cpu import (
+from . import eigen_math as _eigen_math
+from .cpu import (
     CpuTensor,
     _PACKET_SIZE,
     _add,
@@ -128,7 +128,7 @@ def log_softmax(x: CpuTensor) -> CpuTensor:
     """TF's LogSoftmax op over the last axis (Eigen's kernel, softmax_op_functor.h, always).
 
     ``shifted = x - max(x)``, then ``shifted - log(sum(exp(shifted)))``: the row sum evaluates
-    ``exp`` itself (:func:`tfloss._cpu.exp_in_row_sum`) and the ``log`` runs once per row, over
+    ``exp`` itself (:func:`tfloss._machine.cpu.exp_in_row_sum`) and the ``log`` runs once per row, over
     the vector of row sums.  Every step rounds to the storage type (16-bit types too).
     """
     classes = x.shape[-1]
@@ -341,7 +341,7 @@ def sum_op(x: CpuTensor, axis=None) -> CpuTensor:
     * nothing reduced (every reduced dimension has size 1): the input is copied, so ``-0``
       stays ``-0``;
     * one run, reduced: a full reduction (:func:`_full_sum`), split in shards by thread count;
-    * ``[kept, reduced]``: row sums (:func:`tfloss._cpu.reduce_sum`);
+    * ``[kept, reduced]``: row sums (:func:`tfloss._machine.cpu.reduce_sum`);
     * ``[reduced, kept]`` and ``[kept, reduced, kept]``: the kept inner run is preserved
       (:func:`_eigen_preserving_sum`);
     * ``[reduced, kept, reduced]``: one output at a time, the inner reduced run in the outer
@@ -428,7 +428,7 @@ def _reduction_threads(count: int, dtype: np.dtype) -> int:
 
 def _intra_op_threads() -> int:
     """TF's intra-op pool size: ``tf.config.threading``'s setting, else one thread per core."""
-    from . import _engine
+    from .. import _engine
 
     configured = _engine.get_num_threads()
     if configured:
@@ -442,7 +442,7 @@ def _intra_op_threads() -> int:
 def _full_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Eigen's ``FullReducer`` on the thread pool: a sum of all of a 1-D tensor.
 
-    One thread sums the whole tensor as one row (:func:`tfloss._cpu._eigen_sum`).  With
+    One thread sums the whole tensor as one row (:func:`tfloss._machine.cpu._eigen_sum`).  With
     ``k > 1`` threads the tensor is cut into ``k`` shards of ``floor(float(n) / k)`` elements,
     each summed as a row starting at its own index; the leftover elements are summed first, and
     the shards are added to them in order.  So a large ``tf.reduce_sum`` depends on how many
@@ -572,7 +572,7 @@ def pow_op(x: CpuTensor, exponent: float) -> CpuTensor:
 
     * float32/float64: Eigen's packet ``generic_pow`` on whole packets of the flattened tensor,
       the C library's ``powf``/``pow`` on the last ``size % packet`` elements
-      (:func:`tfloss._eigen_math.pow`).  The packet pow is accurate to a few ulps, not
+      (:func:`tfloss._machine.eigen_math.pow`).  The packet pow is accurate to a few ulps, not
       correctly rounded: for an exponent of 2 it is not always ``x * x``.
     * float16/bfloat16: Eigen has no packet pow for them, so every element is
       ``powf(float(x), float(y))`` rounded to 16 bits.

@@ -3,7 +3,7 @@
 Read from ``keras/src/losses/losses.py``, ``keras/src/losses/loss.py`` and
 ``keras/src/backend/tensorflow/nn.py`` (TF 2.21's ``tf.keras`` is Keras 3).  Each function here
 is one Keras function, and each step in it one TF op, rounded as TF rounds it (the TF ops are
-tfloss's own: :mod:`tfloss._ops`, :mod:`tfloss._tf_math_ops`, :class:`tfloss._cpu.CpuTensor`).
+tfloss's own: :mod:`tfloss._frontend.wrappers`, :mod:`tfloss._machine.math_ops`, :class:`tfloss._machine.cpu.CpuTensor`).
 The public classes and signatures are in :mod:`tfloss.keras.losses`.
 
 Two kinds of array stand in for Keras' tensors.  A plain NumPy array or list is what Keras
@@ -20,10 +20,11 @@ import warnings
 
 import numpy as np
 
-from . import _ops, _tf_math_ops
-from ._convert import (FLOAT_DTYPES, broadcast_shape, cast, check_op_dtype, convert_to_tensor, static_shape,
+from . import wrappers as _ops
+from .._machine import math_ops as _tf_math_ops
+from .convert import (FLOAT_DTYPES, broadcast_shape, cast, check_op_dtype, convert_to_tensor, static_shape,
                        to_python_scalar_tensor)
-from ._cpu import CpuTensor, bfloat16, log, silent_floating_point as _quiet
+from .._machine.cpu import CpuTensor, bfloat16, log, silent_floating_point as _quiet
 
 #: ``keras.config.epsilon()``, the clip of the probability paths.
 EPSILON = 1e-7

@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _engine, _gradients, _ops, _tf_math_ops, _v1_losses, math
-from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, reduction_indices, check_reduction_indices, softmax_axis
-from ._cpu import CpuTensor, exp
-from ._gradients import _Inputs, _unbroadcast, register_composite
-from .compat.v1 import losses as v1_losses
+from .. import _engine, _gradients, math
+from .._frontend import wrappers as _ops
+from .._machine import math_ops as _tf_math_ops
+from .._frontend import v1_losses as _v1_losses
+from .._frontend.convert import FLOAT_DTYPES, cast, convert_to_tensor, reduction_indices, check_reduction_indices, softmax_axis
+from .._machine.cpu import CpuTensor, exp
+from . import _Inputs, _unbroadcast, register_composite
+from ..compat.v1 import losses as v1_losses
 
 _PACKET = {np.dtype(np.float64): 4}
 
@@ -245,8 +248,8 @@ def _compute_weighted_loss_backward(arguments: dict, upstream: np.ndarray) -> di
 # --------------------------------------------------------------------------------------------
 # Keras 3 losses: the functions w.r.t. y_pred and y_true, the loss objects also w.r.t. sample_weight
 
-from . import _keras_losses as _kl  # noqa: E402
-from .keras import losses as keras_losses  # noqa: E402
+from .._frontend import keras_losses as _kl  # noqa: E402
+from ..keras import losses as keras_losses  # noqa: E402
 
 
 def _log_grad(grad: CpuTensor, x: CpuTensor) -> CpuTensor:
@@ -386,7 +389,7 @@ _NO_LABELS_GRADIENT = object()
 
 
 def _binary_focal_backward(y_true, y_pred, options: dict, grad: np.ndarray):
-    """d loss / d y_pred of ``binary_focal_crossentropy`` (see ``_keras_losses``' op sequence).
+    """d loss / d y_pred of ``binary_focal_crossentropy`` (see ``_frontend.keras_losses``' op sequence).
 
     ``y_pred`` (the probabilities p, or the sigmoid of the logits) reaches the loss three ways:
     through the bce term, through ``z * p`` and through ``1 - p`` in ``p_t``; TF's tape adds the

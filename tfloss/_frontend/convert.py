@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import ml_dtypes
 
-from . import _engine, errors
-from ._opdefs import OP_DEFS
+from .. import _engine, errors
+from .opdefs import OP_DEFS
 
 _INT32 = np.iinfo(np.int32)
 
@@ -392,7 +392,7 @@ def softmax_axis(dim, rank: int) -> int:
 def check_softmax_rank(logits: np.ndarray, op: str) -> None:
     """The Softmax/LogSoftmax kernels' rank check: oneDNN's (1 to 5 dimensions, TF's Softmax
     where oneDNN runs it) or Eigen's (at least 1)."""
-    from ._tf_math_ops import _onednn_runs
+    from .._machine.math_ops import _onednn_runs
 
     if op == "Softmax" and _onednn_runs(logits.dtype):
         if not 1 <= logits.ndim <= 5:

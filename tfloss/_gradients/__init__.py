@@ -6,7 +6,7 @@ One rule per op family, registered for every public function of that family (TF'
 * **sigmoid** and **weighted**: TF registers no gradient for these losses, so its tape
   differentiates the elementwise ops of the forward formula one by one (``where``, ``neg``,
   ``mul``, ``sub``, ``exp``, ``log1p``, ``abs``, ``relu``).  The rules below replay that chain of
-  gradient ops in TF's order, each op rounding like TF's CPU kernel (:mod:`tfloss._cpu`).
+  gradient ops in TF's order, each op rounding like TF's CPU kernel (:mod:`tfloss._machine.cpu`).
 * **softmax** and **sparse**: TF's registered gradients (``nn_grad.py``) reuse the kernel's
   second output ``backprop = softmax - labels``; the rules call the same kernels and then flow
   back through the wrapper's cast, reshape and transpose steps.
@@ -27,6 +27,9 @@ returns None.  ``hvp`` maps ``labels`` (or ``targets``) and ``logits`` to
 ``outer.gradient(inner.gradient(loss, logits, output_gradients=grad_loss), [labels, logits],
 output_gradients=vector)``.  Errors are TF's: first the forward op's, then the ones TF's
 backward pass raises (softmax labels broadcast against the logits).
+
+The building blocks (softmax, sigmoid, the reductions) and the Keras and ``compat.v1`` losses
+built on them register their rules in :mod:`.composite`, imported by :mod:`tfloss` itself.
 """
 
 from __future__ import annotations
@@ -37,14 +40,15 @@ from typing import Callable
 
 import numpy as np
 
-from . import _engine, _ops, _targets, nn
-from ._targets import deterministic as _deterministic
-from ._convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
-from ._cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log1p, reduce_sum, relu,
+from .. import _engine, _targets, nn
+from .._frontend import wrappers as _ops
+from .._targets import deterministic as _deterministic
+from .._frontend.convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
+from .._machine.cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log1p, reduce_sum, relu,
                    where)
-from ._tf_math_ops import softmax, sum_op
-from ._cpu import silent_floating_point as _quiet
-from .compat.v1 import nn as nn_v1
+from .._machine.math_ops import softmax, sum_op
+from .._machine.cpu import silent_floating_point as _quiet
+from ..compat.v1 import nn as nn_v1
 
 # --------------------------------------------------------------------------------------------
 # The gradient ops TF's backward pass runs, one function each
@@ -594,7 +598,7 @@ def _sparse_arguments(arguments: dict) -> _Inputs:
     return _Inputs(convert_to_tensor(arguments["labels"]), convert_to_tensor(arguments["logits"]))
 
 
-# Functions whose gradient is a chain of several TF ops (tfloss._composite_gradients): op ->
+# Functions whose gradient is a chain of several TF ops (tfloss._gradients.composite): op ->
 # backward(arguments, upstream) -> {argument name: gradient or None}.
 _COMPOSITE: dict = {}
 # Loss classes (Keras): type -> backward(op, arguments, upstream), for calls of their instances.
@@ -798,3 +802,5 @@ def hessian_vector_product(op, vector, *, grad_loss=None, **inputs) -> dict:
 
 
 __all__ = ["value_and_gradient", "hessian_vector_product", "register_gradient", "register_composite"]
+
+from . import composite  # noqa: E402, F401 - registers the building blocks' and losses' rules

@@ -13,9 +13,10 @@ import numbers
 
 import numpy as np
 
-from . import _engine, _targets, _tf_math_ops, errors
-from ._targets import deterministic as _deterministic
-from ._convert import (
+from .. import _engine, _targets, errors
+from .._machine import math_ops as _tf_math_ops
+from .._targets import deterministic as _deterministic
+from .convert import (
     broadcast_shape,
     cast,
     check_op_dtype,
@@ -32,8 +33,8 @@ from ._convert import (
     static_shape,
     to_python_scalar_tensor,
 )
-from ._cpu import HALF_TYPES, CpuTensor, silent_floating_point as _quiet
-from ._targets import reproduced as _reproduced
+from .._machine.cpu import HALF_TYPES, CpuTensor, silent_floating_point as _quiet
+from .._targets import reproduced as _reproduced
 
 
 
