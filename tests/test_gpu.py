@@ -196,3 +196,18 @@ def test_gpu_target_is_described_as_unverified():
     for name in _targets.IMPLEMENTED:
         with tfloss.target(name):
             assert ("unverified" in _targets.describe()) == (name in _targets.UNVERIFIED)
+
+
+def test_gpu_conformance_report_names_the_target_as_unverified():
+    """A conformance report made under the target says which target ran and that it is unverified."""
+    from tfloss.conformance import report
+    from tfloss.conformance.check import summarise_outcomes
+
+    with tfloss.target("gpu"):
+        environment = report.environment()
+    assert environment["target"] == tfloss.describe_target("gpu")
+    data = {"totals": summarise_outcomes([]), "implementation": {"name": "tfloss", "version": "0"},
+            "against": {"name": "golden", "version": "0"}, "environment": environment, "seconds": 0.0,
+            "summary": [], "cases": []}
+    header = report.markdown(data, "tfloss", "golden").splitlines()[2]
+    assert "under target 'gpu'" in header and "unverified" in header

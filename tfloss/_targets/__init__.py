@@ -101,7 +101,16 @@ def target(name: str):
 
 
 def describe(name: str | None = None) -> str:
-    """``"target 'cpu' (eager TF 2.21 on CPU)"``: how errors and reports name a target."""
+    """How errors and reports name a target (the active one by default), and whether it is verified.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.describe_target("cpu")
+    "target 'cpu' (eager TF 2.21 on CPU)"
+    >>> tf.describe_target("gpu")
+    "target 'gpu' (TF 2.21's CUDA kernels; unverified: tfloss has never been run against TF on a GPU)"
+    """
     name = get_target() if name is None else name
     what = f"{_WHAT[name]}; {UNVERIFIED[name]}" if name in UNVERIFIED else _WHAT[name]
     return f"target {name!r} ({what})"
