@@ -264,7 +264,9 @@ def _keep(with_backprop: bool, upstream) -> bool:
     return with_backprop or (upstream is None and _kept.get() is not None)
 
 
-def _kept_backprop(loss: np.ndarray, backprop, with_backprop: bool):
+def kept_backprop(loss: np.ndarray, backprop, with_backprop: bool):
+    """A row op's return value: ``(loss, backprop)``, or ``(loss, None)`` with the backprop handed
+    to the active :func:`keeping_backprop` block when the caller did not ask for it."""
     kept = _kept.get()
     if kept is not None and not with_backprop and backprop is not None:
         kept.append(backprop)
@@ -316,9 +318,9 @@ def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop:
     batch, classes = np.broadcast_shapes(labels.shape, logits.shape)
     if not _use_engine() or classes == 0 or logits.shape != (batch, classes):
         loss, backprop = _numpy_kernels.softmax_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(logits))
-        return _kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
+        return kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
     loss, backprop = _row_op("softmax_cross_entropy", _stored(labels), logits, _keep(with_backprop, upstream), upstream)
-    return _kept_backprop(loss, backprop, with_backprop)
+    return kept_backprop(loss, backprop, with_backprop)
 
 
 #: Below this many elements a cast is left to NumPy: calling the engine costs more.
@@ -374,7 +376,7 @@ def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_ba
     ``upstream`` as for :func:`softmax_cross_entropy`."""
     if not _use_engine():
         loss, backprop = _numpy_kernels.sparse_softmax_cross_entropy(labels, CpuTensor.from_input(logits))
-        return _kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
+        return kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
     loss, backprop = _row_op("sparse_softmax_cross_entropy", _class_indices(labels), logits,
                              _keep(with_backprop, upstream), upstream)
-    return _kept_backprop(loss, backprop, with_backprop)
+    return kept_backprop(loss, backprop, with_backprop)

@@ -16,6 +16,7 @@ import numpy as np
 from .. import _engine, _targets, errors
 from .._machine import math_ops as _tf_math_ops
 from .._targets import deterministic as _deterministic
+from .._targets import gpu as _gpu
 from .convert import (
     broadcast_shape,
     cast,
@@ -236,7 +237,18 @@ def _check_label_range(labels: np.ndarray, num_classes: int) -> None:
 
 # How the other targets treat an out-of-range sparse label (docs/quirks.md).
 _BAD_LABEL_ELSEWHERE = ("with op determinism ('cpu-deterministic') TF raises from GatherV2 instead; "
-                        "under XLA and on GPU the row's loss is NaN, without an error")
+                        "under XLA, and on GPU ('gpu') for float16/bfloat16/float32 logits, the row's loss is NaN, "
+                        "without an error (TF has no float64 GPU kernel for this op: float64 raises there too)")
+
+
+def sparse_kernel(labels: np.ndarray, logits: np.ndarray, **options):
+    """The SparseSoftmaxCrossEntropyWithLogits kernel that runs under the active target:
+    ``(loss, backprop)`` of 2-D logits.  The CPU kernel scans the labels first; the CUDA kernel,
+    which the "gpu" target takes for the dtypes it exists for, checks nothing (NaN rows)."""
+    if _targets.get_target() == "gpu" and _gpu.sparse_runs_on_gpu(logits.dtype):
+        return _gpu.sparse_softmax_cross_entropy(labels, logits, **options)
+    _check_label_range(labels, logits.shape[1])
+    return _engine.sparse_softmax_cross_entropy(labels, logits, **options)
 
 
 @_reproduced
@@ -285,8 +297,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
             f"Must have at least one class, but got logits shape {kernel_shape(precise_logits.shape)}",
         )
     if batch > 0:
-        _check_label_range(flat_labels, num_classes)
-        cost, _ = _engine.sparse_softmax_cross_entropy(flat_labels, precise_logits, with_backprop=False)
+        cost, _ = sparse_kernel(flat_labels, precise_logits, with_backprop=False)
     else:
         cost = np.zeros((0,), precise_dtype)
     cost = cost.reshape(labels.shape)

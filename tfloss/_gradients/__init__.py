@@ -503,7 +503,7 @@ class SparseGradient:
             grad_logits = CpuTensor(backprop)
         elif batch > 0:
             # grad_loss * backprop, the product computed by the kernel's loop
-            grad_logits = CpuTensor(_engine.sparse_softmax_cross_entropy(labels_flat, logits_2d, upstream=grad_loss_flat.value)[1])
+            grad_logits = CpuTensor(_ops.sparse_kernel(labels_flat, logits_2d, upstream=grad_loss_flat.value)[1])
         else:
             grad_logits = CpuTensor(np.zeros((batch, classes), precise_dtype))
         if second is not None:
