@@ -371,6 +371,40 @@ def log_softmax(logits: np.ndarray, upstream=None) -> np.ndarray:
     return result
 
 
+_SMALL_LOGITS = (np.dtype(np.float32), np.dtype(np.float64))
+_SMALL_LABELS = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def small_sparse_softmax_cross_entropy(labels, logits):
+    """The loss of a small call that needs none of TF's wrapper steps, in one compiled call; None
+    for any other call, which then takes every step (and raises TF's errors).
+
+    The call qualifies when ``labels`` and ``logits`` are plain NumPy arrays as TF's kernel takes
+    them: rank 1 int32/int64 labels and rank 2 float32/float64 logits, C-contiguous and in native
+    byte order, with one label per row, at least one row and one class, every label in
+    ``[0, classes)``, fewer than :data:`PARALLEL_MIN_ELEMENTS` logits, the engine selected and no
+    backprop being kept.  Then conversion changes nothing and no check can fail, so the loss is
+    the full path's to the bit.
+    """
+    if (type(logits) is not np.ndarray or type(labels) is not np.ndarray or logits.ndim != 2 or labels.ndim != 1
+            or logits.dtype not in _SMALL_LOGITS or labels.dtype not in _SMALL_LABELS):
+        return None
+    batch, classes = logits.shape
+    if (labels.shape[0] != batch or batch == 0 or classes == 0 or logits.size >= PARALLEL_MIN_ELEMENTS
+            or not (logits.flags.c_contiguous and labels.flags.c_contiguous and logits.dtype.isnative
+                    and labels.dtype.isnative) or _kept.get() is not None or not _use_engine()):
+        return None
+    indices = labels.astype(np.int64) if labels.dtype != np.int64 else labels.view()
+    indices.flags.writeable = False
+    x = logits.view()
+    x.flags.writeable = False
+    loss = np.empty(batch, logits.dtype)
+    if not _modules().checked_sparse_softmax_cross_entropy(indices, x, loss, _nothing(logits.dtype, (0, 0), True),
+                                                           _nothing(logits.dtype, (0,), False)):
+        return None
+    return loss
+
+
 def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True, upstream=None):
     """``_kernels.sparse_softmax_cross_entropy``: ``(loss, backprop)``, labels already range-checked;
     ``upstream`` as for :func:`softmax_cross_entropy`."""

@@ -252,8 +252,16 @@ def sparse_kernel(labels: np.ndarray, logits: np.ndarray, **options):
 
 
 @_reproduced
-@_quiet
 def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
+    if _targets.get_target() == "cpu":  # a small call of plain arrays: the engine's lean route, same bits
+        cost = _engine.small_sparse_softmax_cross_entropy(labels, logits)
+        if cost is not None:
+            return cost
+    return _sparse_softmax_cross_entropy_with_logits(labels, logits)
+
+
+@_quiet
+def _sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     ensure_xent_args("sparse_softmax_cross_entropy_with_logits", labels, logits)
     labels = convert_to_tensor(labels)
     logits = convert_to_tensor(logits)
