@@ -421,13 +421,21 @@ def activation(name: str, x: np.ndarray) -> np.ndarray:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """``_tf_math_ops.softmax`` of a 2-D array over its last axis: Eigen's kernel on the engine;
-    oneDNN's (where TF runs it for the dtype on this CPU) on the NumPy path."""
+    """``_tf_math_ops.softmax`` of a 2-D array over its last axis: oneDNN's kernel where TF runs
+    it for the dtype on this CPU (in float32, rounded once to the dtype), else Eigen's."""
     math_ops = _tf_math_ops()
-    if not _use_engine() or 0 in logits.shape or math_ops._onednn_runs(logits.dtype):
+    if not _use_engine() or 0 in logits.shape:
         return math_ops.softmax(CpuTensor.from_input(logits)).value
     blocks = _block_kernels()
     batch, classes = logits.shape
+    if math_ops._onednn_runs(logits.dtype):
+        rows = cast(logits, np.float32) if logits.dtype != np.float32 else logits
+        result = np.empty(logits.shape, np.float32)
+        if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
+            blocks.onednn_softmax_parallel(_stored(rows), result, math_ops._onednn_lanes(), _chunk(batch, classes))
+        else:
+            blocks.onednn_softmax(_stored(rows), result, math_ops._onednn_lanes(), 0, batch)
+        return cast(result, logits.dtype) if logits.dtype != np.float32 else result
     result, out = _output(logits.shape, logits.dtype)
     if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
         blocks.softmax_parallel(_stored(logits), out, _chunk(batch, classes))

@@ -1,4 +1,5 @@
-"""The building blocks compiled: :mod:`tfloss._machine.math_ops`' Sigmoid, Softplus, Softmax and Sum.
+"""The building blocks compiled: :mod:`tfloss._machine.math_ops`' Sigmoid, Softplus, Softmax
+(Eigen's and oneDNN's) and Sum.
 
 Each function repeats the NumPy kernel's steps in the same order, one TF op per line, with the
 primitives of :mod:`._float` (``op`` ends an op: flush, round to the storage dtype) and TF's
@@ -165,6 +166,118 @@ def softmax_parallel(logits, out, chunk):
     n = logits.shape[0]
     for c in prange((n + chunk - 1) // chunk):
         softmax(logits, out, c * chunk, min(n, (c + 1) * chunk))
+
+
+# --------------------------------------------------------------------------------------------
+# Softmax: math_ops._onednn_softmax_rows, oneDNN's kernel where TF runs it (float32 rows)
+
+
+def _float32_of(bits):
+    return np.array([bits], np.uint32).view(np.float32)[0]
+
+
+_LN_MAX, _LN_MIN, _LOG2E, _LN2 = (_float32_of(b) for b in (0x42B17218, 0xC2AEAC50, 0x3FB8AA3B, 0x3F317218))
+_EXP_C0, _EXP_C1, _EXP_C2, _EXP_C3, _EXP_C4 = (_float32_of(b) for b in (0x3C07CFCE, 0x3D2B9D0D, 0x3E2AAD40,
+                                                                       0x3EFFFEE3, 0x3F7FFFFB))
+_FLT_MAX = np.float32(np.finfo(np.float32).max)
+
+
+@jit(inline="always")
+def _maxps(a, b):
+    """x86 ``maxps``: ``a > b ? a : b`` (a NaN in either gives ``b``)."""
+    return a if a > b else b
+
+
+@jit(inline="always")
+def _minps(a, b):
+    return a if a < b else b
+
+
+@jit(inline="always")
+def _fma32(a, b, c):
+    """``math_ops._fma``: the product exact in float64, the sum rounded there, then to float32."""
+    return ftz32(F32(F64(a) * F64(b) + F64(c)))
+
+
+@jit(inline="always")
+def _onednn_exp(x):
+    """``math_ops._onednn_exp``: ``2 * 2**(n-1) * p(r)`` on ``x`` clamped by ``minps``/``maxps``."""
+    clamped = _maxps(_minps(x, _LN_MAX), _LN_MIN)
+    n = np.floor(ftz32(clamped * _LOG2E) + F32(0.5))
+    r = _fma32(-n, _LN2, clamped)
+    scale = F32(0.0) if x < _LN_MIN else F32(math.pow(F64(2.0), F64(n - F32(1.0))))
+    p = _fma32(_fma32(_fma32(_fma32(_fma32(_EXP_C0, r, _EXP_C1), r, _EXP_C2), r, _EXP_C3), r, _EXP_C4), r, F32(1.0))
+    return ftz32(ftz32(p * scale) * F32(2.0))
+
+
+@jit(inline="always")
+def _accumulate(row, exps, use_exps, vmax, accumulators, vector, folded, lanes, maximum, kind):
+    """``math_ops._onednn_accumulate`` then ``_onednn_lanes_fold`` of one row into ``vector``:
+    block ``b`` into accumulator ``b % 4`` (the masked tail block into the first), the ones in
+    use combined ``(a0 op a1) op (a2 op a3)``, then lanes ``l`` and ``l ^ step`` folded."""
+    classes = row.size
+    full_blocks = classes // lanes
+    in_use = 4 if full_blocks >= 4 else max(full_blocks, 1)
+    start = -_FLT_MAX if maximum else F32(0.0)
+    for k in range(in_use):
+        for lane in range(lanes):
+            accumulators[k, lane] = start
+    for j in range(classes):
+        b, lane = j // lanes, j % lanes
+        k = b % 4 if b < full_blocks else 0
+        value = exps[j] if use_exps else read(row[j])
+        a = accumulators[k, lane]
+        accumulators[k, lane] = _maxps(a, value) if maximum else add(a, value, kind)
+    for lane in range(lanes):
+        a = accumulators[0, lane]
+        if in_use >= 2:
+            other = accumulators[1, lane]
+            a = _maxps(a, other) if maximum else add(a, other, kind)
+        if in_use == 3:
+            other = accumulators[2, lane]
+            a = _maxps(a, other) if maximum else add(a, other, kind)
+        if in_use == 4:
+            c, d = accumulators[2, lane], accumulators[3, lane]
+            other = _maxps(c, d) if maximum else add(c, d, kind)
+            a = _maxps(a, other) if maximum else add(a, other, kind)
+        vector[lane] = a
+    step = lanes // 2
+    while step:
+        for lane in range(lanes):
+            a, b = vector[lane], vector[lane ^ step]
+            folded[lane] = _maxps(a, b) if maximum else add(a, b, kind)
+        for lane in range(lanes):
+            vector[lane] = folded[lane]
+        step //= 2
+
+
+@jit
+def onednn_softmax(logits, out, lanes, start, stop):
+    """Rows [start, stop) of float32 ``[rows, classes]`` as oneDNN's dense softmax computes
+    them: the vector maximum, ``exp(x - max)`` by oneDNN's exp with the folded maximum of the
+    class's lane, the vector sum, and each class times ``1 / sum`` of its lane."""
+    kind = out
+    classes = logits.shape[1]
+    exps = np.empty(classes, np.float32)
+    accumulators = np.empty((4, lanes), np.float32)
+    vmax, vsum, folded = np.empty(lanes, np.float32), np.empty(lanes, np.float32), np.empty(lanes, np.float32)
+    for r in range(start, stop):
+        row, out_row = logits[r], out[r]
+        _accumulate(row, exps, False, vmax, accumulators, vmax, folded, lanes, True, kind)
+        for j in range(classes):
+            exps[j] = _onednn_exp(ftz32(read(row[j]) - vmax[j % lanes]))
+        _accumulate(row, exps, True, vmax, accumulators, vsum, folded, lanes, False, kind)
+        for lane in range(lanes):
+            vsum[lane] = div(F32(1.0), vsum[lane], kind)
+        for j in range(classes):
+            out_row[j] = mul(exps[j], vsum[j % lanes], kind)
+
+
+@jit(parallel=True)
+def onednn_softmax_parallel(logits, out, lanes, chunk):
+    n = logits.shape[0]
+    for c in prange((n + chunk - 1) // chunk):
+        onednn_softmax(logits, out, lanes, c * chunk, min(n, (c + 1) * chunk))
 
 
 # --------------------------------------------------------------------------------------------
