@@ -18,6 +18,7 @@ from .._machine import math_ops as _tf_math_ops
 from .._targets import deterministic as _deterministic
 from .._targets import gpu as _gpu
 from .convert import (
+    FLOAT_DTYPES,
     broadcast_shape,
     cast,
     check_op_dtype,
@@ -323,7 +324,7 @@ def sigmoid(x) -> np.ndarray:
     """``tf.math.sigmoid``: convert, then TF's Sigmoid kernel."""
     x = convert_to_tensor(x)
     check_op_dtype("Sigmoid", x.dtype)
-    return _tf_math_ops.sigmoid(CpuTensor.from_input(x)).value
+    return _engine.activation("sigmoid", x)
 
 
 @_reproduced
@@ -332,7 +333,7 @@ def softplus(features) -> np.ndarray:
     """``tf.math.softplus``: convert, then TF's Softplus kernel."""
     features = convert_to_tensor(features)
     check_op_dtype("Softplus", features.dtype)
-    return _tf_math_ops.softplus(CpuTensor.from_input(features)).value
+    return _engine.activation("softplus", features)
 
 
 @_reproduced
@@ -342,7 +343,7 @@ def log_sigmoid(x) -> np.ndarray:
     x = convert_to_tensor(x)
     check_op_dtype("Neg", x.dtype)
     check_op_dtype("Softplus", x.dtype)
-    return (-_tf_math_ops.softplus(-CpuTensor.from_input(x))).value
+    return _engine.activation("log_sigmoid", x)
 
 
 @_reproduced
@@ -366,8 +367,8 @@ def softmax(logits, axis, log: bool = False) -> np.ndarray:
         result = np.zeros(rows.shape, rows.dtype)
     elif log:  # the engine's LogSoftmax loop, or _tf_math_ops.log_softmax without it
         result = _engine.log_softmax(rows.reshape(-1, rows.shape[-1])).reshape(rows.shape)
-    else:
-        result = _tf_math_ops.softmax(CpuTensor.from_input(rows)).value
+    else:  # the engine's Softmax loop, or _tf_math_ops.softmax without it
+        result = _engine.softmax(rows.reshape(-1, rows.shape[-1])).reshape(rows.shape)
     return result if axis == -1 else np.swapaxes(result, axis, -1)
 
 
@@ -384,7 +385,10 @@ def reduce(input_tensor, axis, keepdims, op: str) -> np.ndarray:
     indices = np.arange(x.ndim, dtype=np.int32) if axis is None else reduction_indices(axis, op)
     axes = check_reduction_indices(indices, x.ndim, op)
     kernel = _tf_math_ops.sum_op if op == "Sum" else _tf_math_ops.mean_op
-    result = kernel(CpuTensor.from_input(x) if x.dtype.kind not in "iu" else CpuTensor(x), axes).value
+    if x.dtype in FLOAT_DTYPES:  # the engine's sums, or the kernel without it
+        result = _engine.reduce(x, axes, op)
+    else:
+        result = kernel(CpuTensor.from_input(x) if x.dtype.kind not in "iu" else CpuTensor(x), axes).value
     if keepdims:
         result = result.reshape(tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
     return np.asarray(result)

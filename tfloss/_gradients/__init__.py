@@ -701,8 +701,8 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
         :mod:`tfloss.math` (``sigmoid``, ``softplus``, ``log_sigmoid``, ``softmax``,
         ``log_softmax``, ``reduce_sum``, ``reduce_mean``), a :mod:`tfloss.compat.v1.losses`
         loss (gradients for ``logits``/``losses`` and ``weights``), or a :mod:`tfloss.keras.losses`
-        function or loss object, focal losses included (gradients for ``y_pred`` and, for an
-        object, ``sample_weight``).
+        function or loss object, focal losses included (gradients for ``y_pred``, float
+        ``y_true`` and, for an object, ``sample_weight``; sparse labels have None).
     grad_loss : array_like, optional
         Upstream gradient (TF's ``output_gradients``), shaped like the loss; default ones.
     **inputs
