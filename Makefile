@@ -13,7 +13,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_PY    := $(BENCH_VENV)/bin/python
 BENCH_ARGS  ?=
 
-.PHONY: test parity golden frameworks bench figures clean
+.PHONY: test parity golden frameworks bench figures matrix clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,10 +70,19 @@ $(BENCH_STAMP): pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BENCH_PY) -m parity.bench $(BENCH_ARGS)
 
+## make matrix: the parity suite against every TF release 2.12-2.21 that installs here, each in its
+## own cached environment .venv-matrix/tf2.NN (tensorflow-cpu where smaller; NumPy<2 before 2.18;
+## Keras 3.15.1 from 2.16); writes reports/matrix.{md,json}. Not part of `make test`.
+## SAMPLE=N keeps the error, layout and regression cases and every N-th of the others;
+## MATRIX_RELEASES=2.12,2.16 picks releases. Results are cached per release and sample.
+MATRIX_RELEASES ?= 2.12,2.13,2.14,2.15,2.16,2.17,2.18,2.19,2.20,2.21
+matrix:
+	$(PYTHON) -m parity.matrix --releases $(MATRIX_RELEASES) --sample $(SAMPLE)
+
 figures: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[figures]"
 	$(PY) docs/figures.py
 
 clean:
-	rm -rf .venv-tf* $(BENCH_VENV) $(FRAMEWORKS_VENV) reports/*.tmp
+	rm -rf .venv-tf* .venv-matrix $(BENCH_VENV) $(FRAMEWORKS_VENV) reports/*.tmp
 	find tfloss -name '*.nbi' -delete -o -name '*.nbc' -delete  # numba's compile cache

@@ -73,6 +73,10 @@ class Record:
     err_ulps: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     detail: str = ""
     declared_id: str = ""
+    #: What each side gave (:class:`~tfloss.conformance.compare.Outcome`), for the release matrix
+    #: (:mod:`parity.matrix_worker`); None where a side did not run.
+    tf_outcome: object = field(default=None, repr=False, compare=False)
+    tfloss_outcome: object = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
         """Plain-data form (without the per-element errors)."""
@@ -179,7 +183,8 @@ def run_case(case: Case, target, reference_only: bool = False) -> Record:
                       detail=f"TF ({MODE.name}) differs from eager TF, which tfloss matches: " + "; ".join(verdict.problems))
     record = Record(**base, status=PASS if verdict.ok else FAIL, kind=verdict.kind,
                     n_elements=verdict.elements, n_bit_exact=verdict.bit_exact_elements,
-                    err_ulps=verdict.err_ulps, max_value_ulps=verdict.max_value_ulps)
+                    err_ulps=verdict.err_ulps, max_value_ulps=verdict.max_value_ulps,
+                    tf_outcome=verdict.expected, tfloss_outcome=actual)
     record.bit_exact = verdict.ok and record.n_bit_exact == record.n_elements
     if not verdict.ok:
         record.detail = "; ".join(verdict.problems)

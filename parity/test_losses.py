@@ -120,14 +120,20 @@ def _with_warnings(run, fn, args, kwargs):
                             if w.category.__name__ in ("SyntaxWarning", "UserWarning")})
 
 
-def keras_mismatch(target, args, kwargs, init):
+def keras_judged(target, args, kwargs, init):
+    """``(problem or None, TF's outcome, tfloss's outcome)`` of one Keras case (the release
+    matrix, :mod:`parity.matrix_worker`, keeps the outcomes)."""
     expected, expected_warnings = _with_warnings(tfref.run_tf, _callable(tfref.tf(), target, init),
                                                  tuple(_materialise(a, "tf") for a in args), kwargs)
     actual, actual_warnings = _with_warnings(run_tfloss, _callable(tfloss, target, init),
                                              tuple(_materialise(a, "tfloss") for a in args), kwargs)
     if expected_warnings != actual_warnings:
-        return f"warnings: TF {expected_warnings}, tfloss {actual_warnings}"
-    return compare(target, args, kwargs, expected, actual, show_values=True)
+        return f"warnings: TF {expected_warnings}, tfloss {actual_warnings}", expected, actual
+    return compare(target, args, kwargs, expected, actual, show_values=True), expected, actual
+
+
+def keras_mismatch(target, args, kwargs, init):
+    return keras_judged(target, args, kwargs, init)[0]
 
 
 def test_keras_is_the_pinned_release():
