@@ -277,12 +277,17 @@ def markdown(results, data) -> str:
             f"### {i}. {row['kind']}: {row['before']} -> {row['after']} ({row['count']} cases; "
             f"{', '.join(f'`{f}`' for f in functions[:4])}{' ...' if len(functions) > 4 else ''})",
             "",
+            *([f"- {row['note']}"] if row.get("note") else []),
             f"- example: `{e['function']}`, case `{e['case']}`",
             f"- inputs: `{_esc(e['before_obs'].get('inputs', ''), 300)}`",
             f"- TF {e['before']}: {_esc(mc.said(e['before_obs']))}",
             f"- TF {e['after']}: {_esc(mc.said(e['after_obs']))}",
-            "",
         ]
+        for side in ("before", "after"):
+            o = e[f"{side}_obs"]
+            if o["status"] not in mc.AS_REFERENCE and o.get("detail") and o["status"] != "crash":
+                lines.append(f"- TF {e[side]} against tfloss (2.21): {_esc(o['detail'], 300)}")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -323,6 +328,7 @@ def build_report(results, sample: int) -> dict:
         "versus_2.21": mc.versus_reference(ran, reference),
         "changes": changes,
         "change_events": len(events),
+        "events": [{k: e[k] for k in ("function", "case", "kind", "before", "after")} for e in events],
     }
 
 

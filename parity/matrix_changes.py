@@ -196,6 +196,31 @@ def change_events(results) -> list:
     return events
 
 
+#: The suffix TF's eager op errors carry after ``[Op:Name]`` in some releases (an empty op name).
+NAME_SUFFIX = " name: "
+
+
+def _strip_name_suffix(message: str | None) -> str:
+    message = message or ""
+    return message[: -len(NAME_SUFFIX)] if message.endswith(NAME_SUFFIX) else message
+
+
+def note(before, after) -> str:
+    """A canonical description of an error-text change that many ops share, or ``""``.
+
+    ``"[Op:Name] vs [Op:Name] name: "``: the two messages differ only in the trailing
+    ``" name: "`` after the op's ``[Op:...]`` tag.
+    """
+    a, b = before.get("tf"), after.get("tf")
+    if not (a and b and a.get("raised") and b.get("raised")) or a["error"] != b["error"]:
+        return ""
+    ma, mb = a.get("message") or "", b.get("message") or ""
+    if ma != mb and _strip_name_suffix(ma) == _strip_name_suffix(mb):
+        ends = lambda m: "'[Op:Name] name: '" if m.endswith(NAME_SUFFIX) else "'[Op:Name]'"  # noqa: E731
+        return f"only the end of the eager op error differs: {ends(ma)} -> {ends(mb)}"
+    return ""
+
+
 def _shape_of_text(obs) -> str:
     """What groups alike changes: the outcome with numbers blanked (errors), or the output dtypes."""
     tf = obs.get("tf")
@@ -206,7 +231,7 @@ def _shape_of_text(obs) -> str:
     else:
         prefix = ""
     if tf.get("raised"):
-        return prefix + tf["error"] + ": " + blank_numbers(tf.get("message") or "")[:120]
+        return prefix + tf["error"] + ": " + blank_numbers(_strip_name_suffix(tf.get("message")))[:120]
     return prefix + "returned " + ",".join("None" if o is None else o["dtype"] for o in tf.get("outputs", ()))
 
 
@@ -214,18 +239,21 @@ def group_events(events) -> list:
     """Fold alike events into rows, largest first.
 
     Events are alike when they have the same kind, the same pair of releases and the same
-    before/after outcome once numbers are blanked (for values: the same output dtypes).  A row:
-    ``{kind, before, after, count, functions, example}``; the example is the event whose inputs
+    before/after outcome once numbers (and a trailing ``" name: "``) are blanked (for values: the
+    same output dtypes), or share a :func:`note`.  A row:
+    ``{kind, before, after, count, note, functions, example}``; the example is the event whose inputs
     are described most briefly.
     """
     groups = defaultdict(list)
     for e in events:
-        key = (e["kind"], e["before"], e["after"], _shape_of_text(e["before_obs"]), _shape_of_text(e["after_obs"]))
+        shared = note(e["before_obs"], e["after_obs"])
+        key = (e["kind"], e["before"], e["after"], shared,
+               "" if shared else _shape_of_text(e["before_obs"]), "" if shared else _shape_of_text(e["after_obs"]))
         groups[key].append(e)
     rows = []
-    for (kind, before, after, _, _), group in groups.items():
+    for (kind, before, after, shared, _, _), group in groups.items():
         example = min(group, key=lambda e: (len(e["before_obs"].get("inputs", "")), e["function"], e["case"]))
-        rows.append({"kind": kind, "before": before, "after": after, "count": len(group),
+        rows.append({"kind": kind, "before": before, "after": after, "count": len(group), "note": shared,
                      "functions": sorted({e["function"] for e in group}), "example": example})
     rows.sort(key=lambda r: (version_key(r["before"]), version_key(r["after"]), KINDS.index(r["kind"]), -r["count"]))
     return rows

@@ -165,6 +165,7 @@ def run_catalogue(sample: int, only: str = "", progress=None) -> list:
         if missing[target.name]:
             out.append(_observation(target.name, case.id, "unavailable", missing[target.name], inputs=inputs))
             continue
+        began = time.monotonic()
         try:
             record = runner.run_case(case, target)
         except Exception as exc:  # noqa: BLE001 - an API the suite needs that this release lacks
@@ -177,6 +178,7 @@ def run_catalogue(sample: int, only: str = "", progress=None) -> list:
             status = "crash"
         out.append(_observation(target.name, case.id, status, record.detail, outcome_dict(record.tf_outcome),
                                 outcome_dict(record.tfloss_outcome), inputs))
+        out[-1]["seconds"] = round(time.monotonic() - began, 3)
         if progress:
             progress(done, len(work))
     return out

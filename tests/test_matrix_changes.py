@@ -152,3 +152,18 @@ def test_the_markdown_report_shows_each_change_with_its_example():
     assert "| 2.14 | **not installed**: no wheel |" in text
     assert "every 4th case" in text
     assert "| `nn.f` | 0/1/0/0 | 1/0/0/0 |" in text
+
+
+def test_a_change_in_the_name_suffix_alone_folds_across_ops():
+    def pair(case, op, text):
+        old = obs("f" + op, case, "release", raised(message=f"{text} [Op:{op}]"))
+        new = obs("f" + op, case, "pass", raised(message=f"{text} [Op:{op}] name: "))
+        return old, new
+    a_old, a_new = pair("c1", "Mul", "Incompatible shapes: [4] vs. [2,3]")
+    b_old, b_new = pair("c2", "Range", "Requires start <= limit when delta > 0: 0/-2")
+    c_old = obs("fSub", "c3", "release", raised(message="cannot compute Sub as input #1 [Op:Sub]"))
+    c_new = obs("fSub", "c3", "pass", raised(message="cannot compute Mul as input #1 [Op:Mul] name: "))
+    rows = mc.group_events(mc.change_events(results(r2_12=[a_old, b_old, c_old], r2_13=[a_new, b_new, c_new])))
+    assert [(r["count"], r["note"] != "") for r in rows] == [(2, True), (1, False)]
+    assert rows[0]["note"] == "only the end of the eager op error differs: '[Op:Name]' -> '[Op:Name] name: '"
+    assert rows[1]["functions"] == ["fSub"]
