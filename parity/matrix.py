@@ -175,7 +175,11 @@ def _releases_table(results) -> list:
              "|---|---|---|---|---|---|---|---:|---:|"]
     for release in sorted(results, key=mc.version_key):
         r = results[release]
-        package = r.get("install", {}).get("package", "-")
+        install = r.get("install", {})
+        package = install.get("package", "-")
+        sizes = install.get("wheel_bytes") or {}
+        if sizes.get("tensorflow-cpu") and sizes.get("tensorflow"):
+            package += f" ({sizes['tensorflow-cpu'] / 1e6:.0f} MB wheel; tensorflow's {sizes['tensorflow'] / 1e6:.0f} MB)"
         if r["status"] != "ran":
             lines.append(f"| {release} | **{r['status']}**: {r.get('reason', '')[:300]} | {package} | - | - | - | - | - | - |")
             continue

@@ -38,7 +38,7 @@ AS_REFERENCE = ("pass", "declared")
 #: Statuses where no TF outcome exists.
 NO_OUTCOME = ("crash", "unavailable", "error")
 
-KINDS = ("crash", "availability", "_sentinel handling", "error class", "error text",
+KINDS = ("crash", "availability", "_sentinel handling", "error class", "error suffix", "error text",
          "raises vs returns", "gradient structure", "dtype rule", "shape rule", "values", "tfloss side")
 
 _NUMBERS = re.compile(r"-?\d[\d.e+-]*")
@@ -125,6 +125,8 @@ def classify(before, after) -> str:
         if a["error"] != b["error"]:
             return "error class"
         if a.get("message") != b.get("message"):
+            if _strip_name_suffix(a.get("message")) == _strip_name_suffix(b.get("message")):
+                return "error suffix"  # only the trailing " name: " after [Op:...] (see note)
             return "error text"
         return "tfloss side"
     if a.get("raised") != b.get("raised"):

@@ -57,6 +57,8 @@ def test_releases_that_differ_alike_share_a_signature_and_differently_do_not():
      "error class"),
     (obs("f", "c", "release", raised(message="old text")), obs("f", "c", "pass", raised(message="new text")),
      "error text"),
+    (obs("f", "c", "release", raised(message="no [Op:Mul]")), obs("f", "c", "pass", raised(message="no [Op:Mul] name: ")),
+     "error suffix"),
     (obs("f", "c", "release", raised()), obs("f", "c", "pass", returned(("float32", (1,), "d"))), "raises vs returns"),
     (obs("f", "c", "release", returned(("float32", (1,), "d"), None)),
      obs("f", "c", "pass", returned(("float32", (1,), "d"), ("float32", (1,), "e"))), "gradient structure"),
@@ -164,6 +166,6 @@ def test_a_change_in_the_name_suffix_alone_folds_across_ops():
     c_old = obs("fSub", "c3", "release", raised(message="cannot compute Sub as input #1 [Op:Sub]"))
     c_new = obs("fSub", "c3", "pass", raised(message="cannot compute Mul as input #1 [Op:Mul] name: "))
     rows = mc.group_events(mc.change_events(results(r2_12=[a_old, b_old, c_old], r2_13=[a_new, b_new, c_new])))
-    assert [(r["count"], r["note"] != "") for r in rows] == [(2, True), (1, False)]
+    assert [(r["kind"], r["count"], r["note"] != "") for r in rows] == [("error suffix", 2, True), ("error text", 1, False)]
     assert rows[0]["note"] == "only the end of the eager op error differs: '[Op:Name]' -> '[Op:Name] name: '"
     assert rows[1]["functions"] == ["fSub"]
