@@ -111,8 +111,10 @@ def versions() -> dict:
         out["keras"] = keras.__version__
     except Exception as exc:  # noqa: BLE001 - the report says why
         out["keras"] = f"not importable ({type(exc).__name__}: {exc})"[:200]
-    try:
-        out["tf_keras"] = str(tf.keras.__version__)
+    try:  # Keras 2's tf.keras (keras.api._v2.keras) has no __version__ of its own in some releases
+        module = tf.keras
+        out["tf_keras"] = str(getattr(module, "__version__", None) or
+                              f"{out['keras']} ({getattr(module, '__name__', '?')})")
     except Exception as exc:  # noqa: BLE001
         out["tf_keras"] = f"not importable ({type(exc).__name__}: {exc})"[:200]
     try:
