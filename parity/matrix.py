@@ -144,7 +144,9 @@ def run_release(release: str, sample: int, fresh: bool = False) -> dict:
         return result
     out = RESULTS / f"tf{release}-sample{sample}.worker.json"
     log = RESULTS / f"tf{release}-sample{sample}.log"
-    worker_env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(VENVS / f"tf{release}" / "numba-cache"),
+    # One numba cache for every release: tfloss's kernels are the same, and numba drops entries
+    # written by another numba version itself.
+    worker_env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(VENVS / "numba-cache"),
                       TF_CPP_MIN_LOG_LEVEL="2")
     started = time.monotonic()
     print(f"matrix: running TF {release} (sample {sample}); log in {log}", flush=True)
