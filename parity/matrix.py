@@ -165,6 +165,7 @@ def run_release(release: str, sample: int, fresh: bool = False) -> dict:
         result.update(json.loads(out.read_text()), status="ran")
         out.unlink()
     result["wall_seconds"] = round(time.monotonic() - started, 1)
+    result["tfloss_commit"] = _commit()
     cached.write_text(json.dumps(result))
     return result
 
@@ -233,7 +234,8 @@ def markdown(results, data) -> str:
          "The full catalogue per release is `make matrix` (SAMPLE=1)." if sample > 1 else
          "Full catalogue (SAMPLE=1)."),
         "",
-        f"Generated {data['date']}; CPU: {data['cpu']}.",
+        f"Generated {data['date']}; CPU: {data['cpu']}; tfloss commit(s) of the runs: "
+        + (", ".join(sorted({r.get("tfloss_commit", "not recorded") for r in ran.values()})) or "-") + ".",
         "",
         "## Releases",
         "",
@@ -295,6 +297,18 @@ def markdown(results, data) -> str:
                 lines.append(f"- TF {e[side]} against tfloss (2.21): {_esc(o['detail'], 300)}")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _commit() -> str:
+    """The tfloss commit the run used (and whether the work tree had changes)."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "tfloss", "parity"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + (" (with uncommitted changes)" if dirty else "")
 
 
 def _cpu() -> str:
