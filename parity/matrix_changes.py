@@ -242,15 +242,20 @@ def group_events(events) -> list:
 
     Events are alike when they have the same kind, the same pair of releases and the same
     before/after outcome once numbers (and a trailing ``" name: "``) are blanked (for values: the
-    same output dtypes), or share a :func:`note`.  A row:
+    same output dtypes), or share a :func:`note`; crashes by the pair of releases and the side
+    that crashed alone.  A row:
     ``{kind, before, after, count, note, functions, example}``; the example is the event whose inputs
     are described most briefly.
     """
     groups = defaultdict(list)
     for e in events:
         shared = note(e["before_obs"], e["after_obs"])
-        key = (e["kind"], e["before"], e["after"], shared,
-               "" if shared else _shape_of_text(e["before_obs"]), "" if shared else _shape_of_text(e["after_obs"]))
+        if e["kind"] == "crash":  # one row per pair of releases and the side that crashed
+            sides = (e["before_obs"]["status"] == "crash", e["after_obs"]["status"] == "crash")
+            key = (e["kind"], e["before"], e["after"], shared, *sides)
+        else:
+            key = (e["kind"], e["before"], e["after"], shared,
+                   "" if shared else _shape_of_text(e["before_obs"]), "" if shared else _shape_of_text(e["after_obs"]))
         groups[key].append(e)
     rows = []
     for (kind, before, after, shared, _, _), group in groups.items():

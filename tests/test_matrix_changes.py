@@ -169,3 +169,13 @@ def test_a_change_in_the_name_suffix_alone_folds_across_ops():
     assert [(r["kind"], r["count"], r["note"] != "") for r in rows] == [("error suffix", 2, True), ("error text", 1, False)]
     assert rows[0]["note"] == "only the end of the eager op error differs: '[Op:Name]' -> '[Op:Name] name: '"
     assert rows[1]["functions"] == ["fSub"]
+
+
+def test_crashes_fold_by_release_pair_whatever_the_other_side_gave():
+    data = results(r2_15=[obs("f", "a", "pass", raised()), obs("g", "b", "pass", returned(("float32", (2,), "d"))),
+                          obs("g", "c", "pass", raised())],
+                   r2_16=[obs("f", "a", "crash"), obs("g", "b", "crash"), obs("g", "c", "pass", raised())],
+                   r2_17=[obs("f", "a", "pass", raised()), obs("g", "b", "crash"), obs("g", "c", "pass", raised())])
+    rows = mc.group_events(mc.change_events(data))
+    assert [(r["kind"], r["before"], r["after"], r["count"]) for r in rows] == [("crash", "2.15", "2.16", 2),
+                                                                                ("crash", "2.16", "2.17", 1)]
