@@ -144,15 +144,25 @@ def classify(before, after) -> str:
     return "tfloss side"  # TF gave the same; the verdict moved with tfloss's environment (NumPy)
 
 
+_NUMPY_SCALAR = re.compile(r"np\.[a-z]+\d*\(([^()]*)\)")
+
+
+def case_key(case_id: str) -> str:
+    """A case id that is the same under NumPy 1 and 2: the catalogue names some cases by a
+    value's repr, which NumPy 2 writes ``np.int32(1)`` and NumPy 1 ``1``."""
+    return _NUMPY_SCALAR.sub(r"\1", case_id)
+
+
 def by_case(results) -> dict:
     """``{(function, case): {release: observation}}`` from ``{release: {"observations": [...]}}``.
 
-    Each observation in a release's list carries its ``function`` and ``case``.
+    Each observation in a release's list carries its ``function`` and ``case`` (the key uses
+    :func:`case_key`).
     """
     table = defaultdict(dict)
     for release, result in results.items():
         for obs in result.get("observations", ()):
-            table[(obs["function"], obs["case"])][release] = obs
+            table[(obs["function"], case_key(obs["case"]))][release] = obs
     return dict(table)
 
 

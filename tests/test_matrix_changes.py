@@ -179,3 +179,11 @@ def test_crashes_fold_by_release_pair_whatever_the_other_side_gave():
     rows = mc.group_events(mc.change_events(data))
     assert [(r["kind"], r["before"], r["after"], r["count"]) for r in rows] == [("crash", "2.15", "2.16", 2),
                                                                                 ("crash", "2.16", "2.17", 1)]
+
+
+def test_case_ids_written_by_numpy_1_and_2_are_one_case():
+    assert mc.case_key("errors/softmax/axis_np.int32(1)") == "errors/softmax/axis_1"
+    assert mc.case_key("errors/softmax/axis_np.float64(2.5)") == "errors/softmax/axis_2.5"
+    data = results(r2_17=[obs("f", "errors/softmax/axis_1", "release", raised())],
+                   r2_18=[obs("f", "errors/softmax/axis_np.int32(1)", "pass", returned(("float32", (2,), "d")))])
+    assert [(e["before"], e["after"], e["kind"]) for e in mc.change_events(data)] == [("2.17", "2.18", "raises vs returns")]
