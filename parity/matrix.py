@@ -214,6 +214,22 @@ def _esc(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: What the tables cannot show by themselves (the NumPy probe was run by hand: see its text).
+CAVEATS = [
+    "- NumPy's major version changes with TF 2.18 (NumPy < 2 before it), so a change between 2.17 and 2.18 "
+    "can be NumPy's rather than TF's. The `axis=np.int32(1)` rows are: TF 2.18.1 run by hand with NumPy 1.26.4 "
+    "(and ml_dtypes 0.4.1) raises the same `ValueError: Tensor conversion requested dtype int32 for Tensor "
+    "with dtype int64` as 2.12-2.17, and returns with NumPy 2.0.2. (The catalogue names such cases by the "
+    "value's repr, `axis_1` under NumPy 1 and `axis_np.int32(1)` under NumPy 2; the matrix treats them as one "
+    "case.)",
+    "- Keras is 3.15.1 in every release whose `tf.keras` is Keras 3, so a Keras-loss change is a change in the "
+    "TF ops under Keras.",
+    "- A release counts as behaving as 2.21 when it passes against tfloss, i.e. within the suite's bound "
+    "(bits, or a bound in ULPs for values; error class and message exactly): value differences inside the "
+    "bound are not counted as changes.",
+]
+
+
 def markdown(results, data) -> str:
     ran = {k: v for k, v in results.items() if v["status"] == "ran"}
     releases = sorted(results, key=mc.version_key)
@@ -263,6 +279,7 @@ def markdown(results, data) -> str:
     notes = [f"- {r}: {ran[r]['keras_note']}" for r in ran_order if ran[r].get("keras_note")]
     if notes:
         lines += ["", "Keras losses not compared:", "", *notes]
+    lines += ["", "## Caveats", "", *CAVEATS]
     lines += ["", "## How each release differs from TF 2.21, by kind", "",
               "Cases (function x input) where the release's outcome is not 2.21's, by kind of change.", "",
               "| release | " + " | ".join(k for k in mc.KINDS) + " | total |",
