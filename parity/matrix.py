@@ -174,7 +174,7 @@ def run_release(release: str, sample: int, fresh: bool = False) -> dict:
 
 
 def _releases_table(results) -> list:
-    lines = ["| release | installed | package | tensorflow | numpy | keras (tf.keras) | Keras losses | cases run | seconds |",
+    lines = ["| release | installed | package | tensorflow | numpy | keras | Keras losses | cases run | seconds |",
              "|---|---|---|---|---|---|---|---:|---:|"]
     for release in sorted(results, key=mc.version_key):
         r = results[release]
@@ -187,9 +187,8 @@ def _releases_table(results) -> list:
             lines.append(f"| {release} | **{r['status']}**: {r.get('reason', '')[:300]} | {package} | - | - | - | - | - | - |")
             continue
         v = r["versions"]
-        keras = v["keras"] if v["keras"] == v["tf_keras"] else f"{v['keras']} ({v['tf_keras']})"
-        lines.append(f"| {release} | yes | {package} | {v['tensorflow']} | {v['numpy']} | {keras} | "
-                     f"{'compared' if r['keras_compared'] else 'not compared (tf.keras is Keras 2)'} | "
+        lines.append(f"| {release} | yes | {package} | {v['tensorflow']} | {v['numpy']} | {v['keras']} | "
+                     f"{'compared (tf.keras is Keras 3)' if r['keras_compared'] else 'not compared (tf.keras is Keras 2)'} | "
                      f"{len(r['observations'])} | {r['seconds']:.0f} |")
     return lines
 
