@@ -221,6 +221,12 @@ CAVEATS = [
     "with dtype int64` as 2.12-2.17, and returns with NumPy 2.0.2. (The catalogue names such cases by the "
     "value's repr, `axis_1` under NumPy 1 and `axis_np.int32(1)` under NumPy 2; the matrix treats them as one "
     "case.)",
+    "- TF 2.12 and 2.13 have their own bfloat16 type, not ml_dtypes', so the suite hands them bfloat16 inputs "
+    "as tensors cast from float32 (`tfloss.conformance.tensorflow.to_tf_input`). Two bfloat16 rows between "
+    "2.13 and 2.14 are likely that harness path rather than TF: the weighted loss's gradients with a bfloat16 "
+    "array `pos_weight` (on 2.12/2.13 it arrives as a tensor, so `gradient_wrt` does not watch it and TF "
+    "returns 3 outputs, not 4; read in the code, not run apart), and the scalar bfloat16 Hessian-vector "
+    "products' `ValueError: object __array__ method not producing an array` (not traced to its source).",
     "- Keras is 3.15.1 in every release whose `tf.keras` is Keras 3, so a Keras-loss change is a change in the "
     "TF ops under Keras.",
     "- A release counts as behaving as 2.21 when it passes against tfloss, i.e. within the suite's bound "
