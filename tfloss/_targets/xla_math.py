@@ -33,13 +33,10 @@ import numpy as np
 
 from .. import _eigen_math
 
+F16 = np.dtype(np.float16)
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
 _UINT = {F32: np.uint32, F64: np.uint64}
-
-
-def _hex(value: float, dtype) -> np.ndarray:
-    return np.asarray(value, dtype)
 
 
 def flush(values: np.ndarray) -> np.ndarray:
@@ -86,20 +83,20 @@ def _two_prod(a, b):
 
 
 def fma(a, b, c) -> np.ndarray:
-    """``a * b + c`` rounded once, for float32 or float64 arrays (the dtype of ``a``); the
-    result is flushed to zero when subnormal, as the CPU's FTZ mode does.
+    """``a * b + c`` rounded once, for float16, float32 or float64 arrays (the dtype of ``a``); a
+    float32/float64 result is flushed to zero when subnormal, as the CPU's FTZ mode does.
 
-    float32: the product is exact in float64 and the sum is rounded to odd there, so the final
+    float16 and float32: the product is exact in float64 and the sum is rounded to odd there, so the final
     rounding to float32 is the single correct one.  float64: Boldo and Melquiond's emulation
     (an exact product, two error-free sums, one addition rounded to odd, one rounded to nearest).
     Non-finite operands or products outside float64's comfortable range fall back to
     ``a * b + c``, which gives the same infinities and NaNs.
     """
-    dtype = np.result_type(a, b, c)
+    dtype = np.asarray(a).dtype
     with np.errstate(all="ignore"):
-        if dtype == F32:
+        if dtype != F64:  # float32, or float16 (AVX512-FP16's native FMA, no FTZ)
             wide = [np.asarray(v, F64) for v in (a, b, c)]
-            out = _add_round_to_odd(wide[0] * wide[1], wide[2]).astype(F32)
+            out = _add_round_to_odd(wide[0] * wide[1], wide[2]).astype(dtype)
             return flush(np.asarray(out))
         a, b, c = (np.asarray(v, F64) for v in (a, b, c))
         u_hi, u_lo = _two_prod(a, b)
@@ -258,6 +255,8 @@ def exp(x: np.ndarray) -> np.ndarray:
 
 def log(x: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
+        if x.dtype == F16:
+            return _log_f32(x.astype(F32)).astype(F16)
         return _log_f32(x) if x.dtype == F32 else _log_f64(x)
 
 
