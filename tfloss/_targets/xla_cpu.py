@@ -108,3 +108,174 @@ def weighted_cross_entropy(labels: np.ndarray, logits: np.ndarray, pos_weight_mi
     log_weight = a.fma(q1, z, a.const(1))
     softplus = a.add(a.log1p(a.exp(-np.abs(x))), np.maximum(-x, a.const(0)))
     return a.fma(a.sub(a.const(1), z), x, a.mul(log_weight, softplus))
+
+
+# --------------------------------------------------------------------------------------------
+# Reductions
+
+
+VECTORIZED_MIN = 30  # from this row length on (up to WINDOW), LLVM vectorizes a fused row sum
+WINDOW = 32  # XLA's CPU pipeline splits a reduction over more elements into windows of 32
+
+
+def _sequential(values: np.ndarray, init, combine) -> np.ndarray:
+    """``acc = init; acc = combine(acc, v)`` for each column in order, as XLA's reduce loop does."""
+    acc = np.full(values.shape[0], init, values.dtype)
+    for column in range(values.shape[1]):
+        acc = combine(acc, values[:, column])
+    return acc
+
+
+def _row_reduce(values: np.ndarray, init, combine) -> np.ndarray:
+    """A row reduction (axis 1 of a 2-D array) in XLA CPU's order.
+
+    XLA's tree reduction rewriter turns a reduction over more than 32 elements into a
+    reduce-window of 32 (the row padded on both sides with the initial value to a multiple of 32,
+    the smaller half of the padding first), then a reduction of the window results; each loop
+    combines its elements in order, starting from the initial value.  A reduction over one
+    element is a reshape (XLA's algebraic simplifier drops it): the element itself, so a
+    ``-0.0`` stays ``-0.0``.
+    """
+    count = values.shape[1]
+    if count == 1:
+        return values[:, 0].copy()
+    if count <= WINDOW:
+        return _sequential(values, init, combine)
+    windows = -(-count // WINDOW)
+    low = (windows * WINDOW - count) // 2
+    parts = [values[:, max(0, k * WINDOW - low):min(count, (k + 1) * WINDOW - low)] for k in range(windows)]
+    partial = np.stack([_sequential(part, init, combine) for part in parts], axis=1)
+    return _row_reduce(partial, init, combine)
+
+
+def _maximum(a, b):
+    """XLA's ``maximum``: NaN if either is NaN, and ``-0.0 < +0.0``."""
+    larger = np.where((a > b) | ((a == b) & ~np.signbit(a)), a, b)
+    return np.where(np.isnan(a), a, np.where(np.isnan(b), b, larger))
+
+
+def row_max(values: np.ndarray) -> np.ndarray:
+    return _row_reduce(values, -np.inf, _maximum)
+
+
+def row_sum(values: np.ndarray, arithmetic: Arithmetic) -> np.ndarray:
+    """The sum of each row, accumulated in ``arithmetic``'s dtype."""
+    return _row_reduce(values, 0, arithmetic.add)
+
+
+def fused_row_sum(left: np.ndarray, right: np.ndarray, arithmetic: Arithmetic, vectorized: bool = True) -> np.ndarray:
+    """``sum(left * right)`` per row when the product is computed inside the reduce loop (rows of
+    at most 32, which XLA does not split): each step is ``fma(left, right, acc)``.  A row of one
+    element is that product alone."""
+    count = left.shape[1]
+    if count == 1:
+        return arithmetic.mul(left[:, 0], right[:, 0])
+    if count < VECTORIZED_MIN or not vectorized:
+        acc = np.zeros(left.shape[0], arithmetic.dtype)
+        for column in range(count):
+            acc = arithmetic.fma(left[:, column], right[:, column], acc)
+        return acc
+    return _vectorized_fused_sum(left, right, arithmetic)
+
+
+# How LLVM's loop vectorizer splits a fused row sum of 30 to 32 elements (measured from the machine
+# code XLA emits): (lanes per vector, interleaved vectors).
+_VECTORIZATION = {(F32, 32): (8, 1), (F64, 32): (4, 4)}
+
+
+def _vectorized_fused_sum(left: np.ndarray, right: np.ndarray, arithmetic: Arithmetic) -> np.ndarray:
+    """``sum(left * right)`` as the vectorized loop adds it (XLA marks a reduction's adds
+    reassociable, so LLVM may split the chain).
+
+    ``k`` interleaved vectors of ``lanes`` elements cover whole blocks of ``k * lanes``
+    elements, vector ``j`` taking lanes ``j*lanes ..`` of each block.  Vector 0 starts at
+    ``(+0, -0, -0, ...)`` and fuses every product into it; each other vector starts from its
+    first product fused onto its second, rounded, product.  The vectors are added in order, the
+    lanes folded in halves (``lane i + lane i + lanes/2``, down to one), and the remaining
+    elements added one by one, each product fused into the add.
+    """
+    rows, count = left.shape
+    lanes, interleave = _VECTORIZATION.get((arithmetic.dtype, count), (4, 2))
+    block = lanes * interleave
+    blocks = count // block
+
+    def chunk(i, j):  # the columns of vector j in block i
+        start = i * block + j * lanes
+        return left[:, start:start + lanes], right[:, start:start + lanes]
+
+    total = np.full((rows, lanes), -0.0, arithmetic.dtype)
+    total[:, 0] = 0
+    for i in range(blocks):
+        total = arithmetic.fma(*chunk(i, 0), total)
+    for j in range(1, interleave):
+        acc = arithmetic.mul(*chunk(1, j)) if blocks > 1 else np.full((rows, lanes), -0.0, arithmetic.dtype)
+        acc = arithmetic.fma(*chunk(0, j), acc)
+        for i in range(2, blocks):
+            acc = arithmetic.fma(*chunk(i, j), acc)
+        total = arithmetic.add(total, acc)
+    while total.shape[1] > 1:
+        half = total.shape[1] // 2
+        total = arithmetic.add(total[:, :half], total[:, half:])
+    acc = total[:, 0]
+    for column in range(blocks * block, count):
+        acc = arithmetic.fma(left[:, column], right[:, column], acc)
+    return acc
+
+
+# --------------------------------------------------------------------------------------------
+# The softmax losses (tf2xla's CrossEntropyWithLogits), on 2-D [batch, classes] arrays
+
+
+def _cross_entropy(labels: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """tf2xla's ``CrossEntropyWithLogits`` for float32/float64: ``(loss, softmax numerators,
+    their row sums)``.  ``loss = sum(-z * select(z == 0, 0, (x - max) - log(sum(exp(x - max)))))``:
+    a zero label contributes 0 even where its log-probability is ``-inf``."""
+    a = _arithmetic(logits.dtype)
+    shifted = a.sub(logits, row_max(logits)[:, None])
+    exp_shifted = a.exp(shifted)
+    if logits.shape[1] <= WINDOW and logits.dtype == F32:  # one loop: exp's last multiply fuses into the sum
+        sum_exp = fused_row_sum(*xla_math.exp_f32_factors(shifted), a, vectorized=False)
+    else:
+        sum_exp = row_sum(exp_shifted, a)
+    log_probs = a.sub(shifted, a.log(sum_exp)[:, None])
+    safe = np.where(labels == 0, a.const(0), log_probs)
+    if logits.shape[1] <= WINDOW:  # the products fuse into the sum's adds
+        loss = fused_row_sum(-labels, safe, a)
+    else:
+        loss = row_sum(a.mul(-labels, safe), a)
+    return loss, exp_shifted, sum_exp
+
+
+def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """The SoftmaxCrossEntropyWithLogits lowering: labels broadcast to the logits' shape first."""
+    labels, logits = (np.ascontiguousarray(v) for v in np.broadcast_arrays(labels, logits))
+    return _cross_entropy(labels, logits)[0]
+
+
+def one_hot_labels(labels: np.ndarray, classes: int, dtype) -> np.ndarray:
+    """The sparse lowering's labels: one-hot rows, plus NaN in every class of a row whose label is
+    outside ``[0, classes)`` (XLA cannot raise at run time)."""
+    one_hot = (labels[:, None] == np.arange(classes)).astype(dtype)
+    bad_row = np.where((labels >= 0) & (labels < classes), 0, np.nan).astype(dtype)
+    return one_hot + bad_row[:, None]
+
+
+def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """The SparseSoftmaxCrossEntropyWithLogits lowering: the dense one on one-hot labels."""
+    if logits.dtype == BF16:
+        return _sparse_bfloat16(labels, logits)
+    return _cross_entropy(one_hot_labels(labels, logits.shape[1], logits.dtype), logits)[0]
+
+
+def _sparse_bfloat16(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """The sparse lowering on bfloat16 logits (the wrapper does not widen them): each op in
+    float32, rounded to bfloat16, except where XLA keeps float32 (it may drop a round trip
+    through bfloat16, ``xla_allow_excess_precision``): the exponentials feed the float32 sum
+    unrounded, and the products feed the float32 loss sum unrounded."""
+    a, wide = _arithmetic(BF16), _arithmetic(F32)
+    z = one_hot_labels(labels, logits.shape[1], BF16)
+    shifted = a.sub(logits, row_max(logits)[:, None])
+    sum_exp = row_sum(wide.exp(shifted), wide)
+    log_sum = a.log(sum_exp.astype(BF16))
+    safe = np.where(z == 0, a.const(0), a.sub(shifted, log_sum[:, None]))
+    return row_sum(wide.mul(-z, safe), wide).astype(BF16)

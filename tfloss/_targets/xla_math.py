@@ -130,7 +130,9 @@ _F32_EXP = [np.float32(v) for v in (
 )]
 
 
-def _exp_f32(x: np.ndarray) -> np.ndarray:
+def exp_f32_factors(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``exp(x)`` as the two factors of its last multiply, ``y * 2**n``: a sum that adds
+    ``exp`` fuses that multiply into its add."""
     low, high, log2e, c1, c2, p0, p1, p2, p3, p4 = _F32_EXP
     half, one = np.float32(0.5), np.float32(1)
     x = np.where(x < low, low, x)  # NaN passes both clamps
@@ -146,7 +148,11 @@ def _exp_f32(x: np.ndarray) -> np.ndarray:
     y = _add(fma(y, _mul(r, r), r), one)
     exponent = np.nan_to_num(n, nan=0).astype(np.int32)
     scale = ((exponent << 23) + np.int32(0x3F800000)).view(F32)  # n = -127: the bits of 0.0
-    return _mul(y, scale)
+    return y, scale
+
+
+def _exp_f32(x: np.ndarray) -> np.ndarray:
+    return _mul(*exp_f32_factors(x))
 
 
 _F32_LOG = [np.float32(v) for v in (
