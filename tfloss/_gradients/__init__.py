@@ -690,6 +690,17 @@ def _refuse_deterministic(op, what: str):
     )
 
 
+def _refuse_xla(op, what: str):
+    raise NotImplementedError(
+        f"{what} for {getattr(op, '__name__', type(op).__name__)} under {_targets.describe()} is not reproduced "
+        "by tfloss yet; first-order gradients of the tfloss.nn and compat.v1.nn cross-entropy ops are"
+    )
+
+
+# The ops whose first-order gradients the "xla-cpu" target reproduces.
+_XLA_GRADIENTS: frozenset = frozenset()
+
+
 @_quiet
 def value_and_gradient(op, *, grad_loss=None, **inputs):
     """Loss and gradients of a tfloss op, as TF's ``GradientTape`` returns them.
@@ -728,6 +739,8 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     """
     composite = _COMPOSITE.get(op) if not isinstance(op, type) else None
     by_type = _COMPOSITE_TYPES.get(type(op))
+    if _targets.is_xla() and (composite is not None or by_type is not None or op not in _XLA_GRADIENTS):
+        _refuse_xla(op, "value_and_gradient")
     if composite is not None or by_type is not None:
         paths = _targets.deterministic_paths()
         loss = np.asarray(op(**inputs))
@@ -776,6 +789,8 @@ def hessian_vector_product(op, vector, *, grad_loss=None, **inputs) -> dict:
         ``labels`` (or ``targets``) and ``logits`` to arrays, or ``None`` where TF returns None.
     """
     registration = _registration(op)
+    if _targets.is_xla():
+        _refuse_xla(op, "hessian_vector_product")
     paths = _targets.deterministic_paths()
     loss = np.asarray(op(**inputs))
     if _targets.deterministic_paths() != paths:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
+from .._machine.cpu import CpuTensor
 from . import xla_math
 
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
@@ -84,6 +85,12 @@ class Arithmetic:
 
 def _arithmetic(dtype) -> Arithmetic:
     return Arithmetic(dtype)
+
+
+def stored(*arrays: np.ndarray) -> tuple:
+    """The inputs as XLA's float32/float64 (and bfloat16, computed in float32) arithmetic reads
+    them: subnormals as zero (DAZ, as in eager TF), copied; float16 is read as it is."""
+    return tuple(CpuTensor.from_input(a).value for a in arrays)
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,3 +286,67 @@ def _sparse_bfloat16(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
     log_sum = a.log(sum_exp.astype(BF16))
     safe = np.where(z == 0, a.const(0), a.sub(shifted, log_sum[:, None]))
     return row_sum(wide.mul(-z, safe), wide).astype(BF16)
+
+
+# --------------------------------------------------------------------------------------------
+# First-order gradients: TF's tape, compiled with the forward pass (g = the upstream gradient)
+
+
+def _reciprocal_one_plus(a: Arithmetic, e: np.ndarray) -> np.ndarray:
+    return a.div(a.const(1), a.add(a.const(1), e))
+
+
+def sigmoid_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream: np.ndarray) -> tuple:
+    """``(d/dlabels, d/dlogits)``: the tape's ops for the sigmoid loss in XLA's order, the
+    ``-g * z`` product fused into the first add."""
+    a = _arithmetic(logits.dtype)
+    x, z, g = logits, labels, upstream
+    cond = x >= 0
+    exp_neg_abs = a.exp(np.where(cond, -x, x))
+    grad_neg_abs = a.mul(a.mul(g, _reciprocal_one_plus(a, exp_neg_abs)), exp_neg_abs)  # Log1p's, Exp's
+    grad_logits = a.fma(-g, z, np.where(cond, g, a.const(0)))  # Select's + Mul's
+    grad_logits = a.add(grad_logits, np.where(cond, a.const(0), grad_neg_abs))
+    grad_logits = a.add(grad_logits, -np.where(cond, grad_neg_abs, a.const(0)))
+    return a.mul(-g, x), grad_logits
+
+
+def weighted_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, pos_weight_minus_one: np.ndarray,
+                                upstream: np.ndarray) -> tuple:
+    """``(d/dlabels, d/dlogits)`` for a ``pos_weight - 1`` that broadcasts to the logits without
+    a gradient of its own; two products are fused into the adds of the logits' gradient."""
+    a = _arithmetic(logits.dtype)
+    x, z, q1, g = logits, labels, pos_weight_minus_one, upstream
+    log_weight = a.fma(q1, z, a.const(1))
+    exp_neg_abs = a.exp(-np.abs(x))
+    relu_neg = np.maximum(-x, a.const(0))
+    softplus = a.add(a.log1p(exp_neg_abs), relu_neg)
+    grad_softplus = a.mul(g, log_weight)
+    from_relu = -np.where(relu_neg > 0, grad_softplus, a.const(0))
+    grad_neg_abs = a.mul(a.mul(grad_softplus, _reciprocal_one_plus(a, exp_neg_abs)), exp_neg_abs)
+    grad_logits = a.fma(g, a.sub(a.const(1), z), from_relu)
+    grad_logits = a.fma(-grad_neg_abs, np.sign(x), grad_logits)
+    grad_labels = a.fma(-g, x, a.mul(q1, a.mul(g, softplus)))
+    return grad_labels, grad_logits
+
+
+def softmax_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream: np.ndarray,
+                               with_labels: bool) -> tuple:
+    """``(d/dlabels or None, d/dlogits)`` for 2-D float32/float64 inputs (labels broadcast to the
+    logits), ``upstream`` one per row: ``g * (exp(x - max) / sum - z)``, the lowering's backprop,
+    and ``g * -log_softmax(x)``."""
+    labels, logits = (np.ascontiguousarray(v) for v in np.broadcast_arrays(labels, logits))
+    a = _arithmetic(logits.dtype)
+    _, exp_shifted, sum_exp = _cross_entropy(labels, logits)
+    g = upstream[:, None]
+    backprop = a.sub(a.div(exp_shifted, sum_exp[:, None]), labels)
+    grad_labels = None
+    if with_labels:
+        shifted = a.sub(logits, row_max(logits)[:, None])
+        grad_labels = a.mul(g, -a.sub(shifted, a.log(sum_exp)[:, None]))
+    return grad_labels, a.mul(g, backprop)
+
+
+def sparse_softmax_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream: np.ndarray) -> np.ndarray:
+    """``g * (exp(x - max) / sum - onehot(labels))``, a NaN row for a bad label; float32/float64."""
+    one_hot = one_hot_labels(labels, logits.shape[1], logits.dtype)
+    return softmax_cross_entropy_grad(one_hot, logits, upstream, with_labels=False)[1]

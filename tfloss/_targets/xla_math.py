@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _eigen_math
+from .._machine import eigen_math as _eigen_math
 
 F16 = np.dtype(np.float16)
 F32 = np.dtype(np.float32)
@@ -41,6 +41,7 @@ _UINT = {F32: np.uint32, F64: np.uint64}
 
 def flush(values: np.ndarray) -> np.ndarray:
     """Subnormal float32/float64 results become a zero of the same sign (FTZ), in place."""
+    values = np.asarray(values)
     if values.dtype in (F32, F64) and values.size:
         subnormal = np.abs(values) < np.finfo(values.dtype).tiny
         np.copysign(0, values, out=values, where=subnormal)
