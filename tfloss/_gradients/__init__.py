@@ -43,6 +43,7 @@ import numpy as np
 from .. import _engine, _targets, nn
 from .._frontend import wrappers as _ops
 from .._targets import deterministic as _deterministic
+from .._targets import xla_cpu as _xla
 from .._frontend.convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
 from .._machine.cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log1p, reduce_sum, relu,
                    where)
@@ -697,8 +698,44 @@ def _refuse_xla(op, what: str):
     )
 
 
-# The ops whose first-order gradients the "xla-cpu" target reproduces.
-_XLA_GRADIENTS: frozenset = frozenset()
+def _xla_backward(family: str, op, inputs: _Inputs, upstream: np.ndarray) -> dict:
+    """Target ``"xla-cpu"``: the tape's gradient ops compiled with the forward pass
+    (:mod:`tfloss._targets.xla_cpu`), around the same wrapper steps as on CPU."""
+    if family == "sigmoid":
+        grad_labels, grad_logits = _xla.sigmoid_cross_entropy_grad(*_xla.stored(inputs.labels, inputs.logits, upstream))
+        return {"labels": grad_labels, "logits": grad_logits}
+    if family == "weighted":
+        minus_one, differentiable = _pos_weight_tensor(inputs)
+        if differentiable:
+            _refuse_xla(op, "value_and_gradient with a tensor pos_weight")
+        grad_labels, grad_logits = _xla.weighted_cross_entropy_grad(
+            *_xla.stored(inputs.labels, inputs.logits, minus_one.value, upstream))
+        return {"labels": grad_labels, "logits": grad_logits, "pos_weight": None}
+    if family == "softmax":
+        precise_dtype, perm, logits_shape, labels_shape, logits_2d, labels_2d = SoftmaxGradient._prepare(inputs)
+        batch, classes = np.broadcast_shapes(logits_2d.shape, labels_2d.shape)
+        with_labels = inputs.labels_differentiable and _is_float(inputs.labels)
+        if batch > 0:
+            g = cast(upstream, precise_dtype).reshape(batch)
+            grad_labels, grad_logits = _xla.softmax_cross_entropy_grad(*_xla.stored(labels_2d, logits_2d, g), with_labels)
+        else:
+            grad_labels = grad_logits = np.zeros((batch, classes), precise_dtype)
+        grads = {"logits": SoftmaxGradient._back(grad_logits, logits_shape, perm, inputs.logits.dtype), "labels": None}
+        if with_labels:
+            grads["labels"] = SoftmaxGradient._back(grad_labels, labels_shape, perm, inputs.labels.dtype)
+        return grads
+    logits = inputs.logits
+    if logits.dtype == bfloat16:
+        _refuse_xla(op, "value_and_gradient on bfloat16 logits")
+    precise_dtype = np.dtype(np.float32) if logits.dtype == np.float16 else logits.dtype
+    logits_2d = cast(logits, precise_dtype)
+    logits_2d = logits_2d if logits_2d.ndim == 2 else _ops._flatten_outer_dims(logits_2d)
+    if logits_2d.shape[0] == 0:
+        grad = np.zeros(logits_2d.shape, precise_dtype)
+    else:
+        g = cast(upstream, precise_dtype).reshape(logits_2d.shape[0])
+        grad = _xla.sparse_softmax_cross_entropy_grad(inputs.labels.reshape(-1), *_xla.stored(logits_2d, g))
+    return {"labels": None, "logits": cast(grad.reshape(logits.shape), logits.dtype)}
 
 
 @_quiet
@@ -739,7 +776,7 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     """
     composite = _COMPOSITE.get(op) if not isinstance(op, type) else None
     by_type = _COMPOSITE_TYPES.get(type(op))
-    if _targets.is_xla() and (composite is not None or by_type is not None or op not in _XLA_GRADIENTS):
+    if _targets.is_xla() and (composite is not None or by_type is not None or op not in _REGISTRY):
         _refuse_xla(op, "value_and_gradient")
     if composite is not None or by_type is not None:
         paths = _targets.deterministic_paths()
@@ -757,7 +794,9 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     arguments = registration.read_arguments(_bind(op, inputs))
     upstream = _upstream(grad_loss, loss)
     backprop = kept[0] if grad_loss is None and len(kept) == 1 else None
-    if family in ("sigmoid", "weighted"):
+    if _targets.is_xla():
+        grads = _xla_backward(family, op, arguments, upstream)
+    elif family in ("sigmoid", "weighted"):
         grads = _elementwise_backward(family, arguments, upstream)
     elif family == "softmax":
         grads = SoftmaxGradient.backward(arguments, upstream, backprop=backprop)

@@ -313,7 +313,8 @@ def sigmoid_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream:
 def weighted_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, pos_weight_minus_one: np.ndarray,
                                 upstream: np.ndarray) -> tuple:
     """``(d/dlabels, d/dlogits)`` for a ``pos_weight - 1`` that broadcasts to the logits without
-    a gradient of its own; two products are fused into the adds of the logits' gradient."""
+    a gradient of its own.  Fused: ``1 + q1*z``, the sign term of the logits' gradient, and
+    ``q1 * (g * softplus)`` onto ``-(g * x)`` for the labels (as measured; not ``g * (1 - z)``)."""
     a = _arithmetic(logits.dtype)
     x, z, q1, g = logits, labels, pos_weight_minus_one, upstream
     log_weight = a.fma(q1, z, a.const(1))
@@ -323,9 +324,9 @@ def weighted_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, pos_weig
     grad_softplus = a.mul(g, log_weight)
     from_relu = -np.where(relu_neg > 0, grad_softplus, a.const(0))
     grad_neg_abs = a.mul(a.mul(grad_softplus, _reciprocal_one_plus(a, exp_neg_abs)), exp_neg_abs)
-    grad_logits = a.fma(g, a.sub(a.const(1), z), from_relu)
+    grad_logits = a.add(a.mul(g, a.sub(a.const(1), z)), from_relu)
     grad_logits = a.fma(-grad_neg_abs, np.sign(x), grad_logits)
-    grad_labels = a.fma(-g, x, a.mul(q1, a.mul(g, softplus)))
+    grad_labels = a.fma(q1, a.mul(g, softplus), -a.mul(g, x))
     return grad_labels, grad_logits
 
 
