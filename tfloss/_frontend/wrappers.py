@@ -286,11 +286,10 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
             f"{kernel_shape(precise_logits.shape)} and labels shape {kernel_shape(flat_labels.shape)}",
         )
     if num_classes == 0:
-        raise op_error(
-            errors.InvalidArgumentError,
-            "SparseSoftmaxCrossEntropyWithLogits",
-            f"Must have at least one class, but got logits shape {kernel_shape(precise_logits.shape)}",
-        )
+        message = f"Must have at least one class, but got logits shape {kernel_shape(precise_logits.shape)}"
+        if _targets.is_xla():  # raised while XLA compiles: the lowering's text, no op suffix
+            raise errors.InvalidArgumentError(None, None, message)
+        raise op_error(errors.InvalidArgumentError, "SparseSoftmaxCrossEntropyWithLogits", message)
     if batch > 0 and _targets.is_xla():  # no range check: a bad label's row is NaN
         cost = _xla.sparse_softmax_cross_entropy(flat_labels, *_xla.stored(precise_logits))
     elif batch > 0:
