@@ -1,7 +1,7 @@
 """The ``"xla-cpu"`` target: the four losses as ``tf.function(jit_compile=True)`` runs them on CPU.
 
 Under XLA, TF's Python wrappers still build the same graph (the conversions, checks, casts and
-reshapes of :mod:`tfloss._ops` are unchanged), but the graph is then compiled by XLA:
+reshapes of :mod:`tfloss._frontend.wrappers` are unchanged), but the graph is then compiled by XLA:
 
 * Each TF op becomes its tf2xla lowering.  The elementwise ops of the sigmoid and weighted losses
   map one to one; the softmax kernels become XLA's reductions and a ``select`` that zeroes the
