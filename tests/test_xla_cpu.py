@@ -162,6 +162,13 @@ def test_xla_fma_is_correctly_rounded():
         assert (x * x - 1)[0] != got[0]  # two roundings lose the eps**2
 
 
+def test_xla_fma_keeps_the_sign_of_a_zero_result():
+    for dtype in (np.float32, np.float64):
+        minus_zero = xla_math.fma(np.array([2.0], dtype), np.array([-0.0], dtype), np.array([-0.0], dtype))
+        assert minus_zero[0] == 0 and np.signbit(minus_zero[0])
+        assert not np.signbit(xla_math.fma(np.array([2.0], dtype), np.array([-0.0], dtype), np.array([0.0], dtype))[0])
+
+
 def test_xla_exp_float32_is_cephes_not_eigen():
     # XLA's exp differs from Eigen's (eager) in the last bit on some inputs; both are within 1 ulp.
     x = np.linspace(-80, 80, 20001, dtype=np.float32)

@@ -698,11 +698,14 @@ def _refuse_xla(op, what: str):
     )
 
 
-def _xla_backward(family: str, op, inputs: _Inputs, upstream: np.ndarray) -> dict:
+def _xla_backward(family: str, op, inputs: _Inputs, upstream: np.ndarray, unit: bool) -> dict:
     """Target ``"xla-cpu"``: the tape's gradient ops compiled with the forward pass
-    (:mod:`tfloss._targets.xla_cpu`), around the same wrapper steps as on CPU."""
+    (:mod:`tfloss._targets.xla_cpu`), around the same wrapper steps as on CPU.  ``unit``: the
+    upstream gradient is the tape's default ones, a constant XLA folds away."""
     if family == "sigmoid":
         grad_labels, grad_logits = _xla.sigmoid_cross_entropy_grad(*_xla.stored(inputs.labels, inputs.logits, upstream))
+        if unit:  # -1 * x is folded into a negation, which keeps a subnormal x
+            grad_labels = -np.asarray(inputs.logits)
         return {"labels": grad_labels, "logits": grad_logits}
     if family == "weighted":
         minus_one, differentiable = _pos_weight_tensor(inputs)
@@ -795,7 +798,7 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     upstream = _upstream(grad_loss, loss)
     backprop = kept[0] if grad_loss is None and len(kept) == 1 else None
     if _targets.is_xla():
-        grads = _xla_backward(family, op, arguments, upstream)
+        grads = _xla_backward(family, op, arguments, upstream, unit=grad_loss is None)
     elif family in ("sigmoid", "weighted"):
         grads = _elementwise_backward(family, arguments, upstream)
     elif family == "softmax":

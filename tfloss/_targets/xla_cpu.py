@@ -325,8 +325,14 @@ def weighted_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, pos_weig
     from_relu = -np.where(relu_neg > 0, grad_softplus, a.const(0))
     grad_neg_abs = a.mul(a.mul(grad_softplus, _reciprocal_one_plus(a, exp_neg_abs)), exp_neg_abs)
     grad_logits = a.add(a.mul(g, a.sub(a.const(1), z)), from_relu)
-    grad_logits = a.fma(-grad_neg_abs, np.sign(x), grad_logits)
-    grad_labels = a.fma(q1, a.mul(g, softplus), -a.mul(g, x))
+    sign = np.where(x == 0, x, np.sign(x))  # XLA's sign keeps the zero's sign (-0.0 for -0.0)
+    grad_logits = a.fma(-grad_neg_abs, sign, grad_logits)
+    if q1.size == 1 and abs(float(q1.reshape(-1)[0])) == 1:
+        # A constant q1 = +-1 is folded (the multiply becomes nothing or a negation), so the
+        # other product is the one fused.
+        grad_labels = a.fma(-g, x, q1 * a.mul(g, softplus))
+    else:
+        grad_labels = a.fma(q1, a.mul(g, softplus), -a.mul(g, x))
     return grad_labels, grad_logits
 
 

@@ -105,7 +105,8 @@ def fma(a, b, c) -> np.ndarray:
         v_hi, v_lo = _two_sum(u_hi, t_hi)
         out = v_hi + _add_round_to_odd(t_lo, v_lo)
         plain = a * b + c
-        ok = np.isfinite(out) & (np.abs(u_hi) < 1e300) & ((np.abs(u_hi) > 1e-250) | (u_hi == 0))
+        # Zero results take the plain sum too: the error-free steps do not keep a zero's sign.
+        ok = np.isfinite(out) & (out != 0) & (np.abs(u_hi) < 1e300) & ((np.abs(u_hi) > 1e-250) | (u_hi == 0))
         return flush(np.asarray(np.where(ok, out, plain)))
 
 
