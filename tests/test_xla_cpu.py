@@ -216,6 +216,9 @@ def test_xla_zero_classes_error_is_raised_at_compile_time():
 @pytest.mark.parametrize("call", [
     lambda: tfloss.nn.softmax([[1.0, 2.0]]),
     lambda: tfloss.keras.losses.binary_crossentropy([[1.0]], [[0.3]]),
+    lambda: tfloss.keras.losses.categorical_crossentropy(np.array([[0.0, 1.0]]), np.array([[1.0, 2.0]]), from_logits=True),
+    lambda: tfloss.keras.losses.sparse_categorical_crossentropy(np.array([0]), np.array([[1.0, 2.0]]), from_logits=True),
+    lambda: tfloss.compat.v1.losses.sigmoid_cross_entropy([[1.0]], [[0.0]]),
     lambda: tfloss.hessian_vector_product(tfloss.nn.sigmoid_cross_entropy_with_logits, [1.0], labels=[0.0], logits=[1.0]),
     lambda: tfloss.value_and_gradient(tfloss.nn.weighted_cross_entropy_with_logits, labels=[1.0], logits=[1.0],
                                       pos_weight=np.array([2.0], np.float32)),
