@@ -86,6 +86,17 @@ def measure(with_tfloss: bool) -> dict:
             "sparse signature": str(inspect.signature(losses.sparse_categorical_crossentropy)),
             "sparse positional 4th = 1": _attempt(lambda: losses.sparse_categorical_crossentropy(labels, rows, False, 1)),
             "sparse ignore_class=1": _attempt(lambda: losses.sparse_categorical_crossentropy(labels, rows, ignore_class=1)),
+            "sparse ignore_class=1, every label 1": _attempt(
+                lambda: losses.sparse_categorical_crossentropy(np.array([1, 1]), rows, ignore_class=1)),
+            "SparseCategoricalCrossentropy(ignore_class=1), every label 1": _attempt(
+                lambda: losses.SparseCategoricalCrossentropy(ignore_class=1)(np.array([1, 1]), rows)),
+            "the same, reduction='sum'": _attempt(
+                lambda: losses.SparseCategoricalCrossentropy(ignore_class=1, reduction="sum")(np.array([1, 1]), rows)),
+            "the same, sample_weight=[0.5, 2]": _attempt(
+                lambda: losses.SparseCategoricalCrossentropy(ignore_class=1)(np.array([1, 1]), rows,
+                                                                            sample_weight=np.array([0.5, 2.0]))),
+            "the same, from_logits=True": _attempt(
+                lambda: losses.SparseCategoricalCrossentropy(ignore_class=1, from_logits=True)(np.array([1, 1]), rows)),
             "float64 inputs, loss object": _attempt(
                 lambda: losses.BinaryCrossentropy()(ones.astype(np.float64), p.astype(np.float64))),
         }

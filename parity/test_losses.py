@@ -201,7 +201,7 @@ def test_keras_losses_hypothesis(drawn):
 
 # --------------------------------------------------------------------------------------------
 # Keras masks: not read by tfloss (a deliberate difference, see tfloss.keras.losses); the
-# documented sample_weight gives Keras' masked result bit for bit.
+# documented sample_weight gives Keras' masked result bit for bit, also AND-ed with ignore_class's.
 
 
 def mask_weight(mask: np.ndarray, reduction) -> np.ndarray:
@@ -233,6 +233,37 @@ def test_a_keras_mask_is_the_documented_sample_weight(kind, reduction, weighted)
     weight = mask_weight(mask, reduction) if sample_weight is None else sample_weight * mask_weight(mask, reduction)
     got = getattr(tfloss.keras.losses, cls)(reduction=reduction)(y, p, sample_weight=weight)
     assert not np.array_equal(want, unmasked)  # Keras did read the mask
+    assert got.dtype == want.dtype and got.shape == want.shape and differing(got, want).size == 0, (got, want)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", None])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_keras_mask_and_ignore_class_is_the_documented_recipe(from_logits, reduction, weighted):
+    # Keras ANDs the mask on y_pred with ignore_class's; tfloss gets that by doing ignore_class's
+    # where by hand and weighting the AND (tfloss.keras.losses' docstring).
+    from keras.src import backend as keras_backend
+
+    rng = np.random.default_rng(7)
+    p = rng.dirichlet(np.ones(3), size=7).astype(np.float32)
+    if from_logits:
+        p = np.log(p) * np.float32(1.7)
+        p[3, 1] = np.inf  # an ignored row that would be NaN if it were computed
+    y = np.array([0, 2, 1, 1, 2, 0, 1])
+    mask = np.array([True, False, True, True, True, False, True])
+    sample_weight = rng.uniform(size=7).astype(np.float32) if weighted else None
+    t = tfref.tf()
+    masked = t.constant(p)
+    keras_backend.set_keras_mask(masked, t.constant(mask))
+    keras_loss = t.keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, ignore_class=1, reduction=reduction)
+    want = np.asarray(keras_loss(y, masked, sample_weight=sample_weight))
+    only_ignore = np.asarray(keras_loss(y, t.constant(p), sample_weight=sample_weight))
+    valid = y != 1
+    weight = mask_weight(mask & valid, reduction)
+    weight = weight if sample_weight is None else sample_weight * weight
+    ours = tfloss.keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, reduction=reduction)
+    got = ours(np.where(valid, y, 0), np.where(valid[:, None], p, np.float32(0)), sample_weight=weight)
+    assert not np.array_equal(want, only_ignore)  # Keras did read the mask
     assert got.dtype == want.dtype and got.shape == want.shape and differing(got, want).size == 0, (got, want)
 
 

@@ -150,3 +150,37 @@ def test_keras_logits_history_gradient_is_none():
     _, grads = vg(tfloss.keras.losses.categorical_crossentropy, y_true=np.eye(3, dtype=np.float32)[[0, 2]],
                   y_pred=probabilities)
     assert grads["y_pred"] is None
+
+
+def test_keras_focal_label_gradients_closed_form():
+    # Binary focal, per element L = w(z) (1 - p_t)**g bce with p_t = z p + (1 - z)(1 - p),
+    # bce = -(z log p + (1 - z) log(1 - p)) and w(z) = a z + (1 - a)(1 - z), averaged over C:
+    # dL/dz = (w' (1 - p_t)**g bce - w g (1 - p_t)**(g-1) (2p - 1) bce - w (1 - p_t)**g (log p - log(1 - p))) / C
+    z = np.array([[0.0, 1.0, 0.3], [0.8, 0.5, 1.0]])
+    p = np.array([[0.2, 0.7, 0.9], [0.6, 0.35, 0.05]])
+    a, g = 0.3, 2.5
+    p_t = z * p + (1 - z) * (1 - p)
+    bce = -(z * np.log(p) + (1 - z) * np.log(1 - p))
+    w = a * z + (1 - a) * (1 - z)
+    expected = ((2 * a - 1) * (1 - p_t) ** g * bce - w * g * (1 - p_t) ** (g - 1) * (2 * p - 1) * bce
+                - w * (1 - p_t) ** g * (np.log(p) - np.log(1 - p))) / 3
+    _, grads = vg(tfloss.keras.losses.binary_focal_crossentropy, y_true=z, y_pred=p, gamma=g, alpha=a,
+                  apply_class_balancing=True)
+    assert grads["y_true"].dtype == np.float64
+    _close(grads["y_true"], expected, 1e-12)
+    # From logits, with smoothing (z' = 0.9 z + 0.05) and float16 labels cast to the float32 logits:
+    # the same formula at p = sigmoid(x), times 0.9, with log p - log(1 - p) = x; float16 like the labels.
+    x = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], np.float32)
+    z16 = z.astype(np.float16)
+    zs, ps = 0.9 * z16.astype(np.float64) + 0.05, _sigmoid(x.astype(np.float64))
+    p_t = zs * ps + (1 - zs) * (1 - ps)
+    bce = -(zs * np.log(ps) + (1 - zs) * np.log(1 - ps))
+    expected = 0.9 * (-g * (1 - p_t) ** (g - 1) * (2 * ps - 1) * bce - (1 - p_t) ** g * x) / 3
+    _, grads = vg(tfloss.keras.losses.BinaryFocalCrossentropy(from_logits=True, gamma=g, label_smoothing=0.1,
+                                                              reduction="sum"), y_true=z16, y_pred=x)
+    assert grads["y_true"].dtype == np.float16
+    _close(grads["y_true"], expected, 2e-3)
+    # Categorical focal: L = -a sum_i (1 - o_i)**g z_i log o_i, so dL/dz_i = -a (1 - o_i)**g log o_i.
+    o = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])
+    _, grads = vg(tfloss.keras.losses.categorical_focal_crossentropy, y_true=z, y_pred=o, gamma=g, alpha=a)
+    _close(grads["y_true"], -a * (1 - o) ** g * np.log(o), 1e-12)

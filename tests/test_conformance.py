@@ -22,6 +22,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import tfloss
 from tfloss.conformance import catalogue, check, golden, impls
 from tfloss.conformance.compare import Digest, Outcome, compare_digest, digest, strip_function_node
 from tfloss.conformance.functions import ALL_FUNCTIONS
@@ -441,3 +442,25 @@ def test_expectations_keep_not_supported_and_flag_stale_entries():
     assert [r.outcome for r in results] == [check.EXPECTED_FAIL, check.UNEXPECTED_PASS, check.NOT_SUPPORTED, check.FAIL]
     assert results[0].reason == "known" and [e.pattern for e in unmatched] == ["z:*"]
     assert check.summarise_outcomes(results)["failed"] == 1
+
+
+def test_jobs_split_the_replay_across_processes_with_the_same_outcomes():
+    # More than 200 runs, large inputs (the engine's threaded kernels) among them.
+    selection = ["--cases", "nn.sparse*:float32:*", "--cases", "nn.sigmoid*:float64:*"]
+    results = {}
+    for jobs in ("1", "2"):
+        status, out, err = checker(*selection, "--jobs", jobs)
+        assert status == 0, err
+        results[jobs] = out.strip().splitlines()[-1].split(";")[0]  # "N runs: ... outcomes"
+    assert results["1"] == results["2"] and int(results["1"].split()[0]) > 200
+
+
+def test_jobs_fall_back_to_one_process_where_forking_is_unsafe():
+    from tfloss.conformance import cli
+
+    x = np.zeros((64, 1024), np.float32)
+    tfloss.nn.softmax_cross_entropy_with_logits(labels=x, logits=x)  # large enough for the threads
+    parallel = sys.modules.get("numba.np.ufunc.parallel")
+    if parallel is None or not parallel._is_initialized:
+        pytest.skip("numba's threads are not running in this process")
+    assert not cli._fork_is_safe()

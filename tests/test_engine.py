@@ -325,3 +325,57 @@ def test_thread_count_does_not_change_the_bits(engine):
     assert _same(tuple(results[:2]), tuple(results[2:]))
     with pytest.raises(ValueError, match="non-negative int"):
         _engine.set_num_threads(-1)
+
+
+# --- the small sparse call: one compiled call, the full path's bits ---------------------------
+
+def _small_sparse_inputs():
+    rng = np.random.default_rng(7)
+    special = np.array([[np.inf, np.nan, np.inf], [-np.inf, 0.0, 1.0], [1e30, -1e30, 0.0], [np.nan, 1.0, 2.0]])
+    for dtype in (np.float32, np.float64):
+        for label_dtype in (np.int32, np.int64):
+            yield rng.integers(0, 10, 32).astype(label_dtype), rng.standard_normal((32, 10)).astype(dtype) * 20
+            yield np.array([2, 0, 1, 1], label_dtype), special.astype(dtype)
+            yield np.array([5], label_dtype), rng.standard_normal((1, 1001)).astype(dtype)
+
+
+def test_small_sparse_call_takes_one_compiled_call_with_the_full_paths_bits():
+    from tfloss._frontend import wrappers
+
+    for labels, logits in _small_sparse_inputs():
+        before = (labels.copy(), logits.copy())
+        small = _engine.small_sparse_softmax_cross_entropy(labels, logits)
+        assert small is not None
+        full = wrappers._sparse_softmax_cross_entropy_with_logits(labels, logits)
+        public = tfloss.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        assert small.dtype == full.dtype == logits.dtype and small.shape == full.shape == labels.shape
+        assert np.array_equal(bits(small), bits(full)) and np.array_equal(bits(public), bits(full))
+        assert labels.flags.writeable and logits.flags.writeable  # the caller's arrays are left as they were
+        assert np.array_equal(labels, before[0]) and np.array_equal(bits(logits), bits(before[1]))
+
+
+def test_small_sparse_call_leaves_everything_else_to_the_full_path(engine):
+    labels, logits = np.array([0, 1], np.int32), np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    assert _engine.small_sparse_softmax_cross_entropy(labels, logits) is not None
+    others = [
+        (labels.tolist(), logits),  # a list: converted first
+        (labels, logits.astype(np.float16)),  # widened to float32 first
+        (labels.astype(np.uint8), logits),  # a label dtype TF rejects
+        (labels, np.asfortranarray(np.ones((2, 3), np.float32))[:, :2]),  # not C-contiguous
+        (labels.reshape(2, 1), logits.reshape(2, 1, 2)),  # rank 3: flattened first
+        (labels[:1], logits),  # one label short
+        (np.array([0, 2], np.int64), logits),  # a label out of range: TF's error
+        (np.array([0, -1], np.int32), logits),
+        (labels, logits.astype(">f4")),  # big-endian
+    ]
+    for other in others:
+        assert _engine.small_sparse_softmax_cross_entropy(*other) is None
+    with _engine.keeping_backprop():  # the tape keeps the backprop: the full kernel runs
+        assert _engine.small_sparse_softmax_cross_entropy(labels, logits) is None
+    assert engine("numpy", _engine.small_sparse_softmax_cross_entropy, labels, logits) is None
+
+
+def test_small_sparse_call_with_a_bad_label_raises_tfs_error():
+    logits = np.zeros((3, 4), np.float32)
+    with pytest.raises(tfloss.errors.InvalidArgumentError, match=r"Received a label value of 4 which is outside the valid range of \[0, 4\)"):
+        tfloss.nn.sparse_softmax_cross_entropy_with_logits(labels=np.array([0, 4, 1], np.int64), logits=logits)

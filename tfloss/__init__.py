@@ -15,8 +15,8 @@
 * :mod:`tfloss.textbook` -- the naive formulas, for teaching where they break.
 * :func:`tfloss.target`, :func:`tfloss.set_target` (and ``TFLOSS_TARGET``) -- which TF to
   reproduce: ``"cpu"`` (eager CPU, the default), ``"cpu-deterministic"``, ``"xla-cpu"`` (the four
-  cross-entropy ops and their first-order gradients only); ``"gpu"`` is named but not reproduced
-  yet (ops raise NotImplementedError under it).
+  cross-entropy ops and their first-order gradients only), ``"gpu"`` (unverified: never run
+  against a GPU; :func:`tfloss.describe_target` says so).
 * :func:`tfloss.value_and_gradient`, :func:`tfloss.hessian_vector_product` -- gradients as
   TF's ``GradientTape`` computes them.
 
@@ -33,8 +33,9 @@ from .keras import losses  # tf.losses is Keras' losses in TF 2.21
 from ._gradients import hessian_vector_product, value_and_gradient
 from .math import reduce_mean, reduce_sum
 from ._targets import TARGETS, get_target, set_target, target
+from ._targets import describe as describe_target
 
 __version__ = "0.1.0"
 
 __all__ = ["nn", "math", "reduce_sum", "reduce_mean", "keras", "losses", "compat", "config", "errors", "textbook", "value_and_gradient", "hessian_vector_product",
-           "target", "set_target", "get_target", "TARGETS", "__version__"]
+           "target", "set_target", "get_target", "describe_target", "TARGETS", "__version__"]

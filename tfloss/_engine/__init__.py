@@ -14,7 +14,8 @@ numba keys each cached function on its own file only: after editing one engine m
 the cache (``make clean``) or a function in another module may run its old compiled callees.
 (An installed tfloss is not affected: every file gets a new time stamp on install.)
 
-Both give the same bits; ``tests/test_engine.py`` replays the parity catalogue through both.
+Both give the same bits; ``tests/test_engine.py`` replays the parity catalogue through both,
+``tests/test_engine_blocks.py`` the building blocks' cases.
 The engine takes the shapes the kernels are written for; the rare rest (a ``pos_weight`` that
 broadcasts the loss beyond the logits' shape, zero classes) runs on NumPy under either engine.
 """
@@ -35,6 +36,7 @@ ENGINES = ("numba", "numpy")
 _selected: str | None = None  # None: not chosen yet (read TFLOSS_ENGINE on first use)
 _threads = 0  # 0: numba's default, one per core
 _compiled = None  # the modules of compiled kernels, imported on first use
+_compiled_blocks = None  # the building blocks' kernels (._blocks), imported with them
 
 #: Below this many elements an op runs on the calling thread: starting threads costs more.
 PARALLEL_MIN_ELEMENTS = 1 << 16
@@ -93,7 +95,7 @@ def get_num_threads() -> int:
 
 def _modules():
     """The compiled kernels (importing numba), configured with the thread count."""
-    global _compiled
+    global _compiled, _compiled_blocks
     if _compiled is None:
         import warnings
 
@@ -102,9 +104,9 @@ def _modules():
         # numba's own pedantic self-check, raised while it inlines the float64 log1p: not about
         # the user's code or results, so not shown to them.
         warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)
-        from . import _loops
+        from . import _blocks, _loops
 
-        _compiled = _loops
+        _compiled, _compiled_blocks = _loops, _blocks
         _apply_threads()
     return _compiled
 
@@ -264,7 +266,9 @@ def _keep(with_backprop: bool, upstream) -> bool:
     return with_backprop or (upstream is None and _kept.get() is not None)
 
 
-def _kept_backprop(loss: np.ndarray, backprop, with_backprop: bool):
+def kept_backprop(loss: np.ndarray, backprop, with_backprop: bool):
+    """A row op's return value: ``(loss, backprop)``, or ``(loss, None)`` with the backprop handed
+    to the active :func:`keeping_backprop` block when the caller did not ask for it."""
     kept = _kept.get()
     if kept is not None and not with_backprop and backprop is not None:
         kept.append(backprop)
@@ -316,9 +320,9 @@ def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop:
     batch, classes = np.broadcast_shapes(labels.shape, logits.shape)
     if not _use_engine() or classes == 0 or logits.shape != (batch, classes):
         loss, backprop = _numpy_kernels.softmax_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(logits))
-        return _kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
+        return kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
     loss, backprop = _row_op("softmax_cross_entropy", _stored(labels), logits, _keep(with_backprop, upstream), upstream)
-    return _kept_backprop(loss, backprop, with_backprop)
+    return kept_backprop(loss, backprop, with_backprop)
 
 
 #: Below this many elements a cast is left to NumPy: calling the engine costs more.
@@ -369,12 +373,193 @@ def log_softmax(logits: np.ndarray, upstream=None) -> np.ndarray:
     return result
 
 
+_SMALL_LOGITS = (np.dtype(np.float32), np.dtype(np.float64))
+_SMALL_LABELS = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def small_sparse_softmax_cross_entropy(labels, logits):
+    """The loss of a small call that needs none of TF's wrapper steps, in one compiled call; None
+    for any other call, which then takes every step (and raises TF's errors).
+
+    The call qualifies when ``labels`` and ``logits`` are plain NumPy arrays as TF's kernel takes
+    them: rank 1 int32/int64 labels and rank 2 float32/float64 logits, C-contiguous and in native
+    byte order, with one label per row, at least one row and one class, every label in
+    ``[0, classes)``, fewer than :data:`PARALLEL_MIN_ELEMENTS` logits, the engine selected and no
+    backprop being kept.  Then conversion changes nothing and no check can fail, so the loss is
+    the full path's to the bit.
+    """
+    if (type(logits) is not np.ndarray or type(labels) is not np.ndarray or logits.ndim != 2 or labels.ndim != 1
+            or logits.dtype not in _SMALL_LOGITS or labels.dtype not in _SMALL_LABELS):
+        return None
+    batch, classes = logits.shape
+    if (labels.shape[0] != batch or batch == 0 or classes == 0 or logits.size >= PARALLEL_MIN_ELEMENTS
+            or not (logits.flags.c_contiguous and labels.flags.c_contiguous and logits.dtype.isnative
+                    and labels.dtype.isnative) or _kept.get() is not None or not _use_engine()):
+        return None
+    indices = labels.astype(np.int64) if labels.dtype != np.int64 else labels.view()
+    indices.flags.writeable = False
+    x = logits.view()
+    x.flags.writeable = False
+    loss = np.empty(batch, logits.dtype)
+    if not _modules().checked_sparse_softmax_cross_entropy(indices, x, loss, _nothing(logits.dtype, (0, 0), True),
+                                                           _nothing(logits.dtype, (0,), False)):
+        return None
+    return loss
+
+
 def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True, upstream=None):
     """``_kernels.sparse_softmax_cross_entropy``: ``(loss, backprop)``, labels already range-checked;
     ``upstream`` as for :func:`softmax_cross_entropy`."""
     if not _use_engine():
         loss, backprop = _numpy_kernels.sparse_softmax_cross_entropy(labels, CpuTensor.from_input(logits))
-        return _kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
+        return kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
     loss, backprop = _row_op("sparse_softmax_cross_entropy", _class_indices(labels), logits,
                              _keep(with_backprop, upstream), upstream)
-    return _kept_backprop(loss, backprop, with_backprop)
+    return kept_backprop(loss, backprop, with_backprop)
+
+
+# --------------------------------------------------------------------------------------------
+# The building blocks (._blocks): _tf_math_ops' Sigmoid, Softplus, Softmax, Sum and Mean
+
+
+def _block_kernels():
+    _modules()
+    return _compiled_blocks
+
+
+_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64), bfloat16)  # the engine's dtypes
+_ACTIVATIONS = ("sigmoid", "softplus", "log_sigmoid")  # the modes of _blocks.elementwise, in order
+
+
+def activation(name: str, x: np.ndarray) -> np.ndarray:
+    """``_tf_math_ops.sigmoid`` or ``softplus`` of an array, or ``log_sigmoid``, which is
+    ``-softplus(-x)`` (Neg, Softplus, Neg); a complex sigmoid stays on NumPy."""
+    math_ops = _tf_math_ops()
+    if not _use_engine() or x.size == 0 or x.dtype not in _FLOATS:
+        tensor = CpuTensor.from_input(x)
+        if name == "log_sigmoid":
+            return (-math_ops.softplus(-tensor)).value
+        return getattr(math_ops, name)(tensor).value
+    from .._machine.cpu import compute_dtype
+
+    blocks = _block_kernels()
+    threshold = np.asarray(math_ops.softplus_threshold(x.dtype).value).astype(compute_dtype(x.dtype))[()]
+    result, out = _output(x.shape, x.dtype)
+    values, flat = _stored(x).reshape(-1), out.reshape(-1)
+    mode = _ACTIVATIONS.index(name)
+    if flat.size >= PARALLEL_MIN_ELEMENTS:
+        blocks.elementwise_parallel(mode, values, threshold, flat, _chunk(flat.size, 1))
+    else:
+        blocks.elementwise(mode, values, threshold, flat, 0, flat.size)
+    return result
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """``_tf_math_ops.softmax`` of a 2-D array over its last axis: oneDNN's kernel where TF runs
+    it for the dtype on this CPU (in float32, rounded once to the dtype), else Eigen's."""
+    math_ops = _tf_math_ops()
+    if not _use_engine() or 0 in logits.shape:
+        return math_ops.softmax(CpuTensor.from_input(logits)).value
+    blocks = _block_kernels()
+    batch, classes = logits.shape
+    if math_ops._onednn_runs(logits.dtype):
+        rows = cast(logits, np.float32) if logits.dtype != np.float32 else logits
+        result = np.empty(logits.shape, np.float32)
+        if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
+            blocks.onednn_softmax_parallel(_stored(rows), result, math_ops._onednn_lanes(), _chunk(batch, classes))
+        else:
+            blocks.onednn_softmax(_stored(rows), result, math_ops._onednn_lanes(), 0, batch)
+        return cast(result, logits.dtype) if logits.dtype != np.float32 else result
+    result, out = _output(logits.shape, logits.dtype)
+    if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
+        blocks.softmax_parallel(_stored(logits), out, _chunk(batch, classes))
+    else:
+        blocks.softmax(_stored(logits), out, 0, batch)
+    return result
+
+
+def reduce(x: np.ndarray, axes: tuple, op: str) -> np.ndarray:
+    """``_tf_math_ops.sum_op`` (``op`` "Sum") or ``mean_op`` ("Mean") of a float array over
+    ``axes`` (checked, non-negative): the same simplification of the shape into runs, and each
+    run layout summed in its own order by the engine; what only copies or fills stays NumPy's."""
+    math_ops = _tf_math_ops()
+    kernel = math_ops.sum_op if op == "Sum" else math_ops.mean_op
+    out_shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    runs, reduce_first = math_ops._reduction_runs(x.shape, axes)
+    if (not _use_engine() or x.dtype not in _FLOATS or x.size == 0 or math_ops._count(out_shape) == 0
+            or not runs or (len(runs) == 1 and not reduce_first)):
+        return kernel(CpuTensor.from_input(x), axes).value
+    summed = cast(x, np.float32) if x.dtype == bfloat16 else x  # bfloat16 is summed in float32
+    total = _sum_runs(_stored(summed).reshape(runs), runs, reduce_first, summed.dtype).reshape(out_shape)
+    if op == "Mean":
+        count = x.size // math_ops._count(out_shape)
+        if x.dtype == bfloat16:
+            return (CpuTensor(total) / count).astype(bfloat16).value
+        return (CpuTensor(total) / np.asarray(count, x.dtype)).value
+    return total.astype(bfloat16) if x.dtype == bfloat16 else total
+
+
+def _sum_runs(values: np.ndarray, runs: list, reduce_first: bool, dtype: np.dtype) -> np.ndarray:
+    """``sum_op``'s cases on ``values`` shaped as the runs (storage bits): the sums, flat."""
+    blocks = _block_kernels()
+    if len(runs) == 1:
+        return _full_sum(values, dtype)
+    if len(runs) == 2 and reduce_first:
+        return _preserving_sums(values.reshape(1, *runs), dtype)
+    if len(runs) == 3 and not reduce_first:
+        return _preserving_sums(values, dtype)
+    if len(runs) == 3:
+        result, out = _output((runs[1],), dtype)
+        blocks.outer_and_inner_sums(values, out)
+        return result
+    if len(runs) > 3:  # TF transposes the reduced runs last, then takes row sums
+        kept = list(range(1 if reduce_first else 0, len(runs), 2))
+        reduced = [i for i in range(len(runs)) if i not in kept]
+        rows = int(np.prod([runs[i] for i in kept]))
+        values = np.ascontiguousarray(np.transpose(values, kept + reduced)).reshape(rows, -1)
+        values.flags.writeable = False
+    return _row_sums(values, 0, dtype)
+
+
+def _row_sums(values: np.ndarray, first_index: int, dtype: np.dtype) -> np.ndarray:
+    blocks = _block_kernels()
+    rows, count = values.shape
+    result, out = _output((rows,), dtype)
+    if rows >= 2 and values.size >= PARALLEL_MIN_ELEMENTS:
+        blocks.row_sums_parallel(values, first_index, out, _chunk(rows, count))
+    else:
+        blocks.row_sums(values, first_index, out, 0, rows)
+    return result
+
+
+def _preserving_sums(blocks_of_values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    blocks = _block_kernels()
+    outer, count, inner = blocks_of_values.shape
+    result, out = _output((outer, inner), dtype)
+    if outer >= 2 and blocks_of_values.size >= PARALLEL_MIN_ELEMENTS:
+        blocks.preserving_sums_parallel(blocks_of_values, out, _chunk(outer, count * inner))
+    else:
+        blocks.preserving_sums(blocks_of_values, out, 0, outer)
+    return result
+
+
+def _full_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``_tf_math_ops._full_sum``: one row, or Eigen's shards (by thread count) added in order."""
+    from .._machine.cpu import _add, compute_dtype
+
+    math_ops = _tf_math_ops()
+    count = values.size
+    threads = math_ops._reduction_threads(count, dtype)
+    if threads == 1:
+        return _row_sums(values.reshape(1, count), 0, dtype)
+    shard = int(np.floor(np.float32(count) / np.float32(threads)))
+    shards = count // shard
+    wide = compute_dtype(dtype)
+
+    def shard_sum(start: int, size: int) -> np.ndarray:
+        return _row_sums(values[start:start + size].reshape(1, size), start, dtype).astype(wide)
+
+    total = shard_sum(shards * shard, count - shards * shard) if shards * shard < count else np.zeros(1, wide)
+    for i in range(shards):
+        total = _add(total, shard_sum(i * shard, shard), dtype)
+    return total.astype(dtype)

@@ -19,7 +19,7 @@ import numpy as np
 from numba.extending import overload
 
 from ._eigen import exp, log, log1p
-from ._float import (add, constant, div, ftz, jit, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub,
+from ._float import (add, constant, div, ftz, jit, jit_borrowing, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub,
                      wide_vectors, widen, x86_nan)
 
 # --------------------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def _lanes_max(values, running, vectorized, stride):
     return packets
 
 
-@jit
+@jit_borrowing
 def _leaf_max(values, lo, n, shift, running, accumulators, kind):
     """``cpu._eigen_max`` for one leaf (called like the sums; ``shift``, ``accumulators`` and
     ``kind`` unused): the packet lanes skip NaNs, the tail takes
@@ -184,14 +184,18 @@ def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
     for j in range(unrolled - 4 * p):
         running[j + 4 * p] = _plus(running[j], _term(values[j + 4 * p], shift, kind, with_exp, numbers, True), kind,
                                    numbers, flush)
-    for k in range(4):
+    if unrolled:
+        for k in range(4):
+            for lane in range(p):
+                accumulators[k, lane] = running[unrolled - 4 * p + k * p + lane]
+        for k in range(1, 4):
+            later_nan_wins = k > 1 or p == 4
+            for lane in range(p):
+                a, b = accumulators[0, lane], accumulators[k, lane]
+                accumulators[0, lane] = _plus(b, a, kind, numbers, flush) if later_nan_wins else _plus(a, b, kind, numbers, flush)
+    else:  # four zero accumulators: their fold is +0 in every lane
         for lane in range(p):
-            accumulators[k, lane] = running[unrolled - 4 * p + k * p + lane] if unrolled else zero
-    for k in range(1, 4):
-        later_nan_wins = k > 1 or p == 4
-        for lane in range(p):
-            a, b = accumulators[0, lane], accumulators[k, lane]
-            accumulators[0, lane] = _plus(b, a, kind, numbers, flush) if later_nan_wins else _plus(a, b, kind, numbers, flush)
+            accumulators[0, lane] = zero
     for j in range(unrolled, vectorized):  # the terms of the last few packets, in one vector loop
         running[j] = _term(values[j], shift, kind, with_exp, numbers, True)
     for start in range(unrolled, vectorized, p):
@@ -212,20 +216,20 @@ def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
     return _plus(rounded(accumulators[0, 0], kind), tail, kind, numbers, flush)
 
 
-@jit
+@jit_borrowing
 def _leaf_sum(values, lo, n, shift, running, accumulators, kind):
     """:func:`_leaf` of the values (``shift`` unused)."""
     return _leaf(values, lo, n, constant(running, 0.0), running, accumulators, kind, False, False)
 
 
-@jit
+@jit_borrowing
 def _leaf_sum_numbers(values, lo, n, shift, running, accumulators, kind):
     """:func:`_leaf` of the values, without the NaN steps (row_reduce's SUM_NUMBERS; ``shift``
     unused)."""
     return _leaf(values, lo, n, constant(running, 0.0), running, accumulators, kind, False, True)
 
 
-@jit
+@jit_borrowing
 def _leaf_sum_exp(values, lo, n, shift, running, accumulators, kind):
     """:func:`_leaf` of ``exp(values - shift)``, first without the NaN and flush steps.
 
@@ -335,7 +339,7 @@ def _shifted(row, j, m, kind):
     return sub(read(row[j]), m, kind)
 
 
-@jit
+@jit_borrowing
 def _tensor_exp(logits, r, m, out, size, kind):
     """``out = exp(x - m)`` for row ``r``, as TF's Exp over the whole ``[B, C]`` tensor
     evaluates it: packets up to the tensor's last whole packet, the C library after it (in two
@@ -351,7 +355,7 @@ def _tensor_exp(logits, r, m, out, size, kind):
         out[j] = op(exp(_shifted(row, j, m, kind), False), kind)
 
 
-@jit
+@jit(inline="always")  # no call per row: that costs more than a short row's arithmetic
 def _row_max_and_sum(logits, r, work, accumulators, kind):
     """The start both xent kernels share: row ``r``'s maximum ``m`` and ``sum(exp(x - m))``,
     the exp evaluated inside the sum (``work`` is scratch)."""

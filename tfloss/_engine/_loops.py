@@ -92,6 +92,19 @@ log_softmax = _kernels.log_softmax
 sparse_softmax_cross_entropy = _kernels.sparse_softmax_cross_entropy
 
 
+@jit
+def checked_sparse_softmax_cross_entropy(labels, logits, out, backprop, upstream):
+    """Every row's loss, serially, once every label is known to lie in ``[0, classes)``; False,
+    with nothing computed, if one does not.  (The label scan and the loss in one call: a call
+    into compiled code costs more than a small batch's label scan.)"""
+    classes = logits.shape[1]
+    for label in labels:
+        if label < 0 or label >= classes:
+            return False
+    _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, False, upstream, 0, logits.shape[0])
+    return True
+
+
 @jit(parallel=True)
 def sigmoid_cross_entropy_parallel(labels, logits, out, chunk):
     n = out.size

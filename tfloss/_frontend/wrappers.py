@@ -16,8 +16,10 @@ import numpy as np
 from .. import _engine, _targets, errors
 from .._machine import math_ops as _tf_math_ops
 from .._targets import deterministic as _deterministic
+from .._targets import gpu as _gpu
 from .._targets import xla_cpu as _xla
 from .convert import (
+    FLOAT_DTYPES,
     broadcast_shape,
     cast,
     check_op_dtype,
@@ -243,12 +245,31 @@ def _check_label_range(labels: np.ndarray, num_classes: int) -> None:
 
 # How the other targets treat an out-of-range sparse label (docs/quirks.md).
 _BAD_LABEL_ELSEWHERE = ("with op determinism ('cpu-deterministic') TF raises from GatherV2 instead; "
-                        "under XLA and on GPU the row's loss is NaN, without an error")
+                        "under XLA, and on GPU ('gpu') for float16/bfloat16/float32 logits, the row's loss is NaN, "
+                        "without an error (TF has no float64 GPU kernel for this op: float64 raises there too)")
+
+
+def sparse_kernel(labels: np.ndarray, logits: np.ndarray, **options):
+    """The SparseSoftmaxCrossEntropyWithLogits kernel that runs under the active target:
+    ``(loss, backprop)`` of 2-D logits.  The CPU kernel scans the labels first; the CUDA kernel,
+    which the "gpu" target takes for the dtypes it exists for, checks nothing (NaN rows)."""
+    if _targets.get_target() == "gpu" and _gpu.sparse_runs_on_gpu(logits.dtype):
+        return _gpu.sparse_softmax_cross_entropy(labels, logits, **options)
+    _check_label_range(labels, logits.shape[1])
+    return _engine.sparse_softmax_cross_entropy(labels, logits, **options)
 
 
 @_reproduced
-@_quiet
 def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
+    if _targets.get_target() == "cpu":  # a small call of plain arrays: the engine's lean route, same bits
+        cost = _engine.small_sparse_softmax_cross_entropy(labels, logits)
+        if cost is not None:
+            return cost
+    return _sparse_softmax_cross_entropy_with_logits(labels, logits)
+
+
+@_quiet
+def _sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     ensure_xent_args("sparse_softmax_cross_entropy_with_logits", labels, logits)
     labels = convert_to_tensor(labels)
     logits = convert_to_tensor(logits)
@@ -293,8 +314,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     if batch > 0 and _targets.is_xla():  # no range check: a bad label's row is NaN
         cost = _xla.sparse_softmax_cross_entropy(flat_labels, *_xla.stored(precise_logits))
     elif batch > 0:
-        _check_label_range(flat_labels, num_classes)
-        cost, _ = _engine.sparse_softmax_cross_entropy(flat_labels, precise_logits, with_backprop=False)
+        cost, _ = sparse_kernel(flat_labels, precise_logits, with_backprop=False)
     else:
         cost = np.zeros((0,), precise_dtype)
     cost = cost.reshape(labels.shape)
@@ -312,7 +332,7 @@ def sigmoid(x) -> np.ndarray:
     """``tf.math.sigmoid``: convert, then TF's Sigmoid kernel."""
     x = convert_to_tensor(x)
     check_op_dtype("Sigmoid", x.dtype)
-    return _tf_math_ops.sigmoid(CpuTensor.from_input(x)).value
+    return _engine.activation("sigmoid", x)
 
 
 @_reproduced
@@ -321,7 +341,7 @@ def softplus(features) -> np.ndarray:
     """``tf.math.softplus``: convert, then TF's Softplus kernel."""
     features = convert_to_tensor(features)
     check_op_dtype("Softplus", features.dtype)
-    return _tf_math_ops.softplus(CpuTensor.from_input(features)).value
+    return _engine.activation("softplus", features)
 
 
 @_reproduced
@@ -331,7 +351,7 @@ def log_sigmoid(x) -> np.ndarray:
     x = convert_to_tensor(x)
     check_op_dtype("Neg", x.dtype)
     check_op_dtype("Softplus", x.dtype)
-    return (-_tf_math_ops.softplus(-CpuTensor.from_input(x))).value
+    return _engine.activation("log_sigmoid", x)
 
 
 @_reproduced
@@ -355,8 +375,8 @@ def softmax(logits, axis, log: bool = False) -> np.ndarray:
         result = np.zeros(rows.shape, rows.dtype)
     elif log:  # the engine's LogSoftmax loop, or _tf_math_ops.log_softmax without it
         result = _engine.log_softmax(rows.reshape(-1, rows.shape[-1])).reshape(rows.shape)
-    else:
-        result = _tf_math_ops.softmax(CpuTensor.from_input(rows)).value
+    else:  # the engine's Softmax loop, or _tf_math_ops.softmax without it
+        result = _engine.softmax(rows.reshape(-1, rows.shape[-1])).reshape(rows.shape)
     return result if axis == -1 else np.swapaxes(result, axis, -1)
 
 
@@ -373,7 +393,10 @@ def reduce(input_tensor, axis, keepdims, op: str) -> np.ndarray:
     indices = np.arange(x.ndim, dtype=np.int32) if axis is None else reduction_indices(axis, op)
     axes = check_reduction_indices(indices, x.ndim, op)
     kernel = _tf_math_ops.sum_op if op == "Sum" else _tf_math_ops.mean_op
-    result = kernel(CpuTensor.from_input(x) if x.dtype.kind not in "iu" else CpuTensor(x), axes).value
+    if x.dtype in FLOAT_DTYPES:  # the engine's sums, or the kernel without it
+        result = _engine.reduce(x, axes, op)
+    else:
+        result = kernel(CpuTensor.from_input(x) if x.dtype.kind not in "iu" else CpuTensor(x), axes).value
     if keepdims:
         result = result.reshape(tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
     return np.asarray(result)

@@ -504,7 +504,7 @@ class SparseGradient:
             grad_logits = CpuTensor(backprop)
         elif batch > 0:
             # grad_loss * backprop, the product computed by the kernel's loop
-            grad_logits = CpuTensor(_engine.sparse_softmax_cross_entropy(labels_flat, logits_2d, upstream=grad_loss_flat.value)[1])
+            grad_logits = CpuTensor(_ops.sparse_kernel(labels_flat, logits_2d, upstream=grad_loss_flat.value)[1])
         else:
             grad_logits = CpuTensor(np.zeros((batch, classes), precise_dtype))
         if second is not None:
@@ -752,8 +752,8 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
         :mod:`tfloss.math` (``sigmoid``, ``softplus``, ``log_sigmoid``, ``softmax``,
         ``log_softmax``, ``reduce_sum``, ``reduce_mean``), a :mod:`tfloss.compat.v1.losses`
         loss (gradients for ``logits``/``losses`` and ``weights``), or a :mod:`tfloss.keras.losses`
-        function or loss object, focal losses included (gradients for ``y_pred`` and, for an
-        object, ``sample_weight``).
+        function or loss object, focal losses included (gradients for ``y_pred``, float
+        ``y_true`` and, for an object, ``sample_weight``; sparse labels have None).
     grad_loss : array_like, optional
         Upstream gradient (TF's ``output_gradients``), shaped like the loss; default ones.
     **inputs

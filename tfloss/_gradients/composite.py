@@ -383,18 +383,29 @@ def _pow_grad(grad: CpuTensor, x: CpuTensor, exponent) -> CpuTensor:
     return (grad * y) * _tf_math_ops.pow_op(x, (y - _kl._const(1, y)).value)
 
 
-#: What the focal losses' backward rules give for ``y_true``: it is not computed (TF's tape has
-#: one for float labels), so ``value_and_gradient`` leaves the key out rather than answer None.
-_NO_LABELS_GRADIENT = object()
+def _add_n(terms: list) -> CpuTensor:
+    """TF's AddN, as the tape aggregates the gradients of a tensor used by several ops: one
+    expression ``((t0 + t1) + t2) + ...``, each addition rounded to the dtype."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 def _binary_focal_backward(y_true, y_pred, options: dict, grad: np.ndarray):
-    """d loss / d y_pred of ``binary_focal_crossentropy`` (see ``_frontend.keras_losses``' op sequence).
+    """``(d/dy_pred, d/dy_true)`` of ``binary_focal_crossentropy`` (see ``_frontend.keras_losses``' op sequence).
 
     ``y_pred`` (the probabilities p, or the sigmoid of the logits) reaches the loss three ways:
     through the bce term, through ``z * p`` and through ``1 - p`` in ``p_t``; TF's tape adds the
     three gradients as (p_t's ``1 - p``, p_t's ``z * p``, bce's).  With ``from_logits`` (or a
     ``y_pred`` that remembers its logits) bce's gradient goes to the logits instead.
+
+    The labels z reach it through the ``z * ...`` and the ``1 - z`` (Sub: a Neg backwards) of
+    the class-balancing weight, of bce and of ``p_t``.  The tape sums those gradients with one
+    AddN, in the order measured against GradientTape (float32 and float16; in float64 every
+    order agreed): the weight's two, bce's ``z * log(p)``, p_t's ``z * p``, bce's ``1 - z``,
+    p_t's ``1 - z``.  From logits bce gives one term (the sigmoid cross-entropy's label
+    gradient) in the place of its two.
     """
     ls, gamma = options.get("label_smoothing", 0.0), options.get("gamma", 2.0)
     if ls:
@@ -411,27 +422,38 @@ def _binary_focal_backward(y_true, y_pred, options: dict, grad: np.ndarray):
     p_t = z * p + (one - z) * (_kl._const(1, p) - p)
     u = _kl._const(1.0, p_t) - p_t
     focal_factor = _tf_math_ops.pow_op(u, gamma)
-    g = _t(_mean_grad(grad, (focal_factor * bce).value, options.get("axis", -1)))
+    focal_bce = focal_factor * bce
+    g = _t(_mean_grad(grad, focal_bce.value, options.get("axis", -1)))
+    from_weight = []
     if options.get("apply_class_balancing", False):
         alpha = options.get("alpha", 0.25)
+        g_weight = g * focal_bce  # Mul(weight, focal_bce) w.r.t. the weight
+        from_weight = [g_weight * _kl._const(alpha, z), -(g_weight * _kl._const(1 - alpha, z))]
         g = g * (z * _kl._const(alpha, z) + (one - z) * _kl._const(1 - alpha, z))
     g_pt = -_pow_grad(g * bce, u, gamma)  # 1 - p_t: Sub's gradient w.r.t. p_t is Neg
     g_bce = g * focal_factor
     through_p_t = -(g_pt * (one - z)) + g_pt * z
-    if logits is False:
-        return through_p_t.value, _NO_LABELS_GRADIENT
+    p_t_by_z, p_t_by_one_minus_z = g_pt * p, -(g_pt * (_kl._const(1, p) - p))
     if logits is not None:
-        from_bce = _engine.sigmoid_cross_entropy_grad(np.asarray(y_true), logits, g_bce.value)[1]
-        return (sigmoid_grad(p, through_p_t) + _t(from_bce)).value, _NO_LABELS_GRADIENT
+        bce_logits = np.asarray(y_pred._keras_logits if logits is False else logits).view(np.ndarray)
+        bce_labels, from_bce = _engine.sigmoid_cross_entropy_grad(np.asarray(y_true), bce_logits, g_bce.value)
+        grad_labels = _add_n(from_weight + [_t(bce_labels), p_t_by_z, p_t_by_one_minus_z])
+        grad_labels = _smoothing_grad(grad_labels.value, ls)
+        if logits is False:
+            return through_p_t.value, grad_labels
+        return (sigmoid_grad(p, through_p_t) + _t(from_bce)).value, grad_labels
     pc, gn = _kl._clip(p), -g_bce
-    from_log = _log_grad(z * gn, pc) + -_log_grad((one - z) * gn, _kl._const(1, pc) - pc)
-    return (through_p_t + _clip_grad(from_log, np.asarray(y_pred))).value, _NO_LABELS_GRADIENT
+    q = _kl._const(1, pc) - pc
+    grad_labels = _add_n(from_weight + [gn * _kl._log(pc), p_t_by_z, -(gn * _kl._log(q)), p_t_by_one_minus_z])
+    from_log = _log_grad(z * gn, pc) + -_log_grad((one - z) * gn, q)
+    return (through_p_t + _clip_grad(from_log, np.asarray(y_pred))).value, _smoothing_grad(grad_labels.value, ls)
 
 
 def _categorical_focal_backward(y_true, y_pred, options: dict, grad: np.ndarray):
-    """d loss / d y_pred of ``categorical_focal_crossentropy``: the renormalised, clipped output
-    o reaches the loss through ``log(o)`` and ``(1 - o)**gamma``; then the clip, the division by
-    the row sum, and with ``from_logits`` the softmax, backwards."""
+    """``(d/dy_pred, d/dy_true)`` of ``categorical_focal_crossentropy``: the renormalised, clipped
+    output o reaches the loss through ``log(o)`` and ``(1 - o)**gamma``; then the clip, the
+    division by the row sum, and with ``from_logits`` the softmax, backwards.  The labels reach
+    it once, through ``-z * log(o)``: Mul's gradient, then Neg's."""
     ls, axis, gamma = options.get("label_smoothing", 0.0), options.get("axis", -1), options.get("gamma", 2.0)
     if ls:
         y_true = _kl._smooth_categorical(y_true, ls, y_pred.dtype)
@@ -449,14 +471,15 @@ def _categorical_focal_backward(y_true, y_pred, options: dict, grad: np.ndarray)
     g = CpuTensor(_sum_grad(o, (a,), cast(grad, o.dtype)))
     from_pow = -_pow_grad((g * cce) * alpha, u, gamma)
     from_log = _log_grad((g * weighting) * neg_z, output)
+    grad_labels = _smoothing_grad((-((g * weighting) * _kl._log(output))).value, ls)
     g_ratio = _clip_grad(from_log + from_pow, ratio.value)
     # RealDiv(o, total): d/do = g / total; d/dtotal = sum over the axis of g * ((-o / total) / total)
     through_total = CpuTensor(_ops.reduce((g_ratio * ((-_t(o) / total) / total)).value, axis, True, "Sum"))
     g_o = g_ratio / total + CpuTensor(np.broadcast_to(through_total.value, o.shape).copy())
     if options.get("from_logits", False):
         arguments = {"logits": logits} if axis == -1 else {"logits": logits, "axis": axis}
-        return _softmax_backward(arguments, g_o.value)["logits"], _NO_LABELS_GRADIENT
-    return g_o.value, _NO_LABELS_GRADIENT
+        return _softmax_backward(arguments, g_o.value)["logits"], grad_labels
+    return g_o.value, grad_labels
 
 
 _BACKWARD = {"binary_crossentropy": _binary_backward, "categorical_crossentropy": _categorical_backward,
@@ -473,8 +496,6 @@ def _function_backward(name: str):
             return {"y_pred": _sparse_backward(y_true, _kl.keras_convert(y_pred), options, upstream, mask), "y_true": None}
         y_true, y_pred = _keras_inputs(arguments)
         grad_pred, grad_true = _BACKWARD[name](y_true, y_pred, options, upstream)
-        if grad_true is _NO_LABELS_GRADIENT:
-            return {"y_pred": grad_pred}
         return {"y_pred": grad_pred, "y_true": _to_input(grad_true, arguments["y_true"])}
 
     return backward
@@ -552,10 +573,7 @@ def _loss_object_backward(op, arguments: dict, upstream: np.ndarray) -> dict:
         grad_pred = _sparse_backward(y_true, y_pred, options, grad_values, mask)
     else:
         grad_pred, grad_true = _BACKWARD[name](y_true, y_pred, options, grad_values)
-        if grad_true is _NO_LABELS_GRADIENT:
-            del grads["y_true"]
-        else:
-            grads["y_true"] = _to_input(grad_true, arguments["y_true"])
+        grads["y_true"] = _to_input(grad_true, arguments["y_true"])
     if grad_pred is not None:
         original = convert_to_tensor(original_pred)
         grad_pred = np.asarray(grad_pred).reshape(np.shape(original))

@@ -143,6 +143,12 @@ def log_softmax(x: CpuTensor) -> CpuTensor:
 _EIGEN_EPSILON = {np.dtype(np.float16): 2.0 ** -13}
 
 
+def softplus_threshold(dtype: np.dtype) -> CpuTensor:
+    """Softplus' ``log(epsilon) + 2``, computed in ``dtype`` as TF computes it (see :func:`softplus`)."""
+    epsilon = CpuTensor(np.asarray(_EIGEN_EPSILON.get(np.dtype(dtype)) or np.finfo(dtype).eps, dtype))
+    return log(epsilon) + 2
+
+
 def softplus(x: CpuTensor) -> CpuTensor:
     """TF's Softplus op (softplus_op.h): ``log(1 + exp(x))`` with two shortcuts.
 
@@ -152,8 +158,7 @@ def softplus(x: CpuTensor) -> CpuTensor:
     the formula, not equal to it.  Quirk: Eigen's float16 epsilon is ``2**-13``, not the
     format's ``2**-10``, so the float16 threshold is -7.01, not -4.93.
     """
-    epsilon = CpuTensor(np.asarray(_EIGEN_EPSILON.get(x.dtype) or np.finfo(x.dtype).eps, x.dtype))
-    threshold = log(epsilon) + 2
+    threshold = softplus_threshold(x.dtype)
     too_large = x > -threshold
     too_small = x < threshold
     features_exp = exp(x)

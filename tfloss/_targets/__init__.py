@@ -10,7 +10,9 @@ tfloss names each way a *target* and reproduces one at a time:
 * ``"xla-cpu"``: ``tf.function(jit_compile=True)`` on CPU: the four cross-entropy ops and their
   first-order gradients as XLA compiles them (:mod:`tfloss._targets.xla_cpu`); the other public
   functions raise NotImplementedError under it.
-* ``"gpu"``: TF's CUDA kernels.  Not reproduced yet.
+* ``"gpu"``: TF's CUDA kernels (:mod:`tfloss._targets.gpu`): the CPU kernels' values, and what the
+  CUDA kernels do differently that does not depend on rounding (NaN rows for bad sparse labels).
+  Unverified: never run against a GPU; its descriptions (in errors' notes, in reports) say so.
 
 A target is chosen with the :func:`target` context manager, with :func:`set_target` for the
 whole program, or with the environment variable ``TFLOSS_TARGET`` (read at import).  The context
@@ -29,7 +31,9 @@ import os
 TARGETS = ("cpu", "cpu-deterministic", "xla-cpu", "gpu")
 DEFAULT = "cpu"
 # The targets whose ops tfloss computes; the others raise NotImplementedError when an op runs.
-IMPLEMENTED = ("cpu", "cpu-deterministic", "xla-cpu")
+IMPLEMENTED = ("cpu", "cpu-deterministic", "xla-cpu", "gpu")
+# The implemented targets that no run of TF has checked, and why.
+UNVERIFIED = {"gpu": "unverified: tfloss has never been run against TF on a GPU"}
 # Targets that reproduce only some ops: the names of those ops (the public wrappers' __name__).
 PARTIAL = {
     "xla-cpu": frozenset({"sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",
@@ -104,9 +108,19 @@ def target(name: str):
 
 
 def describe(name: str | None = None) -> str:
-    """``"target 'cpu' (eager TF 2.21 on CPU)"``: how errors and reports name a target."""
+    """How errors and reports name a target (the active one by default), and whether it is verified.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.describe_target("cpu")
+    "target 'cpu' (eager TF 2.21 on CPU)"
+    >>> tf.describe_target("gpu")
+    "target 'gpu' (TF 2.21's CUDA kernels; unverified: tfloss has never been run against TF on a GPU)"
+    """
     name = get_target() if name is None else name
-    return f"target {name!r} ({_WHAT[name]})"
+    what = f"{_WHAT[name]}; {UNVERIFIED[name]}" if name in UNVERIFIED else _WHAT[name]
+    return f"target {name!r} ({what})"
 
 
 def check_implemented(what: str) -> None:
@@ -165,5 +179,5 @@ def differs_by_target(error: BaseException, elsewhere: str) -> BaseException:
     return error
 
 
-__all__ = ["TARGETS", "IMPLEMENTED", "get_target", "set_target", "target", "describe", "check_implemented",
+__all__ = ["TARGETS", "IMPLEMENTED", "UNVERIFIED", "get_target", "set_target", "target", "describe", "check_implemented",
            "reproduced", "differs_by_target"]

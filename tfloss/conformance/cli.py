@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -54,9 +55,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default=None, help="an earlier --json report: print what changed")
     p.add_argument("--show", action="store_true", help="print each selected run's inputs and both outcomes")
     p.add_argument("--failures", type=int, default=10, help="how many failures to print (default 10)")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="processes (default 1; each process loads the compiled kernels itself, so more pays off "
-                        "only on many cores; always 1 with TensorFlow)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="processes (default: one per usable core; always 1 with TensorFlow, and for fewer "
+                        "than 200 runs)")
     p.add_argument("--golden-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
@@ -81,7 +82,25 @@ def _work(indices):
     return [checker.check(runs[i]) for i in indices]
 
 
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _fork_is_safe() -> bool:
+    """Whether worker processes can be forked from this one: not once a framework is loaded, nor
+    once numba has started its threads (a child forked from a process that used GNU OpenMP aborts)."""
+    if any(name in sys.modules for name in ("tensorflow", "torch", "jax")):
+        return False
+    parallel = sys.modules.get("numba.np.ufunc.parallel")
+    return parallel is None or not getattr(parallel, "_is_initialized", True)
+
+
 def _run_all(checker, runs, jobs, progress):
+    if jobs > 1 and not _fork_is_safe():  # e.g. run() called in a process that already ran kernels
+        jobs = 1
     if jobs <= 1 or len(runs) < 200:
         results = []
         for i, run in enumerate(runs, 1):
@@ -182,9 +201,9 @@ def run(argv=None) -> int:
         for r in selected:
             _show(checker, r)
         return 0
-    if opts.jobs < 1:
+    if opts.jobs is not None and opts.jobs < 1:
         raise UsageError("--jobs must be >= 1")
-    jobs = 1 if "tensorflow" in (opts.impl, opts.against) else opts.jobs
+    jobs = 1 if "tensorflow" in (opts.impl, opts.against) else opts.jobs or _usable_cores()
     if not opts.quiet:
         print(f"tfloss-conformance: {impl.name} {impl.version} against {reference.name} {reference.version}: "
               f"{len(selected)} runs, {jobs} process{'es' if jobs > 1 else ''}", file=sys.stderr)

@@ -76,7 +76,8 @@ def environment() -> dict:
 
     import tfloss
 
-    return {"tfloss": tfloss.__version__, "numpy": np.__version__, "ml_dtypes": ml_dtypes.__version__,
+    return {"tfloss": tfloss.__version__, "target": tfloss.describe_target(),
+            "numpy": np.__version__, "ml_dtypes": ml_dtypes.__version__,
             "python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine()}
 
 
@@ -106,7 +107,8 @@ def markdown(report: dict, impl_spec: str, against: str) -> str:
         f"Against: {ref['name']} {ref['version']}"
         + (f" (recorded {report['recorded_results'].get('date', '?')} on {report['recorded_results'].get('cpu', '?')})"
            if report.get("recorded_results") else "")
-        + f"; tfloss {report['environment']['tfloss']}, NumPy {report['environment']['numpy']}, "
+        + f"; tfloss {report['environment']['tfloss']} under {report['environment'].get('target', 'the default target')}"
+          f", NumPy {report['environment']['numpy']}, "
           f"{report['environment']['platform']}; {report['seconds']} s.",
         "",
         f"**{t['cases']} runs: {t['passed']} passed ({t['outcomes'][BIT_EXACT]} bit-exact, "

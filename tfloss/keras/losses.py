@@ -26,6 +26,15 @@ is then over the unmasked entries), for the other reductions ``mask.astype(np.fl
 multiplied by the sample weights if there are any.  That gives Keras' masked result bit for
 bit (``parity/test_losses.py`` checks it for every reduction).
 
+With ``ignore_class`` Keras ANDs the two masks, the one on ``y_pred`` and the one of the valid
+labels, and weights the losses once by the result.  tfloss's ``ignore_class`` would weight its
+own mask on top of the weight passed for the other, so for ``"sum_over_batch_size"`` and
+``"mean"`` the mean would be over the wrong count.  Do what ``ignore_class`` does by hand
+instead: ``valid = y_true != ignore_class``, pass ``np.where(valid, y_true, 0)`` and
+``np.where(valid[..., None], y_pred, 0)`` without ``ignore_class``, and build the weight above
+from ``mask & valid``.  That is Keras' result bit for bit too (parity checks it for every
+reduction, with and without sample weights and logits).
+
 Examples
 --------
 >>> import numpy as np
@@ -41,6 +50,18 @@ A mask of ``[True, True, False]`` on ``y_pred``, as Keras would apply it (Keras 
 >>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]], np.float32)
 >>> tf.keras.losses.SparseCategoricalCrossentropy()(np.array([0, 1, 1]), p, sample_weight=weight)
 array(0.16425204, dtype=float32)
+
+The same mask with ``ignore_class=0`` on four labels (Keras gives 0.22314355, ``-log(0.8)``,
+the only label both valid and unmasked):
+
+>>> y = np.array([0, 1, 1, 0])
+>>> p = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [0.3, 0.7]], np.float32)
+>>> mask, valid = np.array([True, True, False, True]), y != 0
+>>> both = mask & valid
+>>> weight = np.where(both, np.float32(both.size) / np.float32(both.sum()), np.float32(0))
+>>> tf.keras.losses.SparseCategoricalCrossentropy()(np.where(valid, y, 0), np.where(valid[:, None], p, 0),
+...                                                 sample_weight=weight)
+array(0.22314355, dtype=float32)
 """
 
 from __future__ import annotations
