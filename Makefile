@@ -26,9 +26,12 @@ test: $(STAMP)
 	$(PY) -m pytest tests parity -q -p no:cacheprovider
 
 ## make parity: the conformance report against real TensorFlow, in reports/.
-## make parity MODE=function (TF inside tf.function) or MODE=deterministic (TF with op
-## determinism, tfloss under the "cpu-deterministic" target) writes reports/parity-MODE.{md,json}.
-## SAMPLE=N runs every N-th catalogue case (the function mode traces one graph per case: slow).
+## make parity MODE=function (TF inside tf.function), MODE=deterministic (TF with op
+## determinism, tfloss under the "cpu-deterministic" target) or MODE=xla (TF under
+## tf.function(jit_compile=True), gradient tapes included, against the "xla-cpu" target; the four
+## cross-entropy ops only) writes reports/parity-MODE.{md,json}.
+## SAMPLE=N runs every N-th catalogue case (the function and xla modes trace, and xla compiles,
+## one program per case: slow; reports/parity-xla.md is SAMPLE=8 EXAMPLES=5).
 MODE   ?= eager
 SAMPLE ?= 1
 parity: $(STAMP)

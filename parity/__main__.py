@@ -3,7 +3,7 @@
 Usage::
 
     python -m parity [--examples N] [--seed S] [--no-large] [--out reports]
-                     [--only SUBSTRING] [--reference-only] [--mode eager|function|deterministic]
+                     [--only SUBSTRING] [--reference-only] [--mode eager|function|deterministic|xla]
                      [--sample N]
 
 ``--mode`` runs TF in a ``tf.function`` or with op determinism, against tfloss under the
@@ -90,8 +90,8 @@ def main(argv=None) -> int:
         print(f"parity: TF {env['tensorflow']} is not tfloss's target release; differences are reported as "
               "TF-release differences, not tfloss failures")
 
-    chosen = [t for t in targets.all_targets() if opts.only in t.name]
-    chosen += [t for t in targets.gradient_targets() if opts.only in t.name]
+    chosen = [t for t in targets.all_targets() if opts.only in t.name and modes.runs(mode, t.name)]
+    chosen += [t for t in targets.gradient_targets() if opts.only in t.name and modes.runs(mode, t.name)]
     missing = [t.name for t in chosen if not opts.reference_only and not t.available()]
     print(f"parity: {len(chosen)} functions" + (f"; tfloss lacks {len(missing)}: {', '.join(missing)}" if missing else ""))
 

@@ -21,5 +21,19 @@ def test_modes_name_their_tfloss_target():
     import tfloss
 
     assert {m.name: m.target for m in modes.MODES.values()} == {
-        "eager": "cpu", "function": "cpu", "deterministic": "cpu-deterministic"}
+        "eager": "cpu", "function": "cpu", "deterministic": "cpu-deterministic", "xla": "xla-cpu"}
     assert all(m.target in tfloss.TARGETS for m in modes.MODES.values())
+
+
+def test_xla_mode_runs_only_the_four_ops_and_their_gradients():
+    xla = modes.MODES["xla"]
+    assert modes.runs(xla, "nn.sparse_softmax_cross_entropy_with_logits")
+    assert modes.runs(xla, "grad_upstream:compat.v1.nn.weighted_cross_entropy_with_logits")
+    assert not modes.runs(xla, "math.softmax")
+    assert not modes.runs(xla, "hvp:nn.sigmoid_cross_entropy_with_logits")
+    assert modes.runs(modes.MODES["eager"], "math.softmax")
+
+
+def test_core_message_drops_the_stack_trace_xla_appends():
+    message = "Must have at least one class, but got logits shape [2,0]\n\nStack trace for op definition: \nFile ..."
+    assert modes.core_message(message) == "Must have at least one class, but got logits shape [2,0]"

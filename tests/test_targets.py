@@ -141,9 +141,15 @@ _CALLS = {
 }
 
 
-@pytest.mark.parametrize("name", [t for t in tfloss.TARGETS if t not in _targets.IMPLEMENTED])
+# "xla-cpu" reproduces the four cross-entropy ops and their gradients only (tests/test_xla_cpu.py).
+_XLA_CPU_CALLS = ("nn.sparse", "nn.sigmoid", "gradient")
+
+
+@pytest.mark.parametrize("name", [t for t in tfloss.TARGETS if t not in _targets.IMPLEMENTED or t in _targets.PARTIAL])
 @pytest.mark.parametrize("call", list(_CALLS))
 def test_unimplemented_targets_raise_instead_of_computing_eager_results(name, call):
+    if name == "xla-cpu" and call in _XLA_CPU_CALLS:
+        pytest.skip("reproduced under xla-cpu")
     with tfloss.target(name), pytest.raises(NotImplementedError, match=f"target '{name}'"):
         _CALLS[call]()
 

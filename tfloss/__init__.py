@@ -14,9 +14,9 @@
 * :mod:`tfloss.config` -- ``tf.config.threading``, and the choice of engine (compiled or NumPy).
 * :mod:`tfloss.textbook` -- the naive formulas, for teaching where they break.
 * :func:`tfloss.target`, :func:`tfloss.set_target` (and ``TFLOSS_TARGET``) -- which TF to
-  reproduce: ``"cpu"`` (eager CPU, the default), ``"cpu-deterministic"``, ``"gpu"`` (unverified:
-  never run against a GPU; :func:`tfloss.describe_target` says so); ``"xla-cpu"`` is named but not
-  reproduced yet (ops raise NotImplementedError under it).
+  reproduce: ``"cpu"`` (eager CPU, the default), ``"cpu-deterministic"``, ``"xla-cpu"`` (the four
+  cross-entropy ops and their first-order gradients only), ``"gpu"`` (unverified: never run
+  against a GPU; :func:`tfloss.describe_target` says so).
 * :func:`tfloss.value_and_gradient`, :func:`tfloss.hessian_vector_product` -- gradients as
   TF's ``GradientTape`` computes them.
 

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 
 from . import wrappers as _ops
+from .. import _targets
 from .._machine import math_ops as _tf_math_ops
 from .convert import (FLOAT_DTYPES, broadcast_shape, cast, check_op_dtype, convert_to_tensor, static_shape,
                        to_python_scalar_tensor)
@@ -70,6 +71,7 @@ def keras_convert(x, dtype=None) -> np.ndarray:
     non-tensor is converted by TF, with ``dtype`` (NumPy values are cast, Python floats rounded
     once); for an integer or bool dtype it is converted first and cast after.
     """
+    _targets.check_implemented("keras.losses")  # reproduced for the CPU targets only
     if dtype is not None:
         dtype = np.dtype(dtype)
     if _is_tensor(x):
@@ -338,6 +340,7 @@ def _where(condition: np.ndarray, x: np.ndarray, other) -> np.ndarray:
 @_quiet
 def sparse_categorical_crossentropy_with_mask(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """The function, and the Keras mask it attaches to its result (None without ``ignore_class``)."""
+    _targets.check_implemented("keras.losses")
     for name, value in (("y_true", y_true), ("y_pred", y_pred)):
         if not hasattr(value, "shape"):
             raise AttributeError(f"'{type(value).__name__}' object has no attribute 'shape'")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import errors
+from .. import _targets, errors
 from . import wrappers as _ops
 from .._machine import math_ops as _tf_math_ops
 from .convert import (broadcast_shape, cast, check_compatible_shapes, check_weights_broadcastable,
@@ -71,6 +71,7 @@ def _num_present(losses: np.ndarray, weights: np.ndarray) -> CpuTensor:
 @_quiet
 def compute_weighted_loss(losses, weights, reduction) -> np.ndarray:
     """``compute_weighted_loss``: weight, reduce in float32, cast back to the losses' dtype."""
+    _targets.check_implemented("compat.v1.losses")  # the reductions are reproduced for CPU targets only
     Reduction.validate(reduction)
     check_weights_broadcastable(convert_to_tensor(weights), convert_to_tensor(losses))
     losses = convert_to_tensor(losses)

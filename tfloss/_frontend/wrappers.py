@@ -17,6 +17,7 @@ from .. import _engine, _targets, errors
 from .._machine import math_ops as _tf_math_ops
 from .._targets import deterministic as _deterministic
 from .._targets import gpu as _gpu
+from .._targets import xla_cpu as _xla
 from .convert import (
     FLOAT_DTYPES,
     broadcast_shape,
@@ -75,6 +76,8 @@ def sigmoid_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     labels = convert_to_tensor(labels)
     check_same_shape(labels, logits)
     check_ops(_SIGMOID_OPS, {"logits": logits.dtype, "labels": labels.dtype})
+    if _targets.is_xla():
+        return _xla.sigmoid_cross_entropy(*_xla.stored(labels, logits))
     return _engine.sigmoid_cross_entropy(labels, logits)
 
 
@@ -107,6 +110,8 @@ def weighted_cross_entropy_with_logits(labels, logits, pos_weight) -> np.ndarray
     )
     log_weight_shape = broadcast_shape("Mul", pos_weight_minus_one.shape, labels.shape)
     broadcast_shape("Mul", log_weight_shape, logits.shape)
+    if _targets.is_xla():
+        return _xla.weighted_cross_entropy(*_xla.stored(labels, logits, pos_weight_minus_one))
     return _engine.weighted_cross_entropy(labels, logits, pos_weight_minus_one)
 
 
@@ -210,7 +215,9 @@ def softmax_cross_entropy_with_logits(labels, logits, axis) -> np.ndarray:
     else:
         check_op_dtype("SoftmaxCrossEntropyWithLogits", precise_dtype)
         batch, _ = _check_softmax_kernel_shapes(labels, precise_logits)
-    if batch > 0:
+    if batch > 0 and _targets.is_xla():
+        cost = _xla.softmax_cross_entropy(*_xla.stored(labels, precise_logits))
+    elif batch > 0:
         cost, _ = _engine.softmax_cross_entropy(labels, precise_logits, with_backprop=False)
     elif batch == 0:
         cost = np.zeros((0,), precise_dtype)
@@ -300,12 +307,13 @@ def _sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
             f"{kernel_shape(precise_logits.shape)} and labels shape {kernel_shape(flat_labels.shape)}",
         )
     if num_classes == 0:
-        raise op_error(
-            errors.InvalidArgumentError,
-            "SparseSoftmaxCrossEntropyWithLogits",
-            f"Must have at least one class, but got logits shape {kernel_shape(precise_logits.shape)}",
-        )
-    if batch > 0:
+        message = f"Must have at least one class, but got logits shape {kernel_shape(precise_logits.shape)}"
+        if _targets.is_xla():  # raised while XLA compiles: the lowering's text, no op suffix
+            raise errors.InvalidArgumentError(None, None, message)
+        raise op_error(errors.InvalidArgumentError, "SparseSoftmaxCrossEntropyWithLogits", message)
+    if batch > 0 and _targets.is_xla():  # no range check: a bad label's row is NaN
+        cost = _xla.sparse_softmax_cross_entropy(flat_labels, *_xla.stored(precise_logits))
+    elif batch > 0:
         cost, _ = sparse_kernel(flat_labels, precise_logits, with_backprop=False)
     else:
         cost = np.zeros((0,), precise_dtype)

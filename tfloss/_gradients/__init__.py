@@ -43,6 +43,7 @@ import numpy as np
 from .. import _engine, _targets, nn
 from .._frontend import wrappers as _ops
 from .._targets import deterministic as _deterministic
+from .._targets import xla_cpu as _xla
 from .._frontend.convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
 from .._machine.cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log1p, reduce_sum, relu,
                    where)
@@ -690,6 +691,56 @@ def _refuse_deterministic(op, what: str):
     )
 
 
+def _refuse_xla(op, what: str):
+    raise NotImplementedError(
+        f"{what} for {getattr(op, '__name__', type(op).__name__)} under {_targets.describe()} is not reproduced "
+        "by tfloss yet; first-order gradients of the tfloss.nn and compat.v1.nn cross-entropy ops are"
+    )
+
+
+def _xla_backward(family: str, op, inputs: _Inputs, upstream: np.ndarray, unit: bool) -> dict:
+    """Target ``"xla-cpu"``: the tape's gradient ops compiled with the forward pass
+    (:mod:`tfloss._targets.xla_cpu`), around the same wrapper steps as on CPU.  ``unit``: the
+    upstream gradient is the tape's default ones, a constant XLA folds away."""
+    if family == "sigmoid":
+        grad_labels, grad_logits = _xla.sigmoid_cross_entropy_grad(*_xla.stored(inputs.labels, inputs.logits, upstream))
+        if unit:  # -1 * x is folded into a negation, which keeps a subnormal x
+            grad_labels = -np.asarray(inputs.logits)
+        return {"labels": grad_labels, "logits": grad_logits}
+    if family == "weighted":
+        minus_one, differentiable = _pos_weight_tensor(inputs)
+        if differentiable:
+            _refuse_xla(op, "value_and_gradient with a tensor pos_weight")
+        grad_labels, grad_logits = _xla.weighted_cross_entropy_grad(
+            *_xla.stored(inputs.labels, inputs.logits, minus_one.value, upstream))
+        return {"labels": grad_labels, "logits": grad_logits, "pos_weight": None}
+    if family == "softmax":
+        precise_dtype, perm, logits_shape, labels_shape, logits_2d, labels_2d = SoftmaxGradient._prepare(inputs)
+        batch, classes = np.broadcast_shapes(logits_2d.shape, labels_2d.shape)
+        with_labels = inputs.labels_differentiable and _is_float(inputs.labels)
+        if batch > 0:
+            g = cast(upstream, precise_dtype).reshape(batch)
+            grad_labels, grad_logits = _xla.softmax_cross_entropy_grad(*_xla.stored(labels_2d, logits_2d, g), with_labels)
+        else:
+            grad_labels = grad_logits = np.zeros((batch, classes), precise_dtype)
+        grads = {"logits": SoftmaxGradient._back(grad_logits, logits_shape, perm, inputs.logits.dtype), "labels": None}
+        if with_labels:
+            grads["labels"] = SoftmaxGradient._back(grad_labels, labels_shape, perm, inputs.labels.dtype)
+        return grads
+    logits = inputs.logits
+    if logits.dtype == bfloat16:
+        _refuse_xla(op, "value_and_gradient on bfloat16 logits")
+    precise_dtype = np.dtype(np.float32) if logits.dtype == np.float16 else logits.dtype
+    logits_2d = cast(logits, precise_dtype)
+    logits_2d = logits_2d if logits_2d.ndim == 2 else _ops._flatten_outer_dims(logits_2d)
+    if logits_2d.shape[0] == 0:
+        grad = np.zeros(logits_2d.shape, precise_dtype)
+    else:
+        g = cast(upstream, precise_dtype).reshape(logits_2d.shape[0])
+        grad = _xla.sparse_softmax_cross_entropy_grad(inputs.labels.reshape(-1), *_xla.stored(logits_2d, g))
+    return {"labels": None, "logits": cast(grad.reshape(logits.shape), logits.dtype)}
+
+
 @_quiet
 def value_and_gradient(op, *, grad_loss=None, **inputs):
     """Loss and gradients of a tfloss op, as TF's ``GradientTape`` returns them.
@@ -728,6 +779,8 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     """
     composite = _COMPOSITE.get(op) if not isinstance(op, type) else None
     by_type = _COMPOSITE_TYPES.get(type(op))
+    if _targets.is_xla() and (composite is not None or by_type is not None or op not in _REGISTRY):
+        _refuse_xla(op, "value_and_gradient")
     if composite is not None or by_type is not None:
         paths = _targets.deterministic_paths()
         loss = np.asarray(op(**inputs))
@@ -744,7 +797,9 @@ def value_and_gradient(op, *, grad_loss=None, **inputs):
     arguments = registration.read_arguments(_bind(op, inputs))
     upstream = _upstream(grad_loss, loss)
     backprop = kept[0] if grad_loss is None and len(kept) == 1 else None
-    if family in ("sigmoid", "weighted"):
+    if _targets.is_xla():
+        grads = _xla_backward(family, op, arguments, upstream, unit=grad_loss is None)
+    elif family in ("sigmoid", "weighted"):
         grads = _elementwise_backward(family, arguments, upstream)
     elif family == "softmax":
         grads = SoftmaxGradient.backward(arguments, upstream, backprop=backprop)
@@ -776,6 +831,8 @@ def hessian_vector_product(op, vector, *, grad_loss=None, **inputs) -> dict:
         ``labels`` (or ``targets``) and ``logits`` to arrays, or ``None`` where TF returns None.
     """
     registration = _registration(op)
+    if _targets.is_xla():
+        _refuse_xla(op, "hessian_vector_product")
     paths = _targets.deterministic_paths()
     loss = np.asarray(op(**inputs))
     if _targets.deterministic_paths() != paths:

@@ -1,0 +1,230 @@
+"""The ``"xla-cpu"`` target against real TF runs under ``tf.function(jit_compile=True)``
+(``python -m parity.record_xla`` wrote ``tests/data/xla_cpu_tf2.21.0.*``), and the XLA quirks of
+docs/quirks.md ("What changes when you turn on jit_compile"), each pinned by a test named after it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import tfloss
+from tfloss._targets import xla_cpu, xla_math
+
+DATA = Path(__file__).resolve().parent / "data"
+RECORD = json.loads((DATA / "xla_cpu_tf2.21.0.json").read_text())
+ARRAYS = np.load(DATA / "xla_cpu_tf2.21.0.npz")
+CASES = {case["name"]: case for case in RECORD["cases"]}
+FORWARD = [name for name, case in CASES.items() if not case["wrt"]]
+GRADIENT = [name for name, case in CASES.items() if case["wrt"]]
+
+
+def _array(key):
+    value = ARRAYS[key]
+    return value.view(ml_dtypes.bfloat16) if key in RECORD["bfloat16_keys"] else value
+
+
+def _kwargs(case):
+    kwargs = {name: _array(key) for name, key in case["inputs"].items()}
+    kwargs.update(case["options"])
+    return kwargs
+
+
+def _bits(array):
+    array = np.asarray(array)
+    return array.dtype, array.shape, array.tobytes()
+
+
+def _loss(name):
+    case = CASES[name]
+    with tfloss.target("xla-cpu"):
+        return getattr(tfloss.nn, case["op"])(**_kwargs(case))
+
+
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _same_bits(a, b) -> np.ndarray:
+    """Elementwise: the same bits, or both NaN."""
+    a, b = np.asarray(a), np.asarray(b)
+    uint = _UINT[a.dtype.itemsize]
+    return (a.view(uint) == b.view(uint)) | (np.isnan(a.astype(np.float64)) & np.isnan(b.astype(np.float64)))
+
+
+# --------------------------------------------------------------------------------------------
+# Every recorded case, bit for bit (NaNs compared as NaN)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FORWARD)
+def test_xla_matches_recorded_tf(name):
+    case = CASES[name]
+    if "error" in case:
+        with pytest.raises(Exception) as caught:
+            _loss(name)
+        assert [type(caught.value).__name__, str(caught.value)] == case["error"]
+        return
+    got, want = _loss(name), _array(case["loss"])
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert _same_bits(got, want).all()
+
+
+@pytest.mark.parametrize("name", GRADIENT)
+def test_xla_gradient_matches_recorded_tf(name):
+    case = CASES[name]
+    upstream = _array(case["grad_loss"]) if "grad_loss" in case else None
+    with tfloss.target("xla-cpu"):
+        loss, grads = tfloss.value_and_gradient(getattr(tfloss.nn, case["op"]), grad_loss=upstream, **_kwargs(case))
+    assert _same_bits(loss, _array(case["loss"])).all()
+    for key in case["wrt"]:
+        want = _array(case[f"grad_{key}"])
+        assert grads[key].dtype == want.dtype and _same_bits(grads[key], want).all(), key
+
+
+# --------------------------------------------------------------------------------------------
+# The quirks, one test each
+# --------------------------------------------------------------------------------------------
+
+
+def test_xla_dense_zero_label_skips_minus_inf_logit():
+    assert _loss("dense_zero_label_at_minus_inf").tolist() == [np.float32(1.3132616)]
+    assert np.isnan(tfloss.nn.softmax_cross_entropy_with_logits(labels=[[1.0, 0.0, 0.0]], logits=[[0.0, -np.inf, 1.0]]))
+
+
+def test_xla_sparse_out_of_range_label_gives_nan_row_not_error():
+    loss = _loss("sparse_label_too_large")
+    assert np.isnan(loss[1]) and loss[0] == loss[2] == np.float32(np.log(2))
+    assert np.isnan(_loss("sparse_label_negative")[1])
+    with pytest.raises(tfloss.errors.InvalidArgumentError, match="Received a label value of 2"):
+        tfloss.nn.sparse_softmax_cross_entropy_with_logits(labels=[1, 2, 0], logits=np.zeros((3, 2), np.float32))
+
+
+def test_xla_sparse_bad_label_gradient_row_is_nan():
+    case = CASES["grad_sparse_bad_label"]
+    with tfloss.target("xla-cpu"):
+        _, grads = tfloss.value_and_gradient(tfloss.nn.sparse_softmax_cross_entropy_with_logits, **_kwargs(case))
+    assert np.isnan(grads["logits"][1]).all() and np.isfinite(grads["logits"][[0, 2]]).all()
+
+
+def test_xla_one_class_loss_keeps_negative_zero():
+    # A reduction over one element is the element: -label * 0.0 stays -0.0 (eager: +0.0).
+    for name in ("dense_one_class", "sparse_one_class"):
+        loss = _loss(name)
+        assert (loss == 0).all() and np.signbit(loss).all(), name
+    eager = tfloss.nn.sparse_softmax_cross_entropy_with_logits(labels=[0], logits=[[2.0]])
+    assert eager == 0 and not np.signbit(eager).any()
+
+
+def test_xla_weighted_loss_that_cancels_to_zero_is_not_zero():
+    # pos_weight = 0 and a very negative x: (1 - z)*x + (1 - z)*(-x) cancels exactly in eager
+    # TF; XLA fuses the first product into the add, so its rounding is missing and a residue
+    # of the second product's rounding remains.
+    z = np.float16([0.3, 0.7])
+    x = np.float16([-20.0, -13.0])
+    eager = tfloss.nn.weighted_cross_entropy_with_logits(labels=z, logits=x, pos_weight=0.0)
+    assert (eager == 0).all()
+    with tfloss.target("xla-cpu"):
+        xla = tfloss.nn.weighted_cross_entropy_with_logits(labels=z, logits=x, pos_weight=0.0)
+    assert (xla != 0).all()
+    a = xla_cpu.Arithmetic(np.float16)
+    log_weight = a.fma(np.float16(-1), z, np.float16(1))
+    softplus = a.add(a.log1p(a.exp(-np.abs(x))), np.maximum(-x, np.float16(0)))
+    fused = a.fma(a.sub(np.float16(1), z), x, a.mul(log_weight, softplus))
+    unfused = a.add(a.mul(a.sub(np.float16(1), z), x), a.mul(log_weight, softplus))
+    assert _bits(xla) == _bits(fused)
+    assert (unfused != fused).any()
+
+
+def test_xla_sigmoid_fuses_the_product_into_one_fma():
+    # Known from TF: XLA's sigmoid loss is fma(-x, z, relu(x)) + log1p(exp(-|x|)).
+    case = CASES["sigmoid_float32"]
+    z, x = _array(case["inputs"]["labels"]), _array(case["inputs"]["logits"])
+    want = _array(case["loss"])
+    a = xla_cpu.Arithmetic(np.float32)
+    tail = a.log1p(a.exp(-np.abs(x)))
+    relu = np.maximum(x, np.float32(0))
+    fused = a.add(a.fma(-x, z, relu), tail)
+    unfused = a.add(a.sub(relu, a.mul(x, z)), tail)
+    assert _bits(fused) == _bits(want)
+    assert (unfused != want).sum() > 0
+
+
+def test_xla_fma_is_correctly_rounded():
+    # Closed form: 1 + 2**-30 times itself, minus 1, is 2**-29 + 2**-60 exactly (one rounding).
+    for dtype, eps in ((np.float32, 2.0 ** -13), (np.float64, 2.0 ** -30)):
+        x = np.array([1 + eps], dtype)
+        got = xla_math.fma(x, x, np.array([-1.0], dtype))
+        assert got[0] == dtype(2 * eps + eps * eps)
+        assert (x * x - 1)[0] != got[0]  # two roundings lose the eps**2
+
+
+def test_xla_fma_keeps_the_sign_of_a_zero_result():
+    for dtype in (np.float32, np.float64):
+        minus_zero = xla_math.fma(np.array([2.0], dtype), np.array([-0.0], dtype), np.array([-0.0], dtype))
+        assert minus_zero[0] == 0 and np.signbit(minus_zero[0])
+        assert not np.signbit(xla_math.fma(np.array([2.0], dtype), np.array([-0.0], dtype), np.array([0.0], dtype))[0])
+
+
+def test_xla_exp_float32_is_cephes_not_eigen():
+    # XLA's exp differs from Eigen's (eager) in the last bit on some inputs; both are within 1 ulp.
+    x = np.linspace(-80, 80, 20001, dtype=np.float32)
+    with tfloss.target("xla-cpu"):
+        xla = xla_math.exp(x)
+    eager = tfloss._machine.eigen_math.exp(x)
+    assert (xla != eager).any()
+    assert np.all(np.abs(xla.astype(np.float64) / np.exp(x.astype(np.float64)) - 1) < 2.5e-7)
+
+
+def test_xla_sums_rows_in_windows_of_32():
+    # Rows over 32 classes are summed as windows of 32 (padded on both sides) and then the windows.
+    values = np.float32([[1.0] + [2.0 ** -24] * 36])
+    a = xla_cpu.Arithmetic(np.float32)
+    # Padding 13 | 14: the first window holds 1.0 and 18 terms (each lost), the second the other
+    # 18, summed exactly; then 1.0 + 18 * 2**-24.
+    assert xla_cpu.row_sum(values, a)[0] == np.float32(1.0 + 18 * 2.0 ** -24)
+    sequential = np.float32(1.0)
+    for v in values[0, 1:]:
+        sequential = np.float32(sequential + v)
+    assert sequential == np.float32(1.0)  # one by one, each 2**-24 is lost
+    for name in ("dense_float32_16x37", "dense_float32_6x100", "sparse_float32_6x100"):
+        assert _bits(_loss(name)) == _bits(_array(CASES[name]["loss"])), name
+
+
+def test_xla_float32_subnormal_inputs_read_as_zero():
+    loss = _loss("sigmoid_subnormal_float32")
+    assert _bits(loss) == _bits(_array(CASES["sigmoid_subnormal_float32"]["loss"]))
+    assert loss[0] == np.float32(np.log(2))  # logits 1e-39 is 0: log1p(exp(0))
+
+
+def test_xla_float16_keeps_subnormals():
+    case = CASES["sigmoid_subnormal_float16"]
+    z, x = (_array(case["inputs"][k]) for k in ("labels", "logits"))
+    assert (np.abs(x) < np.finfo(np.float16).tiny).any()
+    assert _bits(_loss("sigmoid_subnormal_float16")) == _bits(_array(case["loss"]))
+
+
+def test_xla_zero_classes_error_is_raised_at_compile_time():
+    with tfloss.target("xla-cpu"), pytest.raises(tfloss.errors.InvalidArgumentError) as caught:
+        tfloss.nn.sparse_softmax_cross_entropy_with_logits(labels=[0, 0], logits=np.zeros((2, 0), np.float32))
+    assert str(caught.value) == "Must have at least one class, but got logits shape [2,0]"
+
+
+@pytest.mark.parametrize("call", [
+    lambda: tfloss.nn.softmax([[1.0, 2.0]]),
+    lambda: tfloss.keras.losses.binary_crossentropy([[1.0]], [[0.3]]),
+    lambda: tfloss.keras.losses.categorical_crossentropy(np.array([[0.0, 1.0]]), np.array([[1.0, 2.0]]), from_logits=True),
+    lambda: tfloss.keras.losses.sparse_categorical_crossentropy(np.array([0]), np.array([[1.0, 2.0]]), from_logits=True),
+    lambda: tfloss.compat.v1.losses.sigmoid_cross_entropy([[1.0]], [[0.0]]),
+    lambda: tfloss.hessian_vector_product(tfloss.nn.sigmoid_cross_entropy_with_logits, [1.0], labels=[0.0], logits=[1.0]),
+    lambda: tfloss.value_and_gradient(tfloss.nn.weighted_cross_entropy_with_logits, labels=[1.0], logits=[1.0],
+                                      pos_weight=np.array([2.0], np.float32)),
+    lambda: tfloss.value_and_gradient(tfloss.nn.sparse_softmax_cross_entropy_with_logits, labels=[0],
+                                      logits=np.zeros((1, 2), ml_dtypes.bfloat16)),
+])
+def test_xla_unreproduced_functions_raise(call):
+    with tfloss.target("xla-cpu"), pytest.raises(NotImplementedError, match="xla-cpu"):
+        call()

@@ -1,0 +1,359 @@
+"""The ``"xla-cpu"`` target: the four losses as ``tf.function(jit_compile=True)`` runs them on CPU.
+
+Under XLA, TF's Python wrappers still build the same graph (the conversions, checks, casts and
+reshapes of :mod:`tfloss._frontend.wrappers` are unchanged), but the graph is then compiled by XLA:
+
+* Each TF op becomes its tf2xla lowering.  The elementwise ops of the sigmoid and weighted losses
+  map one to one; the softmax kernels become XLA's reductions and a ``select`` that zeroes the
+  terms whose label is 0 (``tensorflow/compiler/tf2xla/kernels/softmax_op.cc``); the sparse
+  kernel one-hot encodes its labels first, with a NaN row for a label outside ``[0, classes)``
+  (XLA cannot raise at run time).
+* XLA fuses the elementwise work into loops that call its own ``exp``/``log``/``log1p``
+  (:mod:`tfloss._targets.xla_math`) and LLVM contracts a multiply feeding an add into one FMA.
+  Each formula below writes those FMAs out.
+* Storage types: float32 and float64 compute natively (with flush-to-zero, as in eager TF);
+  float16 too, on a CPU with AVX512-FP16 (the FMA rounds once to float16, no flush); bfloat16
+  computes each op in float32 and rounds it back to bfloat16, so nothing is contracted.
+
+Reductions (the softmax losses): XLA's CPU reduction loop adds a row's elements in order into
+one accumulator of the storage type, except 16-bit types, whose sums accumulate in float32
+(``XlaHelpers::SumAccumulationType``).  See :func:`_row_sum`.
+
+Every function takes NumPy arrays already converted and checked by the wrappers, and returns
+NumPy arrays.  The compiled engine (:mod:`tfloss._engine`) does not serve this target: these
+NumPy functions run whether or not the engine is active.
+"""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+from .._machine.cpu import CpuTensor
+from . import xla_math
+
+F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+BF16 = np.dtype(ml_dtypes.bfloat16)
+
+
+class Arithmetic:
+    """One storage dtype's arithmetic inside an XLA CPU fusion: each method is one HLO op."""
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+        self.compute = F32 if self.dtype == BF16 else self.dtype  # bfloat16: every op in float32
+
+    def _wide(self, v):
+        return np.asarray(v, self.compute) if not np.isscalar(v) else self.compute.type(v)
+
+    def _done(self, v) -> np.ndarray:
+        return xla_math.flush(np.asarray(v, self.compute)).astype(self.dtype)
+
+    def const(self, value) -> np.ndarray:
+        return np.asarray(value, self.dtype)
+
+    def add(self, a, b):
+        return self._done(self._wide(a) + self._wide(b))
+
+    def sub(self, a, b):
+        return self._done(self._wide(a) - self._wide(b))
+
+    def mul(self, a, b):
+        return self._done(self._wide(a) * self._wide(b))
+
+    def div(self, a, b):
+        return self._done(self._wide(a) / self._wide(b))
+
+    def fma(self, a, b, c):
+        """``a * b + c``, fused where LLVM fuses it (not for bfloat16: each op is rounded)."""
+        if self.dtype == BF16:
+            return self.add(self.mul(a, b), c)
+        a, b, c = (np.asarray(v, self.dtype) for v in (a, b, c))
+        return xla_math.fma(*np.broadcast_arrays(a, b, c))
+
+    def exp(self, x):
+        return self._done(xla_math.exp(np.asarray(x, F32 if self.dtype != F64 else F64)))
+
+    def log(self, x):
+        return self._done(xla_math.log(np.asarray(x, F32 if self.dtype != F64 else F64)))
+
+    def log1p(self, x):
+        if self.dtype == F16:  # the rational in float16 itself
+            return xla_math.log1p(np.asarray(x, F16))
+        return self._done(xla_math.log1p(self._wide(x)))
+
+
+def _arithmetic(dtype) -> Arithmetic:
+    return Arithmetic(dtype)
+
+
+def stored(*arrays: np.ndarray) -> tuple:
+    """The inputs as XLA's float32/float64 (and bfloat16, computed in float32) arithmetic reads
+    them: subnormals as zero (DAZ, as in eager TF), copied; float16 is read as it is."""
+    return tuple(CpuTensor.from_input(a).value for a in arrays)
+
+
+# --------------------------------------------------------------------------------------------
+# The elementwise losses (notation: x = logits, z = labels, q1 = pos_weight - 1)
+
+
+def sigmoid_cross_entropy(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """``max(x, 0) - x*z + log1p(exp(-|x|))``; the product is fused: ``fma(-x, z, relu(x))``."""
+    a = _arithmetic(logits.dtype)
+    x, z = logits, labels
+    cond = x >= 0
+    relu_logits = np.where(cond, x, a.const(0))
+    neg_abs_logits = np.where(cond, -x, x)
+    return a.add(a.fma(-x, z, relu_logits), a.log1p(a.exp(neg_abs_logits)))
+
+
+def weighted_cross_entropy(labels: np.ndarray, logits: np.ndarray, pos_weight_minus_one: np.ndarray) -> np.ndarray:
+    """``(1 - z)*x + (1 + q1*z) * (log1p(exp(-|x|)) + max(-x, 0))``, with two FMAs:
+    ``1 + q1*z`` and the final ``(1 - z)*x + ...``."""
+    a = _arithmetic(logits.dtype)
+    x, z, q1 = logits, labels, pos_weight_minus_one
+    log_weight = a.fma(q1, z, a.const(1))
+    softplus = a.add(a.log1p(a.exp(-np.abs(x))), np.maximum(-x, a.const(0)))
+    return a.fma(a.sub(a.const(1), z), x, a.mul(log_weight, softplus))
+
+
+# --------------------------------------------------------------------------------------------
+# Reductions
+
+
+VECTORIZED_MIN = 30  # from this row length on (up to WINDOW), LLVM vectorizes a fused row sum
+WINDOW = 32  # XLA's CPU pipeline splits a reduction over more elements into windows of 32
+
+
+def _sequential(values: np.ndarray, init, combine) -> np.ndarray:
+    """``acc = init; acc = combine(acc, v)`` for each column in order, as XLA's reduce loop does."""
+    acc = np.full(values.shape[0], init, values.dtype)
+    for column in range(values.shape[1]):
+        acc = combine(acc, values[:, column])
+    return acc
+
+
+def _row_reduce(values: np.ndarray, init, combine) -> np.ndarray:
+    """A row reduction (axis 1 of a 2-D array) in XLA CPU's order.
+
+    XLA's tree reduction rewriter turns a reduction over more than 32 elements into a
+    reduce-window of 32 (the row padded on both sides with the initial value to a multiple of 32,
+    the smaller half of the padding first), then a reduction of the window results; each loop
+    combines its elements in order, starting from the initial value.  A reduction over one
+    element is a reshape (XLA's algebraic simplifier drops it): the element itself, so a
+    ``-0.0`` stays ``-0.0``.
+    """
+    count = values.shape[1]
+    if count == 1:
+        return values[:, 0].copy()
+    if count <= WINDOW:
+        return _sequential(values, init, combine)
+    windows = -(-count // WINDOW)
+    low = (windows * WINDOW - count) // 2
+    parts = [values[:, max(0, k * WINDOW - low):min(count, (k + 1) * WINDOW - low)] for k in range(windows)]
+    partial = np.stack([_sequential(part, init, combine) for part in parts], axis=1)
+    return _row_reduce(partial, init, combine)
+
+
+def _maximum(a, b):
+    """XLA's ``maximum``: NaN if either is NaN, and ``-0.0 < +0.0``."""
+    larger = np.where((a > b) | ((a == b) & ~np.signbit(a)), a, b)
+    return np.where(np.isnan(a), a, np.where(np.isnan(b), b, larger))
+
+
+def row_max(values: np.ndarray) -> np.ndarray:
+    return _row_reduce(values, -np.inf, _maximum)
+
+
+def row_sum(values: np.ndarray, arithmetic: Arithmetic) -> np.ndarray:
+    """The sum of each row, accumulated in ``arithmetic``'s dtype."""
+    return _row_reduce(values, 0, arithmetic.add)
+
+
+def fused_row_sum(left: np.ndarray, right: np.ndarray, arithmetic: Arithmetic, vectorized: bool = True) -> np.ndarray:
+    """``sum(left * right)`` per row when the product is computed inside the reduce loop (rows of
+    at most 32, which XLA does not split): each step is ``fma(left, right, acc)``.  A row of one
+    element is that product alone."""
+    count = left.shape[1]
+    if count == 1:
+        return arithmetic.mul(left[:, 0], right[:, 0])
+    if count < VECTORIZED_MIN or not vectorized:
+        acc = np.zeros(left.shape[0], arithmetic.dtype)
+        for column in range(count):
+            acc = arithmetic.fma(left[:, column], right[:, column], acc)
+        return acc
+    return _vectorized_fused_sum(left, right, arithmetic)
+
+
+# How LLVM's loop vectorizer splits a fused row sum of 30 to 32 elements (measured from the machine
+# code XLA emits): (lanes per vector, interleaved vectors).
+_VECTORIZATION = {(F32, 32): (8, 1), (F64, 32): (4, 4)}
+
+
+def _vectorized_fused_sum(left: np.ndarray, right: np.ndarray, arithmetic: Arithmetic) -> np.ndarray:
+    """``sum(left * right)`` as the vectorized loop adds it (XLA marks a reduction's adds
+    reassociable, so LLVM may split the chain).
+
+    ``k`` interleaved vectors of ``lanes`` elements cover whole blocks of ``k * lanes``
+    elements, vector ``j`` taking lanes ``j*lanes ..`` of each block.  Vector 0 starts at
+    ``(+0, -0, -0, ...)`` and fuses every product into it; each other vector starts from its
+    first product fused onto its second, rounded, product.  The vectors are added in order, the
+    lanes folded in halves (``lane i + lane i + lanes/2``, down to one), and the remaining
+    elements added one by one, each product fused into the add.
+    """
+    rows, count = left.shape
+    lanes, interleave = _VECTORIZATION.get((arithmetic.dtype, count), (4, 2))
+    block = lanes * interleave
+    blocks = count // block
+
+    def chunk(i, j):  # the columns of vector j in block i
+        start = i * block + j * lanes
+        return left[:, start:start + lanes], right[:, start:start + lanes]
+
+    total = np.full((rows, lanes), -0.0, arithmetic.dtype)
+    total[:, 0] = 0
+    for i in range(blocks):
+        total = arithmetic.fma(*chunk(i, 0), total)
+    for j in range(1, interleave):
+        acc = arithmetic.mul(*chunk(1, j)) if blocks > 1 else np.full((rows, lanes), -0.0, arithmetic.dtype)
+        acc = arithmetic.fma(*chunk(0, j), acc)
+        for i in range(2, blocks):
+            acc = arithmetic.fma(*chunk(i, j), acc)
+        total = arithmetic.add(total, acc)
+    while total.shape[1] > 1:
+        half = total.shape[1] // 2
+        total = arithmetic.add(total[:, :half], total[:, half:])
+    acc = total[:, 0]
+    for column in range(blocks * block, count):
+        acc = arithmetic.fma(left[:, column], right[:, column], acc)
+    return acc
+
+
+# --------------------------------------------------------------------------------------------
+# The softmax losses (tf2xla's CrossEntropyWithLogits), on 2-D [batch, classes] arrays
+
+
+def _cross_entropy(labels: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """tf2xla's ``CrossEntropyWithLogits`` for float32/float64: ``(loss, softmax numerators,
+    their row sums)``.  ``loss = sum(-z * select(z == 0, 0, (x - max) - log(sum(exp(x - max)))))``:
+    a zero label contributes 0 even where its log-probability is ``-inf``."""
+    a = _arithmetic(logits.dtype)
+    shifted = a.sub(logits, row_max(logits)[:, None])
+    exp_shifted = a.exp(shifted)
+    if logits.shape[1] <= WINDOW and logits.dtype == F32:  # one loop: exp's last multiply fuses into the sum
+        sum_exp = fused_row_sum(*xla_math.exp_f32_factors(shifted), a, vectorized=False)
+    else:
+        sum_exp = row_sum(exp_shifted, a)
+    log_probs = a.sub(shifted, a.log(sum_exp)[:, None])
+    safe = np.where(labels == 0, a.const(0), log_probs)
+    if logits.shape[1] <= WINDOW:  # the products fuse into the sum's adds
+        loss = fused_row_sum(-labels, safe, a)
+    else:
+        loss = row_sum(a.mul(-labels, safe), a)
+    return loss, exp_shifted, sum_exp
+
+
+def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """The SoftmaxCrossEntropyWithLogits lowering: labels broadcast to the logits' shape first."""
+    labels, logits = (np.ascontiguousarray(v) for v in np.broadcast_arrays(labels, logits))
+    return _cross_entropy(labels, logits)[0]
+
+
+def one_hot_labels(labels: np.ndarray, classes: int, dtype) -> np.ndarray:
+    """The sparse lowering's labels: one-hot rows, plus NaN in every class of a row whose label is
+    outside ``[0, classes)`` (XLA cannot raise at run time)."""
+    one_hot = (labels[:, None] == np.arange(classes)).astype(dtype)
+    bad_row = np.where((labels >= 0) & (labels < classes), 0, np.nan).astype(dtype)
+    return one_hot + bad_row[:, None]
+
+
+def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """The SparseSoftmaxCrossEntropyWithLogits lowering: the dense one on one-hot labels."""
+    if logits.dtype == BF16:
+        return _sparse_bfloat16(labels, logits)
+    return _cross_entropy(one_hot_labels(labels, logits.shape[1], logits.dtype), logits)[0]
+
+
+def _sparse_bfloat16(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """The sparse lowering on bfloat16 logits (the wrapper does not widen them): each op in
+    float32, rounded to bfloat16, except where XLA keeps float32 (it may drop a round trip
+    through bfloat16, ``xla_allow_excess_precision``): the exponentials feed the float32 sum
+    unrounded, and the products feed the float32 loss sum unrounded."""
+    a, wide = _arithmetic(BF16), _arithmetic(F32)
+    z = one_hot_labels(labels, logits.shape[1], BF16)
+    shifted = a.sub(logits, row_max(logits)[:, None])
+    sum_exp = row_sum(wide.exp(shifted), wide)
+    log_sum = a.log(sum_exp.astype(BF16))
+    safe = np.where(z == 0, a.const(0), a.sub(shifted, log_sum[:, None]))
+    return row_sum(wide.mul(-z, safe), wide).astype(BF16)
+
+
+# --------------------------------------------------------------------------------------------
+# First-order gradients: TF's tape, compiled with the forward pass (g = the upstream gradient)
+
+
+def _reciprocal_one_plus(a: Arithmetic, e: np.ndarray) -> np.ndarray:
+    return a.div(a.const(1), a.add(a.const(1), e))
+
+
+def sigmoid_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream: np.ndarray) -> tuple:
+    """``(d/dlabels, d/dlogits)``: the tape's ops for the sigmoid loss in XLA's order, the
+    ``-g * z`` product fused into the first add."""
+    a = _arithmetic(logits.dtype)
+    x, z, g = logits, labels, upstream
+    cond = x >= 0
+    exp_neg_abs = a.exp(np.where(cond, -x, x))
+    grad_neg_abs = a.mul(a.mul(g, _reciprocal_one_plus(a, exp_neg_abs)), exp_neg_abs)  # Log1p's, Exp's
+    grad_logits = a.fma(-g, z, np.where(cond, g, a.const(0)))  # Select's + Mul's
+    grad_logits = a.add(grad_logits, np.where(cond, a.const(0), grad_neg_abs))
+    grad_logits = a.add(grad_logits, -np.where(cond, grad_neg_abs, a.const(0)))
+    return a.mul(-g, x), grad_logits
+
+
+def weighted_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, pos_weight_minus_one: np.ndarray,
+                                upstream: np.ndarray) -> tuple:
+    """``(d/dlabels, d/dlogits)`` for a ``pos_weight - 1`` that broadcasts to the logits without
+    a gradient of its own.  Fused: ``1 + q1*z``, the sign term of the logits' gradient, and
+    ``q1 * (g * softplus)`` onto ``-(g * x)`` for the labels (as measured; not ``g * (1 - z)``)."""
+    a = _arithmetic(logits.dtype)
+    x, z, q1, g = logits, labels, pos_weight_minus_one, upstream
+    log_weight = a.fma(q1, z, a.const(1))
+    exp_neg_abs = a.exp(-np.abs(x))
+    relu_neg = np.maximum(-x, a.const(0))
+    softplus = a.add(a.log1p(exp_neg_abs), relu_neg)
+    grad_softplus = a.mul(g, log_weight)
+    from_relu = -np.where(relu_neg > 0, grad_softplus, a.const(0))
+    grad_neg_abs = a.mul(a.mul(grad_softplus, _reciprocal_one_plus(a, exp_neg_abs)), exp_neg_abs)
+    grad_logits = a.add(a.mul(g, a.sub(a.const(1), z)), from_relu)
+    sign = np.where(x == 0, x, np.sign(x))  # XLA's sign keeps the zero's sign (-0.0 for -0.0)
+    grad_logits = a.fma(-grad_neg_abs, sign, grad_logits)
+    if q1.size == 1 and abs(float(q1.reshape(-1)[0])) == 1:
+        # A constant q1 = +-1 is folded (the multiply becomes nothing or a negation), so the
+        # other product is the one fused.
+        grad_labels = a.fma(-g, x, q1 * a.mul(g, softplus))
+    else:
+        grad_labels = a.fma(q1, a.mul(g, softplus), -a.mul(g, x))
+    return grad_labels, grad_logits
+
+
+def softmax_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream: np.ndarray,
+                               with_labels: bool) -> tuple:
+    """``(d/dlabels or None, d/dlogits)`` for 2-D float32/float64 inputs (labels broadcast to the
+    logits), ``upstream`` one per row: ``g * (exp(x - max) / sum - z)``, the lowering's backprop,
+    and ``g * -log_softmax(x)``."""
+    labels, logits = (np.ascontiguousarray(v) for v in np.broadcast_arrays(labels, logits))
+    a = _arithmetic(logits.dtype)
+    _, exp_shifted, sum_exp = _cross_entropy(labels, logits)
+    g = upstream[:, None]
+    backprop = a.sub(a.div(exp_shifted, sum_exp[:, None]), labels)
+    grad_labels = None
+    if with_labels:
+        shifted = a.sub(logits, row_max(logits)[:, None])
+        grad_labels = a.mul(g, -a.sub(shifted, a.log(sum_exp)[:, None]))
+    return grad_labels, a.mul(g, backprop)
+
+
+def sparse_softmax_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream: np.ndarray) -> np.ndarray:
+    """``g * (exp(x - max) / sum - onehot(labels))``, a NaN row for a bad label; float32/float64."""
+    one_hot = one_hot_labels(labels, logits.shape[1], logits.dtype)
+    return softmax_cross_entropy_grad(one_hot, logits, upstream, with_labels=False)[1]
