@@ -8,7 +8,7 @@ writes ``reports/xla-vs-eager.{md,json}``: per function x dtype, the share of re
 whose bits differ, the largest difference in ULPs (of the result's dtype, between finite
 values), and every change of special value (NaN, +-inf, +-0, finite) or of error, each kind
 with a count and an example.  No tfloss is involved; it is the map of what the ``"xla-cpu"``
-target will have to reproduce.
+target reproduces (``make parity MODE=xla`` compares that target with TF).
 
 The functions are the four ``tf.nn`` ops (v2; the ``compat.v1`` wrappers call the same ops) and
 their first-order gradients (the tape inside the compiled function, as in a Keras train step).
