@@ -98,26 +98,47 @@ def _fork_is_safe() -> bool:
     return parallel is None or not getattr(parallel, "_is_initialized", True)
 
 
+def _first_small_runs(runs) -> list:
+    """The first value-catalogue run of each function and dtype (small inputs, never the threaded
+    kernels): run before the workers are forked, the kernels they compile are inherited by every
+    worker instead of being compiled again in each."""
+    seen, chosen = set(), []
+    for i, run in enumerate(runs):
+        key = (run.function.name, run.case.dtype)
+        if run.case.group == "values" and key not in seen:
+            seen.add(key)
+            chosen.append(i)
+    return chosen
+
+
 def _run_all(checker, runs, jobs, progress):
     if jobs > 1 and not _fork_is_safe():  # e.g. run() called in a process that already ran kernels
         jobs = 1
-    if jobs <= 1 or len(runs) < 200:
-        results = []
-        for i, run in enumerate(runs, 1):
-            results.append(checker.check(run))
-            progress(i, len(runs), results)
-        return results
-    _STATE.update(checker=checker, runs=runs)
-    chunk = max(50, min(400, len(runs) // (jobs * 8) or 1))
-    batches = [list(range(start, min(start + chunk, len(runs)))) for start in range(0, len(runs), chunk)]
     results = [None] * len(runs)
     done = []
+
+    def finish(indices, outcomes):
+        for i, r in zip(indices, outcomes):
+            results[i] = r
+        done.extend(outcomes)
+        progress(len(done), len(runs), done)
+
+    first = _first_small_runs(runs) if jobs > 1 and len(runs) >= 200 else list(range(len(runs)))
+    for i in first:
+        finish([i], [checker.check(runs[i])])
+    rest = [i for i in range(len(runs)) if results[i] is None]
+    if not rest:
+        return results
+    if not _fork_is_safe():  # a warm-up run started numba's threads after all: one process
+        for i in rest:
+            finish([i], [checker.check(runs[i])])
+        return results
+    _STATE.update(checker=checker, runs=runs)
+    chunk = max(50, min(400, len(rest) // (jobs * 8) or 1))
+    batches = [rest[start:start + chunk] for start in range(0, len(rest), chunk)]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         for batch, batch_results in zip(batches, pool.imap(_work, batches)):
-            for i, r in zip(batch, batch_results):
-                results[i] = r
-            done += batch_results
-            progress(len(done), len(runs), done)
+            finish(batch, batch_results)
     return results
 
 
