@@ -13,31 +13,19 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from tests.recorded import Recording, bits as _bits
+
 import tfloss
 from tfloss import _targets
 
 DATA = Path(__file__).resolve().parent / "data"
-RECORD = json.loads((DATA / "cpu_deterministic_tf2.21.0.json").read_text())
-ARRAYS = np.load(DATA / "cpu_deterministic_tf2.21.0.npz")
-CASES = {case["name"]: case for case in RECORD["cases"]}
+_RECORDING = Recording("cpu_deterministic_tf2.21.0")
+RECORD, CASES = _RECORDING.record, _RECORDING.cases
 FORWARD = [name for name, case in CASES.items() if not case.get("gradient")]
 GRADIENT = [name for name, case in CASES.items() if case.get("gradient")]
 
 
-def _array(key):
-    value = ARRAYS[key]
-    return value.view(ml_dtypes.bfloat16) if key in RECORD["bfloat16_keys"] else value
-
-
-def _kwargs(case):
-    kwargs = {name: _array(key) for name, key in case["inputs"].items()}
-    kwargs.update(case["options"])
-    return kwargs
-
-
-def _bits(array):
-    array = np.asarray(array)
-    return array.dtype, array.shape, array.tobytes()
+_array, _kwargs = _RECORDING.array, _RECORDING.kwargs
 
 
 def _run(case, target):
