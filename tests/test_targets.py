@@ -5,11 +5,8 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 import pytest
 
@@ -18,7 +15,6 @@ from tests.recorded import Recording, bits as _bits
 import tfloss
 from tfloss import _targets
 
-DATA = Path(__file__).resolve().parent / "data"
 _RECORDING = Recording("cpu_deterministic_tf2.21.0")
 RECORD, CASES = _RECORDING.record, _RECORDING.cases
 FORWARD = [name for name, case in CASES.items() if not case.get("gradient")]

@@ -5,8 +5,6 @@ docs/quirks.md ("What changes when you turn on jit_compile"), each pinned by a t
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import ml_dtypes
 import numpy as np
@@ -17,7 +15,6 @@ from tests.recorded import Recording, bits as _bits
 import tfloss
 from tfloss._targets import xla_cpu, xla_math
 
-DATA = Path(__file__).resolve().parent / "data"
 _RECORDING = Recording("xla_cpu_tf2.21.0")
 RECORD, CASES = _RECORDING.record, _RECORDING.cases
 FORWARD = [name for name, case in CASES.items() if not case["wrt"]]
