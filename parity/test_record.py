@@ -1,7 +1,7 @@
 """The recorded results are what TF does: a sample replayed against live TF is bit-exact."""
 
 from tfloss import conformance
-from tfloss.conformance import catalogue, golden
+from tfloss.conformance import catalogue, declared, golden
 from tfloss.conformance import tensorflow as tfref
 
 from parity.record import record
@@ -11,7 +11,12 @@ def test_recorded_outcomes_are_live_tf_outcomes():
     runs = catalogue.runs()
     recorded = golden.load(runs)
     assert recorded.manifest["tensorflow"] == tfref.tf_version()
-    sample = [r for r in runs[::97] if r.case.group != "large"]
+    # A run whose TF result depends on the softmax kernel (oneDNN's or Eigen's, chosen by the CPU:
+    # float16 is oneDNN's only with AVX512-FP16) is compared only where this CPU makes TF run the
+    # kernel the recording ran; elsewhere live TF legitimately differs in last bits.
+    kernels = recorded.manifest["softmax_kernels"]
+    sample = [r for r in runs[::97] if r.case.group != "large" and not declared.kernel_gap(r.case, r.function, kernels)]
+    assert len(sample) > 250
     for run, live in zip(sample, record(sample, progress=False)):
         stored = recorded.outcome(run.id)
         assert stored.raised == live.raised, run.id
