@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import ml_dtypes
@@ -455,12 +456,15 @@ def test_jobs_split_the_replay_across_processes_with_the_same_outcomes():
     assert results["1"] == results["2"] and int(results["1"].split()[0]) > 200
 
 
-def test_jobs_fall_back_to_one_process_where_forking_is_unsafe():
+def test_jobs_fall_back_to_one_process_where_forking_is_unsafe(monkeypatch):
     from tfloss.conformance import cli
 
     x = np.zeros((64, 1024), np.float32)
-    tfloss.nn.softmax_cross_entropy_with_logits(labels=x, logits=x)  # large enough for the threads
-    parallel = sys.modules.get("numba.np.ufunc.parallel")
-    if parallel is None or not parallel._is_initialized:
-        pytest.skip("numba's threads are not running in this process")
+    tfloss.nn.softmax_cross_entropy_with_logits(labels=x, logits=x)  # large enough for the engine's threads
+    for framework in ("tensorflow", "torch", "jax"):  # the parity suite imports TF into this session
+        monkeypatch.delitem(sys.modules, framework, raising=False)
+    assert cli._fork_is_safe()  # tfloss's threads start again in a forked child (tests/test_engine.py)
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
     assert not cli._fork_is_safe()
+
+

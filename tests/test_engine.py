@@ -327,6 +327,31 @@ def test_thread_count_does_not_change_the_bits(engine):
         _engine.set_num_threads(-1)
 
 
+def _threaded_sigmoid_in_a_child(labels, logits):
+    return tfloss.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def test_the_threads_start_again_in_a_forked_child():
+    # The pool's threads do not exist in a child: without a new pool there the call would hang.
+    import multiprocessing
+
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((256, 1024)).astype(np.float32)
+    labels = rng.random((256, 1024)).astype(np.float32)
+    before = _engine.get_engine()
+    _engine.set_engine("numba")
+    _engine.set_num_threads(2)
+    try:
+        here = tfloss.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+        assert _engine._pool is not None  # the call ran on the pool
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            there = pool.apply_async(_threaded_sigmoid_in_a_child, (labels, logits)).get(timeout=120)
+    finally:
+        _engine.set_num_threads(0)
+        _engine.set_engine(before)
+    assert _same(here, there)
+
+
 # --- the small sparse call: one compiled call, the full path's bits ---------------------------
 
 def _small_sparse_inputs():

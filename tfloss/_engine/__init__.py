@@ -22,6 +22,7 @@ broadcasts the loss beyond the logits' shape, zero classes) runs on NumPy under 
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import functools
@@ -34,7 +35,7 @@ from .._machine.cpu import CpuTensor, bfloat16
 
 ENGINES = ("numba", "numpy")
 _selected: str | None = None  # None: not chosen yet (read TFLOSS_ENGINE on first use)
-_threads = 0  # 0: numba's default, one per core
+_threads = 0  # 0: one per usable core
 _compiled = None  # the modules of compiled kernels, imported on first use
 _compiled_blocks = None  # the building blocks' kernels (._blocks), imported with them
 
@@ -72,29 +73,81 @@ def set_engine(name: str) -> None:
 
 
 def set_num_threads(count: int) -> None:
-    """Threads for large inputs; 0 means one per core (numba's default)."""
+    """Threads for large inputs; 0 means one per usable core."""
     global _threads
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise ValueError(f"the number of threads must be a non-negative int; got {count!r}")
     _threads = count
-    if _compiled is not None:
-        _apply_threads()
-
-
-def _apply_threads() -> None:
-    import numba
-
-    most = numba.config.NUMBA_NUM_THREADS
-    numba.set_num_threads(min(_threads, most) if _threads else most)
 
 
 def get_num_threads() -> int:
-    """The number set by :func:`set_num_threads` (0: one per core)."""
+    """The number set by :func:`set_num_threads` (0: one per usable core)."""
     return _threads
 
 
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# The threads are Python's: every kernel is compiled without the GIL (._float.jit), so ranges of
+# one call run at once on a pool of worker threads and the calling thread.
+# (numba's own prange would compile a second, parallel twin of every kernel: as long again.)
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _workers(count: int) -> concurrent.futures.ThreadPoolExecutor:
+    """The pool, with ``count`` worker threads (made again when the thread count changes)."""
+    global _pool, _pool_size
+    if _pool is None or _pool_size != count:
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _pool, _pool_size = concurrent.futures.ThreadPoolExecutor(count, thread_name_prefix="tfloss"), count
+    return _pool
+
+
+def _forget_workers() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool when one is needed."""
+    global _pool, _pool_size
+    _pool, _pool_size = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
+def _in_ranges(kernel, count: int, per_item: int, *args) -> None:
+    """``kernel(*args, start, stop)`` over ``[0, count)``, items of ``per_item`` elements each.
+
+    On the calling thread; or, from :data:`PARALLEL_MIN_ELEMENTS` elements on (and at least two
+    items), in ranges of at least 2**14 elements, about four per thread, which the calling thread
+    and the pool's threads take in turn until none is left.  Every kernel computes a range
+    exactly as the whole loop computes it, so the bits do not depend on the number of threads.
+    """
+    threads = _threads or _usable_cores()
+    if threads == 1 or count < 2 or count * per_item < PARALLEL_MIN_ELEMENTS:
+        kernel(*args, 0, count)
+        return
+    size = max(-(-count // (4 * threads)), -(-(1 << 14) // max(per_item, 1)))
+    starts = iter(range(0, count, size))  # shared: next() on it is atomic under the GIL
+
+    def take_ranges():
+        for start in starts:
+            kernel(*args, start, min(start + size, count))
+
+    helpers = [_workers(threads - 1).submit(take_ranges) for _ in range(min(threads, -(-count // size)) - 1)]
+    try:
+        take_ranges()
+    finally:
+        for helper in helpers:
+            helper.result()
+
+
 def _modules():
-    """The compiled kernels (importing numba), configured with the thread count."""
+    """The compiled kernels (importing numba)."""
     global _compiled, _compiled_blocks
     if _compiled is None:
         import warnings
@@ -107,7 +160,6 @@ def _modules():
         from . import _blocks, _loops
 
         _compiled, _compiled_blocks = _loops, _blocks
-        _apply_threads()
     return _compiled
 
 
@@ -149,14 +201,6 @@ def _output(shape, dtype) -> tuple[np.ndarray, np.ndarray]:
     return result, result.view(_BITS.get(result.dtype, result.dtype))
 
 
-def _chunk(count: int, per_item: int) -> int:
-    """Items per parallel range: about four ranges per thread, at least 2**14 elements each."""
-    import numba
-
-    threads = numba.get_num_threads()
-    return max(-(-count // (4 * threads)), -(-(1 << 14) // max(per_item, 1)))
-
-
 # --------------------------------------------------------------------------------------------
 # The ops, as _ops calls them: arrays in (already converted and checked), arrays out
 
@@ -169,10 +213,7 @@ def sigmoid_cross_entropy(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
     result, out = _output(logits.shape, logits.dtype)
     flat = out.reshape(-1)
     z, x = _stored(labels).reshape(-1), _stored(logits).reshape(-1)
-    if flat.size >= PARALLEL_MIN_ELEMENTS:
-        loops.sigmoid_cross_entropy_parallel(z, x, flat, _chunk(flat.size, 1))
-    else:
-        loops.sigmoid_cross_entropy(z, x, flat, 0, flat.size)
+    _in_ranges(loops.sigmoid_cross_entropy, flat.size, 1, z, x, flat)
     return result
 
 
@@ -191,10 +232,7 @@ def weighted_cross_entropy(labels: np.ndarray, logits: np.ndarray, pos_weight_mi
     else:
         q1, step = _stored(np.broadcast_to(pos_weight_minus_one, shape)).reshape(-1), 1
     z, x = _stored(labels).reshape(-1), _stored(logits).reshape(-1)
-    if flat.size >= PARALLEL_MIN_ELEMENTS:
-        loops.weighted_cross_entropy_parallel(z, x, q1, step, flat, _chunk(flat.size, 1))
-    else:
-        loops.weighted_cross_entropy(z, x, q1, step, flat, 0, flat.size)
+    _in_ranges(loops.weighted_cross_entropy, flat.size, 1, z, x, q1, step, flat)
     return result
 
 
@@ -208,10 +246,7 @@ def sigmoid_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, grad_loss
     grad_labels, labels_out = _output(logits.shape, logits.dtype)
     grad_logits, logits_out = _output(logits.shape, logits.dtype)
     arrays = [_stored(a).reshape(-1) for a in (labels, logits, grad_loss)] + [labels_out.reshape(-1), logits_out.reshape(-1)]
-    if logits.size >= PARALLEL_MIN_ELEMENTS:
-        loops.sigmoid_cross_entropy_grad_parallel(*arrays, _chunk(logits.size, 1))
-    else:
-        loops.sigmoid_cross_entropy_grad(*arrays, 0, logits.size)
+    _in_ranges(loops.sigmoid_cross_entropy_grad, logits.size, 1, *arrays)
     return grad_labels, grad_logits
 
 
@@ -226,10 +261,7 @@ def weighted_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, pos_weig
     grad_logits, logits_out = _output(logits.shape, logits.dtype)
     arrays = ([_stored(labels).reshape(-1), _stored(logits).reshape(-1), _stored(pos_weight_minus_one).reshape(1),
                _stored(grad_loss).reshape(-1), labels_out.reshape(-1), logits_out.reshape(-1)])
-    if logits.size >= PARALLEL_MIN_ELEMENTS:
-        loops.weighted_cross_entropy_grad_parallel(*arrays, _chunk(logits.size, 1))
-    else:
-        loops.weighted_cross_entropy_grad(*arrays, 0, logits.size)
+    _in_ranges(loops.weighted_cross_entropy_grad, logits.size, 1, *arrays)
     return grad_labels, grad_logits
 
 
@@ -296,10 +328,7 @@ def _row_op(name: str, labels: np.ndarray, logits: np.ndarray, with_backprop: bo
         backprop, backprop_out = None, _nothing(logits.dtype, (0, 0), True)
     x = _stored(logits)
     scale = _nothing(logits.dtype, (0,), False) if upstream is None else _stored(upstream.reshape(-1))
-    if batch >= 2 and batch * classes >= PARALLEL_MIN_ELEMENTS:
-        getattr(loops, name + "_parallel")(labels, x, out, backprop_out, with_backprop, scale, _chunk(batch, classes))
-    else:
-        getattr(loops, name)(labels, x, out, backprop_out, with_backprop, scale, 0, batch)
+    _in_ranges(getattr(loops, name), batch, classes, labels, x, out, backprop_out, with_backprop, scale)
     return result, backprop
 
 
@@ -340,10 +369,7 @@ def cast(array: np.ndarray, dtype) -> np.ndarray:
     loops = _modules()
     result, out = _output(array.shape, dtype)
     values, flat = _stored(array).reshape(-1), out.reshape(-1)
-    if flat.size >= PARALLEL_MIN_ELEMENTS:
-        loops.cast_parallel(values, flat, _chunk(flat.size, 1))
-    else:
-        loops.cast(values, flat, 0, flat.size)
+    _in_ranges(loops.cast, flat.size, 1, values, flat)
     return result
 
 
@@ -366,10 +392,7 @@ def log_softmax(logits: np.ndarray, upstream=None) -> np.ndarray:
     result, out = _output(logits.shape, logits.dtype)
     x = _stored(logits)
     scale = _nothing(logits.dtype, (0,), False) if upstream is None else _stored(upstream.reshape(-1))
-    if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
-        loops.log_softmax_parallel(x, out, scale, _chunk(batch, classes))
-    else:
-        loops.log_softmax(x, out, scale, 0, batch)
+    _in_ranges(loops.log_softmax, batch, classes, x, out, scale)
     return result
 
 
@@ -447,10 +470,7 @@ def activation(name: str, x: np.ndarray) -> np.ndarray:
     result, out = _output(x.shape, x.dtype)
     values, flat = _stored(x).reshape(-1), out.reshape(-1)
     mode = _ACTIVATIONS.index(name)
-    if flat.size >= PARALLEL_MIN_ELEMENTS:
-        blocks.elementwise_parallel(mode, values, threshold, flat, _chunk(flat.size, 1))
-    else:
-        blocks.elementwise(mode, values, threshold, flat, 0, flat.size)
+    _in_ranges(blocks.elementwise, flat.size, 1, mode, values, threshold, flat)
     return result
 
 
@@ -465,16 +485,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     if math_ops._onednn_runs(logits.dtype):
         rows = cast(logits, np.float32) if logits.dtype != np.float32 else logits
         result = np.empty(logits.shape, np.float32)
-        if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
-            blocks.onednn_softmax_parallel(_stored(rows), result, math_ops._onednn_lanes(), _chunk(batch, classes))
-        else:
-            blocks.onednn_softmax(_stored(rows), result, math_ops._onednn_lanes(), 0, batch)
+        _in_ranges(blocks.onednn_softmax, batch, classes, _stored(rows), result, math_ops._onednn_lanes())
         return cast(result, logits.dtype) if logits.dtype != np.float32 else result
     result, out = _output(logits.shape, logits.dtype)
-    if batch >= 2 and logits.size >= PARALLEL_MIN_ELEMENTS:
-        blocks.softmax_parallel(_stored(logits), out, _chunk(batch, classes))
-    else:
-        blocks.softmax(_stored(logits), out, 0, batch)
+    _in_ranges(blocks.softmax, batch, classes, _stored(logits), out)
     return result
 
 
@@ -525,10 +539,7 @@ def _row_sums(values: np.ndarray, first_index: int, dtype: np.dtype) -> np.ndarr
     blocks = _block_kernels()
     rows, count = values.shape
     result, out = _output((rows,), dtype)
-    if rows >= 2 and values.size >= PARALLEL_MIN_ELEMENTS:
-        blocks.row_sums_parallel(values, first_index, out, _chunk(rows, count))
-    else:
-        blocks.row_sums(values, first_index, out, 0, rows)
+    _in_ranges(blocks.row_sums, rows, count, values, first_index, out)
     return result
 
 
@@ -536,10 +547,7 @@ def _preserving_sums(blocks_of_values: np.ndarray, dtype: np.dtype) -> np.ndarra
     blocks = _block_kernels()
     outer, count, inner = blocks_of_values.shape
     result, out = _output((outer, inner), dtype)
-    if outer >= 2 and blocks_of_values.size >= PARALLEL_MIN_ELEMENTS:
-        blocks.preserving_sums_parallel(blocks_of_values, out, _chunk(outer, count * inner))
-    else:
-        blocks.preserving_sums(blocks_of_values, out, 0, outer)
+    _in_ranges(blocks.preserving_sums, outer, count * inner, blocks_of_values, out)
     return result
 
 

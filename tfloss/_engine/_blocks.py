@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange, types
+from numba import types
 from numba.extending import overload
 
 from ._eigen import exp, log1p
@@ -124,12 +124,6 @@ def elementwise(mode, values, threshold, out, start, stop):
         o[k] = _element(mode, x[k], threshold, kind, False, False)
 
 
-@jit(parallel=True)
-def elementwise_parallel(mode, values, threshold, out, chunk):
-    n = out.size
-    for c in prange((n + chunk - 1) // chunk):
-        elementwise(mode, values, threshold, out, c * chunk, min(n, (c + 1) * chunk))
-
 
 # --------------------------------------------------------------------------------------------
 # Softmax: math_ops.softmax on Eigen's kernel (softmax_op_functor.h), one row at a time
@@ -160,12 +154,6 @@ def softmax(logits, out, start, stop):
         for j in range(classes):
             out_row[j] = store(mul(work[j], reciprocal, kind), kind)
 
-
-@jit(parallel=True)
-def softmax_parallel(logits, out, chunk):
-    n = logits.shape[0]
-    for c in prange((n + chunk - 1) // chunk):
-        softmax(logits, out, c * chunk, min(n, (c + 1) * chunk))
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,12 +261,6 @@ def onednn_softmax(logits, out, lanes, start, stop):
             out_row[j] = mul(exps[j], vsum[j % lanes], kind)
 
 
-@jit(parallel=True)
-def onednn_softmax_parallel(logits, out, lanes, chunk):
-    n = logits.shape[0]
-    for c in prange((n + chunk - 1) // chunk):
-        onednn_softmax(logits, out, lanes, c * chunk, min(n, (c + 1) * chunk))
-
 
 # --------------------------------------------------------------------------------------------
 # Sum: the three orders of math_ops.sum_op (the shape simplified to runs by the caller)
@@ -296,12 +278,6 @@ def row_sums(values, first_index, out, start, stop):
         out[r] = store(row_reduce(values[r], 0, count, first_index + r * count, zero, running, accumulators, kind, SUM),
                        kind)
 
-
-@jit(parallel=True)
-def row_sums_parallel(values, first_index, out, chunk):
-    n = values.shape[0]
-    for c in prange((n + chunk - 1) // chunk):
-        row_sums(values, first_index, out, c * chunk, min(n, (c + 1) * chunk))
 
 
 @jit
@@ -348,12 +324,6 @@ def preserving_sums(blocks, out, start, stop):
         for i in range(inner):
             out_row[i] = store(in_order[i], kind)
 
-
-@jit(parallel=True)
-def preserving_sums_parallel(blocks, out, chunk):
-    n = blocks.shape[0]
-    for c in prange((n + chunk - 1) // chunk):
-        preserving_sums(blocks, out, c * chunk, min(n, (c + 1) * chunk))
 
 
 @jit

@@ -25,14 +25,15 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-#: How every engine function is compiled: lazily, cached on disk, and with IEEE division
-#: (x / 0 is inf or NaN, as in TF, not ZeroDivisionError).
-jit = functools.partial(njit, cache=True, error_model="numpy")
+#: How every engine function is compiled: lazily, cached on disk, with IEEE division (x / 0 is
+#: inf or NaN, as in TF, not ZeroDivisionError), and releasing the GIL when called from Python,
+#: so that :mod:`tfloss._engine` can run ranges of one call on several threads.
+jit = functools.partial(njit, cache=True, error_model="numpy", nogil=True)
 #: For functions that allocate nothing and only read or write the arrays they are handed (the row
 #: reductions' leaves, called once or twice per row): without numba's reference counting of
 #: array arguments, whose atomic increments and decrements cost about 45 ns per call, more than
 #: the arithmetic of a short row.  Allocating in such a function fails to compile.
-jit_borrowing = functools.partial(njit, cache=True, error_model="numpy", _nrt=False)
+jit_borrowing = functools.partial(njit, cache=True, error_model="numpy", nogil=True, _nrt=False)
 
 F32 = np.float32
 F64 = np.float64

@@ -1,14 +1,12 @@
 """The loops around the kernels: ranges, the packet/scalar split, and threads.
 
 Only speed lives here.  An elementwise range is run as two loops, the packet part and the
-scalar tail, so that the packet loop holds no call and the compiler can vectorise it; the
-threads (numba's ``prange``, on the outer loop only) each take whole ranges, computed exactly as
-the serial loop computes them, so the bits do not depend on the number of threads.
+scalar tail, so that the packet loop holds no call and the compiler can vectorise it.  Each
+range is computed exactly as the whole loop computes it, so :mod:`tfloss._engine` can hand
+ranges to threads without changing a bit.
 """
 
 from __future__ import annotations
-
-from numba import prange
 
 from . import _kernels
 from ._float import jit, narrow, packet_size, read, wide_vectors, widen
@@ -105,56 +103,11 @@ def checked_sparse_softmax_cross_entropy(labels, logits, out, backprop, upstream
     return True
 
 
-@jit(parallel=True)
-def sigmoid_cross_entropy_parallel(labels, logits, out, chunk):
-    n = out.size
-    for c in prange((n + chunk - 1) // chunk):
-        sigmoid_cross_entropy(labels, logits, out, c * chunk, min(n, (c + 1) * chunk))
 
 
-@jit(parallel=True)
-def weighted_cross_entropy_parallel(labels, logits, pos_weight_minus_one, pos_weight_step, out, chunk):
-    n = out.size
-    for c in prange((n + chunk - 1) // chunk):
-        weighted_cross_entropy(labels, logits, pos_weight_minus_one, pos_weight_step, out, c * chunk, min(n, (c + 1) * chunk))
 
 
-@jit(parallel=True)
-def sigmoid_cross_entropy_grad_parallel(labels, logits, grad_loss, grad_labels, grad_logits, chunk):
-    n = grad_logits.size
-    for c in prange((n + chunk - 1) // chunk):
-        sigmoid_cross_entropy_grad(labels, logits, grad_loss, grad_labels, grad_logits, c * chunk, min(n, (c + 1) * chunk))
 
-
-@jit(parallel=True)
-def weighted_cross_entropy_grad_parallel(labels, logits, pos_weight_minus_one, grad_loss, grad_labels, grad_logits, chunk):
-    n = grad_logits.size
-    for c in prange((n + chunk - 1) // chunk):
-        weighted_cross_entropy_grad(labels, logits, pos_weight_minus_one, grad_loss, grad_labels, grad_logits,
-                                    c * chunk, min(n, (c + 1) * chunk))
-
-
-@jit(parallel=True)
-def log_softmax_parallel(logits, out, upstream, chunk):
-    n = logits.shape[0]
-    for c in prange((n + chunk - 1) // chunk):
-        _kernels.log_softmax(logits, out, upstream, c * chunk, min(n, (c + 1) * chunk))
-
-
-@jit(parallel=True)
-def softmax_cross_entropy_parallel(labels, logits, out, backprop, with_backprop, upstream, chunk):
-    n = out.size
-    for c in prange((n + chunk - 1) // chunk):
-        _kernels.softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream,
-                                       c * chunk, min(n, (c + 1) * chunk))
-
-
-@jit(parallel=True)
-def sparse_softmax_cross_entropy_parallel(labels, logits, out, backprop, with_backprop, upstream, chunk):
-    n = out.size
-    for c in prange((n + chunk - 1) // chunk):
-        _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, upstream,
-                                              c * chunk, min(n, (c + 1) * chunk))
 
 
 @jit
@@ -166,12 +119,6 @@ def cast(values, out, start, stop):
     for i in range(stop - start):
         out[i] = narrow(widen(values[i]), out)
 
-
-@jit(parallel=True)
-def cast_parallel(values, out, chunk):
-    n = out.size
-    for c in prange((n + chunk - 1) // chunk):
-        cast(values, out, c * chunk, min(n, (c + 1) * chunk))
 
 
 @jit

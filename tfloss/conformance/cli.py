@@ -99,9 +99,8 @@ def _fork_is_safe() -> bool:
 
 
 def _first_small_runs(runs) -> list:
-    """The first value-catalogue run of each function and dtype (small inputs, never the threaded
-    kernels): run before the workers are forked, the kernels they compile are inherited by every
-    worker instead of being compiled again in each."""
+    """The first value-catalogue run of each function and dtype (small inputs): the runs that
+    compile an implementation's kernels, given to the workers one at a time before the rest."""
     seen, chosen = set(), []
     for i, run in enumerate(runs):
         key = (run.function.name, run.case.dtype)
@@ -123,22 +122,22 @@ def _run_all(checker, runs, jobs, progress):
         done.extend(outcomes)
         progress(len(done), len(runs), done)
 
-    first = _first_small_runs(runs) if jobs > 1 and len(runs) >= 200 else list(range(len(runs)))
-    for i in first:
-        finish([i], [checker.check(runs[i])])
-    rest = [i for i in range(len(runs)) if results[i] is None]
-    if not rest:
-        return results
-    if not _fork_is_safe():  # a warm-up run started numba's threads after all: one process
-        for i in rest:
+    if jobs == 1 or len(runs) < 200:
+        for i in range(len(runs)):
             finish([i], [checker.check(runs[i])])
         return results
     _STATE.update(checker=checker, runs=runs)
+    # First the first small run of each function and dtype, one per task: the workers compile the
+    # kernels those need on every core at once, into the implementation's disk cache (numba's, for
+    # tfloss), where every worker then finds them; then the rest in batches.
+    first = _first_small_runs(runs)
+    chosen = set(first)
+    rest = [i for i in range(len(runs)) if i not in chosen]
     chunk = max(50, min(400, len(rest) // (jobs * 8) or 1))
-    batches = [rest[start:start + chunk] for start in range(0, len(rest), chunk)]
+    tasks = [[i] for i in first] + [rest[start:start + chunk] for start in range(0, len(rest), chunk)]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        for batch, batch_results in zip(batches, pool.imap(_work, batches)):
-            finish(batch, batch_results)
+        for task, outcomes in zip(tasks, pool.imap(_work, tasks)):
+            finish(task, outcomes)
     return results
 
 
