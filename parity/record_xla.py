@@ -2,7 +2,13 @@
 
 ::
 
-    python -m parity.record_xla          # writes tests/data/xla_cpu_tf<version>.{npz,json}
+    python -m parity.record_xla            # writes tests/data/xla_cpu_tf<version>.{npz,json}
+    python -m parity.record_xla --float16  # the float16 cases only, on this CPU: writes
+                                           # tests/data/xla_cpu_float16_<cpu>_tf<version>.{npz,json}
+
+XLA's float16 arithmetic depends on the CPU (its multiply-adds are fused only with AVX512-FP16),
+so the float16 cases are also recorded on a CPU of the other kind; ``<cpu>`` is ``fp16`` or
+``no_fp16``, and the manifest lists the CPU's features.
 
 Each case's inputs come from a fixed seed and are stored with what XLA returned (the loss, and
 for a gradient case the tape's gradients, computed inside the compiled function) or the error's
@@ -20,6 +26,7 @@ from pathlib import Path
 import ml_dtypes
 import numpy as np
 
+from .record import _cpu_features
 from .record_targets import _FUNCTION_NODE
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -88,22 +95,29 @@ def _cases():
         ("sigmoid_special_values", SIGMOID, {"labels": np.array([0.5, 0.5, 0.5, 1.0], np.float32),
                                              "logits": np.array([INF, -INF, NAN, 0.0], np.float32)}, (), None),
         ("dense_empty_batch", DENSE, {"labels": np.zeros((0, 3), np.float32), "logits": np.zeros((0, 3), np.float32)}, (), None),
+        # pos_weight 0: (1 - z)*x + (1 - z)*(-x) cancels to 0 only where nothing is fused.
+        ("weighted_float16_cancelling", WEIGHTED, {"labels": np.array([0.3, 0.7], np.float16),
+                                                   "logits": np.array([-20.0, -13.0], np.float16), "pos_weight": 0.0},
+         (), None),
         # Errors XLA raises while compiling.
         ("sparse_zero_classes", SPARSE, {"labels": np.array([0, 0], np.int32), "logits": np.zeros((2, 0), np.float32)}, (), None),
     ]
     return cases
 
 
-def _record():
+def _record(float16_only=False):
     import tensorflow as tf
 
     arrays, index = {}, []
+    cases = _cases()
+    if float16_only:
+        cases = [case for case in cases if any(isinstance(v, np.ndarray) and v.dtype == np.float16 for v in case[2].values())]
 
     def store(key, value):
         arrays[key] = np.asarray(value)
         return key
 
-    for name, op, kwargs, wrt, upstream in _cases():
+    for name, op, kwargs, wrt, upstream in cases:
         entry = {"name": name, "op": op, "inputs": {}, "options": {}, "wrt": list(wrt)}
         tensors = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)}
         for key, value in kwargs.items():
@@ -135,14 +149,21 @@ def _record():
             for key, value in zip(wrt, outputs[1:]):
                 entry[f"grad_{key}"] = store(f"{name}/grad_{key}", value.numpy())
         index.append(entry)
-    stem = DATA / f"xla_cpu_tf{tf.__version__}"
+    features = _cpu_features()
+    if float16_only:
+        kind = "fp16" if {"avx512fp16", "avx512_fp16"} & set(features) else "no_fp16"
+        stem = DATA / f"xla_cpu_float16_{kind}_tf{tf.__version__}"
+    else:
+        stem = DATA / f"xla_cpu_tf{tf.__version__}"
     bits = sorted(k for k, v in arrays.items() if v.dtype == ml_dtypes.bfloat16)
     np.savez_compressed(f"{stem}.npz", **{k: v.view(np.uint16) if k in bits else v for k, v in arrays.items()})
     meta = {"tensorflow": tf.__version__, "jit_compile": True, "bfloat16_keys": bits, "cases": index}
+    if float16_only:
+        meta["cpu_features"] = features
     Path(f"{stem}.json").write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {stem}.npz/.json: {len(index)} cases")
 
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.exit(_record())
+    sys.exit(_record(float16_only="--float16" in sys.argv[1:]))

@@ -15,13 +15,21 @@ from tests.recorded import Recording, bits as _bits
 import tfloss
 from tfloss._targets import xla_cpu, xla_math
 
-_RECORDING = Recording("xla_cpu_tf2.21.0")
+_RECORDING = Recording("xla_cpu_tf2.21.0")  # recorded on a Sapphire Rapids (AVX512-FP16)
 RECORD, CASES = _RECORDING.record, _RECORDING.cases
 FORWARD = [name for name, case in CASES.items() if not case["wrt"]]
 GRADIENT = [name for name, case in CASES.items() if case["wrt"]]
+# The float16 cases again, recorded on an EPYC (Zen 4: no AVX512-FP16)
+_NO_FP16 = Recording("xla_cpu_float16_no_fp16_tf2.21.0")
 
 
 _array, _kwargs = _RECORDING.array, _RECORDING.kwargs
+
+
+@pytest.fixture(autouse=True)
+def _recording_cpu(x86_cpu):
+    """The CPU the main recording was made on; the float16 tests without AVX512-FP16 switch."""
+    x86_cpu("sapphire-rapids")
 
 
 def _loss(name):
@@ -70,9 +78,43 @@ def test_xla_gradient_matches_recorded_tf(name):
         assert grads[key].dtype == want.dtype and _same_bits(grads[key], want).all(), key
 
 
+@pytest.mark.parametrize("name", [case["name"] for case in _NO_FP16.record["cases"]])
+def test_xla_float16_without_avx512_fp16_matches_recorded_tf(name, x86_cpu):
+    x86_cpu("zen4")
+    assert "avx512_fp16" not in _NO_FP16.record["cpu_features"]
+    case = _NO_FP16.cases[name]
+    upstream = _NO_FP16.array(case["grad_loss"]) if "grad_loss" in case else None
+    with tfloss.target("xla-cpu"):
+        if case["wrt"]:
+            loss, grads = tfloss.value_and_gradient(getattr(tfloss.nn, case["op"]), grad_loss=upstream,
+                                                    **_NO_FP16.kwargs(case))
+        else:
+            loss, grads = getattr(tfloss.nn, case["op"])(**_NO_FP16.kwargs(case)), {}
+    want = _NO_FP16.array(case["loss"])
+    assert loss.dtype == want.dtype and _same_bits(loss, want).all()
+    for key in case["wrt"]:
+        assert _same_bits(grads[key], _NO_FP16.array(case[f"grad_{key}"])).all(), key
+
+
 # --------------------------------------------------------------------------------------------
 # The quirks, one test each
 # --------------------------------------------------------------------------------------------
+
+
+def test_xla_float16_multiply_adds_are_fused_only_with_avx512_fp16(x86_cpu):
+    # The same float16 inputs, recorded by TF on both kinds of CPU: the results differ, and each
+    # CPU's is reproduced only with its own rule (fused on the Sapphire Rapids, not on the EPYC).
+    case = _NO_FP16.cases["weighted_float16_cancelling"]
+    z, x = (_NO_FP16.array(case["inputs"][k]) for k in ("labels", "logits"))
+    epyc = _NO_FP16.array(case["loss"])
+    assert (epyc == 0).all()  # nothing fused: the two products cancel as in eager TF
+    assert _bits(_NO_FP16.array(_NO_FP16.cases["sigmoid_float16"]["loss"])) != _bits(_array(CASES["sigmoid_float16"]["loss"]))
+    for cpu, fused in (("zen4", False), ("sapphire-rapids", True)):
+        x86_cpu(cpu)
+        assert xla_cpu.Arithmetic(np.float16).fused is fused
+        with tfloss.target("xla-cpu"):
+            got = tfloss.nn.weighted_cross_entropy_with_logits(labels=z, logits=x, pos_weight=0.0)
+        assert bool((got == 0).all()) == (not fused), cpu
 
 
 def test_xla_dense_zero_label_skips_minus_inf_logit():
@@ -105,7 +147,7 @@ def test_xla_one_class_loss_keeps_negative_zero():
 
 
 def test_xla_weighted_loss_that_cancels_to_zero_is_not_zero():
-    # pos_weight = 0 and a very negative x: (1 - z)*x + (1 - z)*(-x) cancels exactly in eager
+    # (On a CPU with AVX512-FP16.) pos_weight = 0 and a very negative x: (1 - z)*x + (1 - z)*(-x) cancels exactly in eager
     # TF; XLA fuses the first product into the add, so its rounding is missing and a residue
     # of the second product's rounding remains.
     z = np.float16([0.3, 0.7])

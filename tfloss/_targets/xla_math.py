@@ -235,18 +235,20 @@ _LOG1P_Q = (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1, 2.21762
             3.0909872225312059774938e2, 2.1642788614495947685003e2, 6.0118660497603843919306e1)
 
 
-def _log1p(x: np.ndarray, log) -> np.ndarray:
+def _log1p(x: np.ndarray, log, fused: bool = True) -> np.ndarray:
     dtype = x.dtype
+    # Without ``fused`` (float16 on a CPU without AVX512-FP16) each multiply and add rounds.
+    multiply_add = fma if fused else (lambda a, b, c: _add(_mul(a, b), c))
     x2 = _mul(x, x)
     zero_times_x = _mul(x, dtype.type(0))  # the Horner chains start at 0 * x + c
     numerator = _add(zero_times_x, dtype.type(_LOG1P_P[0]))
     for coefficient in _LOG1P_P[1:]:
-        numerator = fma(numerator, x, dtype.type(coefficient))
+        numerator = multiply_add(numerator, x, dtype.type(coefficient))
     denominator = _add(zero_times_x, dtype.type(_LOG1P_Q[0]))
     for coefficient in _LOG1P_Q[1:]:
-        denominator = fma(denominator, x, dtype.type(coefficient))
+        denominator = multiply_add(denominator, x, dtype.type(coefficient))
     ratio = flush(numerator / denominator)
-    near_zero = _add(x, fma(-x2, dtype.type(0.5), _mul(_mul(x, x2), ratio)))
+    near_zero = _add(x, multiply_add(-x2, dtype.type(0.5), _mul(_mul(x, x2), ratio)))
     with np.errstate(all="ignore"):
         far = log(_add(x, dtype.type(1)))
     return np.where(np.abs(x) < dtype.type(0.41421356237309504880), near_zero, far)
@@ -268,6 +270,7 @@ def log(x: np.ndarray) -> np.ndarray:
         return _log_f32(x) if x.dtype == F32 else _log_f64(x)
 
 
-def log1p(x: np.ndarray) -> np.ndarray:
+def log1p(x: np.ndarray, fused: bool = True) -> np.ndarray:
+    """XLA's log1p; ``fused=False`` leaves its multiply-adds unfused (float16 without AVX512-FP16)."""
     with np.errstate(all="ignore"):
-        return _log1p(x, log)
+        return _log1p(x, log, fused)
