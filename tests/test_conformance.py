@@ -270,6 +270,18 @@ def test_a_wrong_implementation_fails_with_the_right_ids_and_a_reproduction_line
     assert "verdict: fail" in shown
 
 
+def test_reproduction_lines_name_the_tfloss_target_in_use():
+    from tfloss.conformance.report import reproduce_command
+
+    run_id = "nn.softmax_cross_entropy_with_logits:float32:ordinary:3"
+    plain = "python -m tfloss.conformance --cases 'nn.softmax_cross_entropy_with_logits:float32:ordinary:3' --show"
+    assert reproduce_command(run_id, "tfloss", "golden") == plain
+    with tfloss.target("xla-cpu"):
+        assert reproduce_command(run_id, "tfloss", "golden") == "TFLOSS_TARGET=xla-cpu " + plain
+    assert reproduce_command(run_id, "torch", "tensorflow") == plain.replace(
+        "conformance --cases", "conformance --impl torch --against tensorflow --cases")
+
+
 def test_expectations_turn_known_failures_into_expected_ones(wrong_impl, tmp_path):
     expect = tmp_path / "wrongxent.expect"
     expect.write_text("# wrongxent's known differences\n"

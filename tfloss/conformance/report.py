@@ -53,14 +53,18 @@ def table(results) -> str:
     return "\n".join([fmt(COLUMNS), fmt(["-" * w for w in widths])] + [fmt(line) for line in lines])
 
 
-def reproduce_command(result, impl_spec: str, against: str) -> str:
-    """One line that reruns a single run and prints its inputs and both outcomes."""
-    parts = ["python -m tfloss.conformance"]
+def reproduce_command(run_id: str, impl_spec: str, against: str) -> str:
+    """One line that reruns a single run and prints its inputs and both outcomes (under the
+    tfloss target this run used, where it is not the default)."""
+    import tfloss
+
+    target = tfloss.get_target()
+    parts = ([f"TFLOSS_TARGET={target}"] if target != "cpu" else []) + ["python -m tfloss.conformance"]
     if impl_spec != "tfloss":
         parts.append(f"--impl {impl_spec}")
     if against != "golden":
         parts.append(f"--against {against}")
-    parts.append(f"--cases '{result.id}' --show")
+    parts.append(f"--cases '{run_id}' --show")
     return " ".join(parts)
 
 
@@ -68,7 +72,7 @@ def first_failures(results, impl_spec, against, limit=10) -> list:
     """Text blocks for the first failing runs, each with its reproduction line."""
     failing = [r for r in results if r.outcome in FAILING]
     return [f"{r.outcome.upper()} {r.id} ({r.case})\n    {r.detail[:400]}\n    reproduce: "
-            f"{reproduce_command(r, impl_spec, against)}" for r in failing[:limit]]
+            f"{reproduce_command(r.id, impl_spec, against)}" for r in failing[:limit]]
 
 
 def environment() -> dict:
@@ -128,7 +132,7 @@ def markdown(report: dict, impl_spec: str, against: str) -> str:
         lines.append("None.")
     for c in failing[:100]:
         lines.append(f"- `{c['id']}` ({c['outcome']}): {c['detail'][:300]}  \n"
-                     f"  `python -m tfloss.conformance --impl {impl_spec} --against {against} --cases '{c['id']}' --show`")
+                     f"  `{reproduce_command(c['id'], impl_spec, against)}`")
     if len(failing) > 100:
         lines.append(f"- ... and {len(failing) - 100} more (see the JSON report)")
     not_supported = defaultdict(int)
