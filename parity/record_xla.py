@@ -149,17 +149,17 @@ def _record(float16_only=False):
             for key, value in zip(wrt, outputs[1:]):
                 entry[f"grad_{key}"] = store(f"{name}/grad_{key}", value.numpy())
         index.append(entry)
-    features = _cpu_features()
+    meta = {"tensorflow": tf.__version__, "jit_compile": True}
     if float16_only:
-        kind = "fp16" if {"avx512fp16", "avx512_fp16"} & set(features) else "no_fp16"
-        stem = DATA / f"xla_cpu_float16_{kind}_tf{tf.__version__}"
+        from tfloss._targets.xla_cpu import native_float16
+
+        stem = DATA / f"xla_cpu_float16_{'fp16' if native_float16() else 'no_fp16'}_tf{tf.__version__}"
+        meta["cpu_features"] = _cpu_features()
     else:
         stem = DATA / f"xla_cpu_tf{tf.__version__}"
     bits = sorted(k for k, v in arrays.items() if v.dtype == ml_dtypes.bfloat16)
     np.savez_compressed(f"{stem}.npz", **{k: v.view(np.uint16) if k in bits else v for k, v in arrays.items()})
-    meta = {"tensorflow": tf.__version__, "jit_compile": True, "bfloat16_keys": bits, "cases": index}
-    if float16_only:
-        meta["cpu_features"] = features
+    meta.update(bfloat16_keys=bits, cases=index)
     Path(f"{stem}.json").write_text(json.dumps(meta, indent=1) + "\n")
     print(f"wrote {stem}.npz/.json: {len(index)} cases")
 

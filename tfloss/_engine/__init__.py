@@ -85,7 +85,11 @@ def get_num_threads() -> int:
     return _threads
 
 
-def _usable_cores() -> int:
+def thread_count() -> int:
+    """The threads a large input runs on: the number set, else one per usable core (TF's
+    intra-op pool size, which :mod:`tfloss._machine.math_ops` also reads)."""
+    if _threads:
+        return _threads
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -127,8 +131,11 @@ def _in_ranges(kernel, count: int, per_item: int, *args) -> None:
     and the pool's threads take in turn until none is left.  Every kernel computes a range
     exactly as the whole loop computes it, so the bits do not depend on the number of threads.
     """
-    threads = _threads or _usable_cores()
-    if threads == 1 or count < 2 or count * per_item < PARALLEL_MIN_ELEMENTS:
+    if count < 2 or count * per_item < PARALLEL_MIN_ELEMENTS:  # before asking the OS for the cores
+        kernel(*args, 0, count)
+        return
+    threads = thread_count()
+    if threads == 1:
         kernel(*args, 0, count)
         return
     size = max(-(-count // (4 * threads)), -(-(1 << 14) // max(per_item, 1)))

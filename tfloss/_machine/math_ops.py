@@ -435,13 +435,7 @@ def _intra_op_threads() -> int:
     """TF's intra-op pool size: ``tf.config.threading``'s setting, else one thread per core."""
     from .. import _engine
 
-    configured = _engine.get_num_threads()
-    if configured:
-        return configured
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return _engine.thread_count()
 
 
 def _full_sum(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
