@@ -31,9 +31,9 @@ test: $(STAMP)
 ## tf.function(jit_compile=True), gradient tapes included, against the "xla-cpu" target; the four
 ## cross-entropy ops only) writes reports/parity-MODE.{md,json}.
 ## SAMPLE=N runs every N-th catalogue case (the function and xla modes trace, and xla compiles,
-## one program per case: slow; reports/parity-xla.md is SAMPLE=8 EXAMPLES=5). A whole MODE=xla run
-## died at run 6976 of 21621 with LLVM's "Cannot allocate memory", probably Linux's default
-## vm.max_map_count (65530): TF keeps every program it compiles, about 14 memory maps each.
+## one program per case: slow). TF keeps every program XLA compiles, about 14 memory maps each, so
+## one process would pass Linux's vm.max_map_count (65530): MODE=xla runs its cases in fresh child
+## processes, 2000 runs each (parity/processes.py).
 MODE   ?= eager
 SAMPLE ?= 1
 parity: $(STAMP)

@@ -24,7 +24,7 @@ from collections import Counter
 from tfloss.conformance import catalogue
 from tfloss.conformance import tensorflow as tfref
 
-from . import modes, report, runner, signatures, targets
+from . import modes, processes, report, runner, signatures, targets
 from .runner import run_cases
 
 
@@ -107,7 +107,11 @@ def main(argv=None) -> int:
     env["catalogue_sample"] = opts.sample
     print(f"parity: catalogue of {len(cases)} cases")
     progress = Progress("catalogue")
-    records = list(run_cases(cases, chosen, reference_only=opts.reference_only, progress=progress))
+    if mode.runs_per_process:  # TF in this mode outgrows one process (see parity.processes)
+        records = list(processes.run_cases(cases, chosen, mode, large=not opts.no_large,
+                                           reference_only=opts.reference_only, progress=progress))
+    else:
+        records = list(run_cases(cases, chosen, reference_only=opts.reference_only, progress=progress))
     progress.close()
 
     counterexamples, labels = [], {}
@@ -118,9 +122,12 @@ def main(argv=None) -> int:
         opts.examples = 0
     if opts.examples > 0:
         progress = Progress(f"hypothesis x{opts.examples}")
-        hyp_records, counterexamples, labels = prop.run_all(
-            chosen, opts.examples, derandomize=opts.seed is None, random_seed=opts.seed or 0,
-            reference_only=opts.reference_only, progress=progress)
+        search = dict(derandomize=opts.seed is None, random_seed=opts.seed or 0,
+                      reference_only=opts.reference_only, progress=progress)
+        if mode.runs_per_process:
+            hyp_records, counterexamples, labels = processes.run_all(chosen, mode, opts.examples, **search)
+        else:
+            hyp_records, counterexamples, labels = prop.run_all(chosen, opts.examples, **search)
         progress.close()
         records += hyp_records
 

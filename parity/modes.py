@@ -20,7 +20,9 @@ compiled function's arguments (a constant would be folded before XLA compiles), 
 are traced as constants, as they are for a user.  Where XLA raises, the error comes from tracing
 the graph or from compiling it; graph-tracing errors are graph mode's (see ``function`` below),
 so when TF raises and tfloss does not match, the runner asks eager TF as in ``function`` mode.
-A value that XLA computes is never excused that way: it must match.
+A value that XLA computes is never excused that way: it must match.  TF keeps every program XLA
+compiles until its process ends, so this mode's runs go to fresh child processes, 2000 runs each
+(:mod:`parity.processes`).
 
 In ``function`` mode the graph's error texts carry graph decorations (the node name after a
 tab, ``[Op:__inference_...]`` instead of ``[Op:Name] name: ``); they are removed from TF's
@@ -48,6 +50,9 @@ class Mode:
     eager_fallback: bool = False  # ask eager TF when TF in this mode disagrees with tfloss
     fallback_errors_only: bool = False  # ... only when TF in this mode raised
     functions: tuple = ()  # the functions run in this mode (names as in parity.targets); () for all
+    # Runs per child process (parity.processes), where TF holds on to something per run that
+    # would outgrow one process; 0: every run in this process.
+    runs_per_process: int = 0
 
 
 MODES = {
@@ -56,7 +61,7 @@ MODES = {
     "deterministic": Mode("deterministic", "cpu-deterministic",
                           "eager TF after tf.config.experimental.enable_op_determinism()"),
     "xla": Mode("xla", "xla-cpu", "every TF call, gradient tapes included, inside tf.function(jit_compile=True)",
-                eager_fallback=True, fallback_errors_only=True,
+                eager_fallback=True, fallback_errors_only=True, runs_per_process=2000,
                 functions=tuple(f"{prefix}{space}.{op}" for prefix in ("", "grad:", "grad_upstream:")
                                 for space in ("nn", "compat.v1.nn")
                                 for op in ("sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits",

@@ -27,7 +27,8 @@ _SETTINGS = dict(
 )
 
 
-def _families(targets):
+def families(targets):
+    """The families the targets belong to, sorted."""
     return tuple(sorted({t.family for t in targets}))
 
 
@@ -102,7 +103,7 @@ def run_family(family, targets, examples, derandomize=True, random_seed=0, refer
 def run_all(targets, examples, derandomize=True, random_seed=0, reference_only=False, progress=None):
     """:func:`run_family` for every family the targets cover; returns (records, counterexamples, labels)."""
     records, counterexamples, labels = [], [], Counter()
-    for family in _families(targets):
+    for family in families(targets):
         recs, literal, drawn = run_family(family, targets, examples, derandomize, random_seed, reference_only,
                                           progress)
         records += recs

@@ -37,3 +37,38 @@ def test_xla_mode_runs_only_the_four_ops_and_their_gradients():
 def test_core_message_drops_the_stack_trace_xla_appends():
     message = "Must have at least one class, but got logits shape [2,0]\n\nStack trace for op definition: \nFile ..."
     assert modes.core_message(message) == "Must have at least one class, but got logits shape [2,0]"
+
+
+def _xla_in_this_process(cases, chosen):
+    import tfloss
+    from parity import runner
+
+    runner.MODE = modes.MODES["xla"]
+    try:
+        with tfloss.target("xla-cpu"):
+            return list(runner.run_cases(cases, chosen))
+    finally:
+        runner.MODE = modes.MODES["eager"]
+
+
+def test_xla_mode_runs_in_fresh_processes_and_reports_what_one_process_would():
+    # TF keeps every XLA program until its process ends; a whole xla run outgrew one process
+    # (parity.processes), so the xla mode hands slices of its runs to children.
+    import os
+    from dataclasses import replace
+
+    from parity import processes, targets
+    from tfloss.conformance import catalogue
+
+    xla = replace(modes.MODES["xla"], runs_per_process=5)
+    chosen = [t for t in targets.all_targets() + targets.gradient_targets() if modes.runs(xla, t.name)]
+    cases = [c for c in catalogue.all_cases(large=False) if c.family == "sparse" and c.dtype == "float32"][:4]
+    seen = []
+    children = list(processes.run_cases(cases, chosen, xla, large=False,
+                                        progress=lambda done, total, record: seen.append((done, total))))
+    alone = _xla_in_this_process(cases, chosen)
+    assert len(alone) > xla.runs_per_process  # so the work took more than one child
+    assert [r.to_json() for r in children] == [r.to_json() for r in alone]
+    assert seen == [(i, len(alone)) for i in range(1, len(alone) + 1)]
+    with processes._pool(xla, 1) as pool:  # one slice per child: no child lives on to a second
+        assert len({pool.submit(os.getpid).result() for _ in range(2)}) == 2
