@@ -37,14 +37,21 @@ class Progress:
         self.counts = Counter()
         self.tty = stream.isatty()
         self.last = 0.0
+        self.done, self.total = 0, None
 
     def __call__(self, done, total, record):
         self.counts[record.status] += 1
-        now = time.monotonic()
+        self.done, self.total = done, total
         final = total is not None and done == total
-        if not final and now - self.last < (0.2 if self.tty else 5.0):
+        if not final and time.monotonic() - self.last < (0.2 if self.tty else 5.0):
             return
-        self.last = now
+        self.show()
+
+    def show(self):
+        """Print the line now (after a burst of records, e.g. a child process's slice)."""
+        done, total = self.done, self.total
+        final = total is not None and done == total
+        self.last = time.monotonic()
         of = f"/{total}" if total else ""
         line = (f"[{self.label}] {done}{of} runs: {self.counts['pass']} pass, {self.counts['fail']} fail, "
                 f"{self.counts['declared']} declared, {self.counts['release']} release, {self.counts['skip']} skip")

@@ -89,6 +89,8 @@ def run_cases(cases, chosen, mode, large, reference_only=False, progress=None, j
                 if progress is not None:
                     progress(done, len(work), record)
                 yield record
+            if done < len(work):  # a slice arrives at once: show where it ends (the last shows itself)
+                getattr(progress, "show", lambda: None)()
 
 
 def run_all(chosen, mode, examples, derandomize=True, random_seed=0, reference_only=False, progress=None,

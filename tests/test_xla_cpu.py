@@ -255,3 +255,50 @@ def test_xla_zero_classes_error_is_raised_at_compile_time():
 def test_xla_unreproduced_functions_raise(call):
     with tfloss.target("xla-cpu"), pytest.raises(NotImplementedError, match="xla-cpu"):
         call()
+
+
+def test_xla_fma_is_correctly_rounded_near_the_largest_float64():
+    # Dekker's split overflows above about 1.3e300 and the error-free sums near 1.8e308; the
+    # residue of (1 - z) * x + round((1 - z) * -x) must survive (the weighted loss at
+    # pos_weight = 0 and x = -max, where TF's XLA gives about 1e290, not 0). Expected values from
+    # mpmath at 3000 bits.
+    import mpmath
+
+    mpmath.mp.prec = 3000
+    rng = np.random.default_rng(7)
+    with np.errstate(all="ignore"):
+        a = rng.uniform(-1, 1, 300) * 10.0 ** rng.uniform(250, 308.25, 300)
+        b = rng.uniform(-1, 1, 300) * 10.0 ** rng.uniform(-8, 0.2, 300)
+        c = -(a * b) * (1 + rng.uniform(-1e-15, 1e-15, 300))
+    c[::4] = rng.uniform(-1, 1, 75) * 10.0 ** rng.uniform(-320, 300, 75)
+    got = xla_math.fma(a, b, c)
+    for i in range(a.size):
+        exact = mpmath.mpf(a[i]) * mpmath.mpf(b[i]) + mpmath.mpf(c[i])
+        want = float(exact) if np.isfinite(c[i]) else c[i]
+        if abs(want) < np.finfo(np.float64).tiny:
+            want = np.copysign(0.0, want)
+        assert got[i] == want, (a[i], b[i], c[i], got[i], want)
+    z = np.float64([0.5364909])
+    residue = xla_math.fma(1 - z, np.float64([-1.7976931348623157e308]), (1 - z) * 1.7976931348623157e308)
+    assert residue[0] != 0 and abs(residue[0]) < 1e293
+
+
+def test_xla_fma_of_finite_factors_and_an_infinite_addend_is_the_addend():
+    # The product is exact inside an FMA, so an overflow there cannot meet the infinity.
+    big = np.float64([1e308])
+    assert xla_math.fma(big, np.float64([10.0]), np.float64([-np.inf]))[0] == -np.inf
+    assert xla_math.fma(big, np.float64([-10.0]), np.float64([np.inf]))[0] == np.inf
+
+
+def test_xla_sigmoid_gradient_of_one_element_flushes_the_subnormal_label_gradient():
+    # Measured with TF 2.21 (tf.function(jit_compile=True), unit upstream, labels 0, logits
+    # 5.877472e-39): d/dlabels is -0.0 for shapes (), (1,) and (1, 1, 1, 1), where XLA multiplies
+    # by -1 and flushes; -5.877472e-39 for (2,), (3,), (8,), (3, 5) and (17,), where -1 * x is
+    # folded into a negation, which keeps the subnormal.
+    for shape, want in (((), -0.0), ((1,), -0.0), ((1, 1, 1, 1), -0.0), ((2,), -5.877472e-39), ((3, 5), -5.877472e-39)):
+        x = np.full(shape, 5.877472e-39, np.float32)
+        with tfloss.target("xla-cpu"):
+            _, grads = tfloss.value_and_gradient(tfloss.nn.sigmoid_cross_entropy_with_logits,
+                                                 labels=np.zeros(shape, np.float32), logits=x)
+        got = grads["labels"].reshape(-1)
+        assert (_bits(got) == _bits(np.full(got.shape, want, np.float32))), (shape, got)

@@ -244,8 +244,8 @@ def _leaf_sum_exp(values, lo, n, shift, running, accumulators, kind):
     return total
 
 
-#: The leaf of each mode.  row_reduce and _tree_reduce are specialised on ``mode`` (a constant
-#: at every call), so that a kernel compiles only the leaves it uses.
+#: The leaf of each mode.  row_reduce is specialised on ``mode`` (a constant at every call), so
+#: that a kernel compiles only the leaves (and trees) it uses.
 _LEAVES = {SUM: _leaf_sum, SUM_EXP: _leaf_sum_exp, MAX: _leaf_max, SUM_NUMBERS: _leaf_sum_numbers}
 
 
@@ -262,33 +262,31 @@ def row_reduce(values, lo, n, first_index, shift, running, accumulators, kind, m
 
 @overload(row_reduce, prefer_literal=True, inline="always")  # most rows are one leaf: no call per row
 def _row_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
-    leaf = _LEAVES[mode.literal_value]
+    leaf, tree = _LEAVES[mode.literal_value], _TREES[mode.literal_value]
 
     def reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
         lo = np.int64(lo)  # not a literal 0: one compiled leaf for every start
         if n <= packet_size(constant(running, 0.0)) * leaf_size(kind):
             return leaf(values, lo, n, shift, running, accumulators, kind)
-        return _tree_reduce(values, lo, np.int64(n), np.int64(first_index), shift, running, accumulators, kind, mode)
+        return tree(values, lo, np.int64(n), np.int64(first_index), shift, running, accumulators, kind)
 
     return reduce
 
 
-def _tree_reduce(values, lo, n, first_index, shift, running, accumulators, kind, mode):
-    """A row longer than one leaf: split in two and the halves' results combined, recursively.
-    A sum splits on the tensor's packets (``cpu._tree_split``: the left half ends at
-    ``P * ceil((first_index + ceil(n / 2)) / P)``) and adds ``(0 + left) + right``; the maximum
-    splits at ``P * ceil(ceil(n / 2) / P)`` into the row and takes ``std::max(right, left)``.
+def _tree_reduce(leaf, maximum):
+    """The reduction of a row longer than one leaf, compiled for one ``leaf``: split in two and
+    the halves' results combined, recursively.  A sum splits on the tensor's packets
+    (``cpu._tree_split``: the left half ends at ``P * ceil((first_index + ceil(n / 2)) / P)``)
+    and adds ``(0 + left) + right``; the ``maximum`` splits at ``P * ceil(ceil(n / 2) / P)`` into
+    the row and takes ``std::max(right, left)``.
 
     The recursion is written as a loop over an explicit stack (numba's cache does not keep
     recursive functions): ``stage`` 0 descends left, 1 descends right, 2 combines the two.
+    (A function per leaf rather than an overload on ``mode``: the inlining of row_reduce types
+    its callees twice, and each typing of an overload compiled it again.)
     """
 
-
-@overload(_tree_reduce, prefer_literal=True)
-def _tree_reduce_for(values, lo, n, first_index, shift, running, accumulators, kind, mode):
-    leaf, maximum = _LEAVES[mode.literal_value], mode.literal_value == MAX
-
-    def tree(values, lo, n, first_index, shift, running, accumulators, kind, mode):
+    def tree(values, lo, n, first_index, shift, running, accumulators, kind):
         p = packet_size(constant(running, 0.0))
         limit = p * leaf_size(kind)
         starts, counts, stages = np.empty(64, np.int64), np.empty(64, np.int64), np.zeros(64, np.int64)
@@ -323,7 +321,10 @@ def _tree_reduce_for(values, lo, n, first_index, shift, running, accumulators, k
             starts[depth], counts[depth], stages[depth] = child_start, child_count, 0
         return results[0]
 
-    return tree
+    return jit(tree)
+
+
+_TREES = {mode: _tree_reduce(leaf, mode == MAX) for mode, leaf in _LEAVES.items()}
 
 
 # --------------------------------------------------------------------------------------------

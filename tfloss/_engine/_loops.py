@@ -99,15 +99,11 @@ def checked_sparse_softmax_cross_entropy(labels, logits, out, backprop, upstream
     for label in labels:
         if label < 0 or label >= classes:
             return False
-    _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, False, upstream, 0, logits.shape[0])
+    # backprop.size != 0 (False here) rather than a literal False: a literal argument would compile
+    # a second specialisation of the whole kernel.
+    _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, backprop.size != 0, upstream, 0,
+                                          logits.shape[0])
     return True
-
-
-
-
-
-
-
 
 
 @jit
@@ -118,7 +114,6 @@ def cast(values, out, start, stop):
     values, out = values[start:stop], out[start:stop]
     for i in range(stop - start):
         out[i] = narrow(widen(values[i]), out)
-
 
 
 @jit

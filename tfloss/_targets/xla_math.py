@@ -83,15 +83,32 @@ def _two_prod(a, b):
     return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
+def _fma64(a, b, c):
+    """Boldo and Melquiond's float64 ``a * b + c`` (exact products, two error-free sums, one
+    addition rounded to odd, one rounded to nearest), and its product ``a * b``."""
+    u_hi, u_lo = _two_prod(a, b)
+    t_hi, t_lo = _two_sum(c, u_lo)
+    v_hi, v_lo = _two_sum(u_hi, t_hi)
+    return v_hi + _add_round_to_odd(t_lo, v_lo), u_hi
+
+
+#: A product or a factor this large is computed on scaled operands: Dekker's split of a factor
+#: above about 1.3e300, or the error-free steps of a product near float64's largest numbers,
+#: would overflow.
+_HUGE_PRODUCT, _HUGE_FACTOR, _SCALE = 1e300, 1e299, 128
+
+
 def fma(a, b, c) -> np.ndarray:
     """``a * b + c`` rounded once, for float16, float32 or float64 arrays (the dtype of ``a``); a
     float32/float64 result is flushed to zero when subnormal, as the CPU's FTZ mode does.
 
-    float16 and float32: the product is exact in float64 and the sum is rounded to odd there, so the final
-    rounding to float32 is the single correct one.  float64: Boldo and Melquiond's emulation
-    (an exact product, two error-free sums, one addition rounded to odd, one rounded to nearest).
-    Non-finite operands or products outside float64's comfortable range fall back to
-    ``a * b + c``, which gives the same infinities and NaNs.
+    float16 and float32: the product is exact in float64 and the sum is rounded to odd there, so
+    the final rounding to float32 is the single correct one.  float64: :func:`_fma64`.  Where a
+    factor or the product is near float64's largest numbers, it runs on operands scaled by
+    ``2**-128`` (the larger factor and ``c``; a ``c`` too small to scale keeps its sign, all it
+    can change then) and the result is scaled back.  A product too small for the error-free
+    steps, and non-finite operands, take ``a * b + c``, which gives the same infinities and NaNs,
+    except that an infinite ``c`` with finite factors is the result whatever the product.
     """
     dtype = np.asarray(a).dtype
     with np.errstate(all="ignore"):
@@ -99,14 +116,24 @@ def fma(a, b, c) -> np.ndarray:
             wide = [np.asarray(v, F64) for v in (a, b, c)]
             out = _add_round_to_odd(wide[0] * wide[1], wide[2]).astype(dtype)
             return flush(np.asarray(out))
-        a, b, c = (np.asarray(v, F64) for v in (a, b, c))
-        u_hi, u_lo = _two_prod(a, b)
-        t_hi, t_lo = _two_sum(c, u_lo)
-        v_hi, v_lo = _two_sum(u_hi, t_hi)
-        out = v_hi + _add_round_to_odd(t_lo, v_lo)
-        plain = a * b + c
+        a, b, c = np.broadcast_arrays(*(np.asarray(v, F64) for v in (a, b, c)))
+        larger = np.maximum(np.abs(a), np.abs(b))
+        finite = np.isfinite(a) & np.isfinite(b) & np.isfinite(c)
+        plain = np.where(np.isinf(c) & np.isfinite(a) & np.isfinite(b), c, a * b + c)
+        product = a * b
+        huge = finite & ((larger >= _HUGE_FACTOR) | ~(np.abs(product) < _HUGE_PRODUCT))  # overflows included
+        if huge.any():
+            larger_a = np.abs(a) >= np.abs(b)
+            scaled_c = np.ldexp(c, -_SCALE)
+            scaled_c = np.where((scaled_c == 0) & (c != 0), np.copysign(5e-324, c), scaled_c)
+            scaled, _ = _fma64(np.where(larger_a, np.ldexp(a, -_SCALE), a),
+                               np.where(larger_a, b, np.ldexp(b, -_SCALE)), scaled_c)
+            out = np.ldexp(scaled, _SCALE)
+            out = np.where(huge, out, _fma64(a, b, c)[0])
+        else:
+            out = _fma64(a, b, c)[0]
         # Zero results take the plain sum too: the error-free steps do not keep a zero's sign.
-        ok = np.isfinite(out) & (out != 0) & (np.abs(u_hi) < 1e300) & ((np.abs(u_hi) > 1e-250) | (u_hi == 0))
+        ok = finite & (np.isfinite(out) | huge) & (out != 0) & (huge | (np.abs(product) > 1e-250) | (product == 0))
         return flush(np.asarray(np.where(ok, out, plain)))
 
 

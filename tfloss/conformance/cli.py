@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from . import check, golden, report
@@ -100,14 +101,25 @@ def _fork_is_safe() -> bool:
 
 def _first_small_runs(runs) -> list:
     """The first value-catalogue run of each function and dtype (small inputs): the runs that
-    compile an implementation's kernels, given to the workers one at a time before the rest."""
-    seen, chosen = set(), []
+    compile an implementation's kernels, given to the workers one at a time before the rest.
+
+    Ordered so that runs handed out together are unlikely to need the same kernel (two workers
+    compiling one kernel at once both pay for it; the second to start after the first has
+    finished finds it in the cache): in rounds, the first function of each family in each dtype,
+    then the second, and so on, with each family's dtypes next to each other.
+    """
+    seen, rank, chosen = set(), Counter(), []
+    families, dtypes = {}, {}
     for i, run in enumerate(runs):
         key = (run.function.name, run.case.dtype)
         if run.case.group == "values" and key not in seen:
             seen.add(key)
-            chosen.append(i)
-    return chosen
+            family, dtype = run.function.family, run.case.dtype
+            families.setdefault(family, len(families))
+            dtypes.setdefault(dtype, len(dtypes))
+            chosen.append((rank[family, dtype], families[family], dtypes[dtype], i))
+            rank[family, dtype] += 1
+    return [i for *_, i in sorted(chosen)]
 
 
 def _run_all(checker, runs, jobs, progress):
