@@ -302,3 +302,17 @@ def test_xla_sigmoid_gradient_of_one_element_flushes_the_subnormal_label_gradien
                                                  labels=np.zeros(shape, np.float32), logits=x)
         got = grads["labels"].reshape(-1)
         assert (_bits(got) == _bits(np.full(got.shape, want, np.float32))), (shape, got)
+
+
+def test_xla_weighted_label_gradient_at_pos_weight_zero_fuses_the_softplus_product():
+    # Measured with TF 2.21 (tf.function(jit_compile=True), pos_weight=0.0, these upstream
+    # gradients): XLA folds q1 = -1 into g * (-softplus) and fuses that product into the add
+    # onto -(g * x), leaving the rounding residue of g * x. Fusing g * x instead flips the sign.
+    x = np.float32([-3.4028235e38, -1.8203876e09])
+    z = np.float32([0.9998793, 0.19327208])
+    g = np.float32([-0.53121465, -0.70110875])
+    with tfloss.target("xla-cpu"):
+        _, grads = tfloss.value_and_gradient(tfloss.nn.weighted_cross_entropy_with_logits, labels=z, logits=x,
+                                             pos_weight=0.0, grad_loss=g)
+    assert _bits(grads["labels"]) == _bits(np.float32([9.5080964e30, 6.2349396]))
+    assert _bits(grads["logits"]) == _bits(np.float32([0.0, 0.0]))
