@@ -704,9 +704,10 @@ def _xla_backward(family: str, op, inputs: _Inputs, upstream: np.ndarray, unit: 
     upstream gradient is the tape's default ones, a constant XLA folds away."""
     if family == "sigmoid":
         grad_labels, grad_logits = _xla.sigmoid_cross_entropy_grad(*_xla.stored(inputs.labels, inputs.logits, upstream))
-        if unit and inputs.logits.size != 1:
+        if unit and not (inputs.logits.size == 1 and inputs.logits.dtype in (np.float32, np.float64)):
             # -1 * x is folded into a negation, which keeps a subnormal x; on a one-element
-            # tensor XLA multiplies, and the subnormal is flushed (measured, TF 2.21).
+            # float32/float64 tensor XLA multiplies, and the subnormal is flushed (measured, TF
+            # 2.21; bfloat16, computed in float32 without the flush, keeps it either way).
             grad_labels = -np.asarray(inputs.logits)
         return {"labels": grad_labels, "logits": grad_logits}
     if family == "weighted":
