@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from itertools import repeat
 
@@ -100,7 +101,7 @@ def run_all(chosen, mode, examples, derandomize=True, random_seed=0, reference_o
 
     names = tuple(t.name for t in chosen)
     families = prop.families(chosen)
-    records, counterexamples, labels = [], [], None
+    records, counterexamples, labels = [], [], Counter()
     with _pool(mode, jobs or default_jobs()) as pool:
         answers = pool.map(_family, families, repeat(names), repeat(examples), repeat(derandomize),
                            repeat(random_seed), repeat(reference_only))
@@ -109,7 +110,7 @@ def run_all(chosen, mode, examples, derandomize=True, random_seed=0, reference_o
                 records.append(record)
                 if progress is not None:
                     progress(len(records), None, record)
-            labels = drawn if labels is None else labels + drawn
+            labels += drawn
             if literal is not None:
                 counterexamples.append(literal)
-    return records, counterexamples, labels or {}
+    return records, counterexamples, labels

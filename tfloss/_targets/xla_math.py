@@ -117,21 +117,19 @@ def fma(a, b, c) -> np.ndarray:
             out = _add_round_to_odd(wide[0] * wide[1], wide[2]).astype(dtype)
             return flush(np.asarray(out))
         a, b, c = np.broadcast_arrays(*(np.asarray(v, F64) for v in (a, b, c)))
-        larger = np.maximum(np.abs(a), np.abs(b))
-        finite = np.isfinite(a) & np.isfinite(b) & np.isfinite(c)
-        plain = np.where(np.isinf(c) & np.isfinite(a) & np.isfinite(b), c, a * b + c)
-        product = a * b
+        out, product = _fma64(a, b, c)
+        finite_factors = np.isfinite(a) & np.isfinite(b)
+        finite = finite_factors & np.isfinite(c)
+        plain = np.where(np.isinf(c) & finite_factors, c, product + c)
+        larger_a = np.abs(a) >= np.abs(b)
+        larger = np.where(larger_a, np.abs(a), np.abs(b))
         huge = finite & ((larger >= _HUGE_FACTOR) | ~(np.abs(product) < _HUGE_PRODUCT))  # overflows included
         if huge.any():
-            larger_a = np.abs(a) >= np.abs(b)
             scaled_c = np.ldexp(c, -_SCALE)
             scaled_c = np.where((scaled_c == 0) & (c != 0), np.copysign(5e-324, c), scaled_c)
             scaled, _ = _fma64(np.where(larger_a, np.ldexp(a, -_SCALE), a),
                                np.where(larger_a, b, np.ldexp(b, -_SCALE)), scaled_c)
-            out = np.ldexp(scaled, _SCALE)
-            out = np.where(huge, out, _fma64(a, b, c)[0])
-        else:
-            out = _fma64(a, b, c)[0]
+            out = np.where(huge, np.ldexp(scaled, _SCALE), out)
         # Zero results take the plain sum too: the error-free steps do not keep a zero's sign.
         ok = finite & (np.isfinite(out) | huge) & (out != 0) & (huge | (np.abs(product) > 1e-250) | (product == 0))
         return flush(np.asarray(np.where(ok, out, plain)))
