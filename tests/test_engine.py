@@ -286,6 +286,41 @@ def test_catalogue_replay_covers_every_op_and_dtype():
     assert any(c.group == "large" for c in CASES)
 
 
+# The softmax ops' 16-bit inputs read widened inside the float32 kernel (large calls, see
+# _engine.widens_in_kernel), here on every small catalogue case too: the NumPy path's bits.
+WIDENED_CASES = [c for c in CASES if c.family in ("softmax", "sparse") and c.dtype in ("float16", "bfloat16")]
+
+
+@pytest.mark.parametrize("case", WIDENED_CASES, ids=[c.id for c in WIDENED_CASES])
+def test_16_bit_inputs_read_widened_in_the_kernel_give_the_casts_bits(engine, monkeypatch, case):
+    monkeypatch.setattr(_engine, "WIDEN_IN_KERNEL_MIN_ELEMENTS", 1)
+    assert _replay(engine, case, [t for t in _BY_FAMILY[case.family] if not t.mode]) == []
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16], ids=["float16", "bfloat16"])
+def test_large_16_bit_softmax_ops_make_no_float32_copy(dtype):
+    """TF's wrapper casts 16-bit inputs to float32; the engine reads them widened instead, so a
+    call allocates about its output, not twice its inputs (a copy would be 4 MiB here)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    shape = (1024, _engine.WIDEN_IN_KERNEL_MIN_ELEMENTS // 1024)
+    logits, labels = rng.standard_normal(shape).astype(dtype), rng.random(shape).astype(dtype)
+    indices = rng.integers(0, shape[1], shape[0])
+    calls = [lambda: tfloss.nn.softmax_cross_entropy_with_logits(labels, logits)]
+    if dtype == np.float16:  # bfloat16's sparse kernel runs in bfloat16: nothing is cast
+        calls.append(lambda: tfloss.nn.sparse_softmax_cross_entropy_with_logits(indices, logits))
+    for call in calls:
+        call()  # compiled, and the thread pool started
+        tracemalloc.start()
+        try:
+            call()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 256 * 1024, peak
+
+
 # --------------------------------------------------------------------------------------------
 # The selection
 

@@ -325,16 +325,18 @@ def _nothing(dtype: np.dtype, shape: tuple, writeable: bool) -> np.ndarray:
     return array
 
 
-def _row_op(name: str, labels: np.ndarray, logits: np.ndarray, with_backprop: bool, upstream):
+def _row_op(name: str, labels: np.ndarray, logits: np.ndarray, with_backprop: bool, upstream, dtype: np.dtype):
+    """A row kernel computing in ``dtype``: the logits' own, or float32 for 16-bit logits it
+    reads widened (:func:`widens_in_kernel`)."""
     loops = _modules()
     batch, classes = logits.shape
-    result, out = _output((batch,), logits.dtype)
+    result, out = _output((batch,), dtype)
     if with_backprop:
-        backprop, backprop_out = _output((batch, classes), logits.dtype)
+        backprop, backprop_out = _output((batch, classes), dtype)
     else:
-        backprop, backprop_out = None, _nothing(logits.dtype, (0, 0), True)
+        backprop, backprop_out = None, _nothing(dtype, (0, 0), True)
     x = _stored(logits)
-    scale = _nothing(logits.dtype, (0,), False) if upstream is None else _stored(upstream.reshape(-1))
+    scale = _nothing(dtype, (0,), False) if upstream is None else _stored(upstream.reshape(-1))
     _in_ranges(getattr(loops, name), batch, classes, labels, x, out, backprop_out, with_backprop, scale)
     return result, backprop
 
@@ -346,19 +348,41 @@ def _scaled(backprop: np.ndarray, upstream) -> np.ndarray:
     return (CpuTensor(upstream.reshape(-1, 1)) * CpuTensor(backprop)).value
 
 
-def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True, upstream=None):
+def softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True, upstream=None,
+                          dtype=None):
     """``_kernels.softmax_cross_entropy`` of 2-D arrays: ``(loss, backprop)``.
 
     ``labels`` broadcast against ``logits`` as TF's kernel allows.  ``backprop`` is None when
     not asked for (the forward op does not need it; the NumPy path computes it anyway); with an
     ``upstream`` gradient (one per row, in the logits' dtype) it is ``upstream[:, None] * backprop``.
+    ``dtype`` is the kernel's dtype when it is not the inputs' (see :func:`widens_in_kernel`):
+    the inputs are then read as TF's Cast to it would have made them.
     """
+    dtype = logits.dtype if dtype is None else np.dtype(dtype)
     batch, classes = np.broadcast_shapes(labels.shape, logits.shape)
     if not _use_engine() or classes == 0 or logits.shape != (batch, classes):
+        labels, logits = cast(labels, dtype), cast(logits, dtype)
         loss, backprop = _numpy_kernels.softmax_cross_entropy(CpuTensor.from_input(labels), CpuTensor.from_input(logits))
         return kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
-    loss, backprop = _row_op("softmax_cross_entropy", _stored(labels), logits, _keep(with_backprop, upstream), upstream)
+    loss, backprop = _row_op("softmax_cross_entropy", _stored(labels), logits, _keep(with_backprop, upstream), upstream,
+                             dtype)
     return kept_backprop(loss, backprop, with_backprop)
+
+
+#: From this many logits on, the softmax ops' float32 kernels read float16/bfloat16 inputs
+#: widened one element at a time, instead of from float32 copies (TF's Cast), which would take
+#: twice the 16-bit inputs' memory.  Below it the copies stay under 4 MiB, and the kernels
+#: compiled for float32 inputs serve: the 16-bit inputs' own specialisations compile only when
+#: a call this large needs them.
+WIDEN_IN_KERNEL_MIN_ELEMENTS = 1 << 19
+
+
+def widens_in_kernel(array: np.ndarray, dtype) -> bool:
+    """Whether a softmax op's kernel in ``dtype`` reads the 16-bit ``array`` widened, so that
+    the caller does not cast it.  The bits are the same either way: the widening is exact, and
+    the kernel reads each widened element as it reads a stored float32 (DAZ included)."""
+    return (array.dtype in _BITS and np.dtype(dtype) == np.float32 and array.size >= WIDEN_IN_KERNEL_MIN_ELEMENTS
+            and _use_engine())
 
 
 #: Below this many elements a cast is left to NumPy: calling the engine costs more.
@@ -437,14 +461,16 @@ def small_sparse_softmax_cross_entropy(labels, logits):
     return loss
 
 
-def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True, upstream=None):
+def sparse_softmax_cross_entropy(labels: np.ndarray, logits: np.ndarray, with_backprop: bool = True, upstream=None,
+                                 dtype=None):
     """``_kernels.sparse_softmax_cross_entropy``: ``(loss, backprop)``, labels already range-checked;
-    ``upstream`` as for :func:`softmax_cross_entropy`."""
+    ``upstream`` and ``dtype`` as for :func:`softmax_cross_entropy`."""
+    dtype = logits.dtype if dtype is None else np.dtype(dtype)
     if not _use_engine():
-        loss, backprop = _numpy_kernels.sparse_softmax_cross_entropy(labels, CpuTensor.from_input(logits))
+        loss, backprop = _numpy_kernels.sparse_softmax_cross_entropy(labels, CpuTensor.from_input(cast(logits, dtype)))
         return kept_backprop(loss.value, _scaled(backprop.value, upstream), with_backprop)
     loss, backprop = _row_op("sparse_softmax_cross_entropy", _class_indices(labels), logits,
-                             _keep(with_backprop, upstream), upstream)
+                             _keep(with_backprop, upstream), upstream, dtype)
     return kept_backprop(loss, backprop, with_backprop)
 
 

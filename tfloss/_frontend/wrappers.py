@@ -200,8 +200,11 @@ def softmax_cross_entropy_with_logits(labels, logits, axis) -> np.ndarray:
     labels = convert_to_tensor(labels)
     # float16/bfloat16 are computed in float32 and the loss is cast back at the end.
     precise_dtype = np.dtype(np.float32) if logits.dtype in HALF_TYPES else logits.dtype
-    precise_logits = cast(logits, precise_dtype)
-    labels = cast(labels, precise_dtype)
+    if _widened_in_kernel(logits, precise_dtype) and labels.dtype == logits.dtype:
+        precise_logits = logits  # the engine's float32 kernel reads both widened: the Casts' bits, no copies
+    else:
+        precise_logits = cast(logits, precise_dtype)
+        labels = cast(labels, precise_dtype)
     rank = precise_logits.ndim
     if axis != -1:
         precise_logits = _move_axis_to_end(precise_logits, axis, rank)
@@ -218,11 +221,18 @@ def softmax_cross_entropy_with_logits(labels, logits, axis) -> np.ndarray:
     if batch > 0 and _targets.is_xla():
         cost = _xla.softmax_cross_entropy(*_xla.stored(labels, precise_logits))
     elif batch > 0:
-        cost, _ = _engine.softmax_cross_entropy(labels, precise_logits, with_backprop=False)
+        cost, _ = _engine.softmax_cross_entropy(labels, precise_logits, with_backprop=False, dtype=precise_dtype)
     elif batch == 0:
         cost = np.zeros((0,), precise_dtype)
     cost = _reshape(cost, input_shape[:-1])
     return cost.astype(logits.dtype) if precise_dtype != logits.dtype else cost
+
+
+def _widened_in_kernel(logits: np.ndarray, precise_dtype: np.dtype) -> bool:
+    """Whether the eager CPU kernel will read 16-bit ``logits`` widened to ``precise_dtype``
+    itself (large inputs, :func:`tfloss._engine.widens_in_kernel`), so that the wrapper's Cast
+    is not materialised."""
+    return _targets.get_target() == "cpu" and _engine.widens_in_kernel(logits, precise_dtype)
 
 
 def _check_label_range(labels: np.ndarray, num_classes: int) -> None:
@@ -249,14 +259,16 @@ _BAD_LABEL_ELSEWHERE = ("with op determinism ('cpu-deterministic') TF raises fro
                         "without an error (TF has no float64 GPU kernel for this op: float64 raises there too)")
 
 
-def sparse_kernel(labels: np.ndarray, logits: np.ndarray, **options):
+def sparse_kernel(labels: np.ndarray, logits: np.ndarray, dtype=None, **options):
     """The SparseSoftmaxCrossEntropyWithLogits kernel that runs under the active target:
-    ``(loss, backprop)`` of 2-D logits.  The CPU kernel scans the labels first; the CUDA kernel,
-    which the "gpu" target takes for the dtypes it exists for, checks nothing (NaN rows)."""
-    if _targets.get_target() == "gpu" and _gpu.sparse_runs_on_gpu(logits.dtype):
-        return _gpu.sparse_softmax_cross_entropy(labels, logits, **options)
+    ``(loss, backprop)`` of 2-D logits, computed in ``dtype`` (default: the logits').  The CPU
+    kernel scans the labels first; the CUDA kernel, which the "gpu" target takes for the dtypes
+    it exists for, checks nothing (NaN rows)."""
+    dtype = logits.dtype if dtype is None else np.dtype(dtype)
+    if _targets.get_target() == "gpu" and _gpu.sparse_runs_on_gpu(dtype):
+        return _gpu.sparse_softmax_cross_entropy(labels, cast(logits, dtype), **options)
     _check_label_range(labels, logits.shape[1])
-    return _engine.sparse_softmax_cross_entropy(labels, logits, **options)
+    return _engine.sparse_softmax_cross_entropy(labels, logits, dtype=dtype, **options)
 
 
 @_reproduced
@@ -288,7 +300,8 @@ def _sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
             "`labels.shape` must equal `logits.shape` except for the last dimension. "
             f"Received: labels.shape={static_shape(labels.shape)} and logits.shape={static_shape(logits.shape)}"
         )
-    precise_logits = cast(logits, precise_dtype)
+    # Large float16 logits are read widened by the engine's float32 kernel: the Cast's bits, no copy.
+    precise_logits = logits if _widened_in_kernel(logits, precise_dtype) else cast(logits, precise_dtype)
     if precise_logits.ndim != 2:  # TF's rank-2 path skips the reshape
         precise_logits = _flatten_outer_dims(precise_logits)
     flat_labels = labels.reshape(-1)
@@ -314,7 +327,7 @@ def _sparse_softmax_cross_entropy_with_logits(labels, logits) -> np.ndarray:
     if batch > 0 and _targets.is_xla():  # no range check: a bad label's row is NaN
         cost = _xla.sparse_softmax_cross_entropy(flat_labels, *_xla.stored(precise_logits))
     elif batch > 0:
-        cost, _ = sparse_kernel(flat_labels, precise_logits, with_backprop=False)
+        cost, _ = sparse_kernel(flat_labels, precise_logits, precise_dtype, with_backprop=False)
     else:
         cost = np.zeros((0,), precise_dtype)
     cost = cost.reshape(labels.shape)
