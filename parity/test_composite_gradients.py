@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 import tfloss
+from tfloss.conformance import declared
 from tfloss.conformance import tensorflow as tfref
 from parity.blocks_cases import FLOATS, _values
 from tfloss.conformance.compare import compare_arrays
@@ -104,6 +105,9 @@ CASES = _cases()
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_gradient_matches_tape(case):
     _, function, kwargs, wrt, grad_loss = case
+    gap = declared.softmax_gap(kwargs["logits"].dtype) if function == "nn.softmax" else ""
+    if gap:
+        pytest.skip(gap)
     expected = tfref.tf_value_and_gradient(resolve(tfref.tf(), function), kwargs, wrt, grad_loss)
     loss, grads = tfloss.value_and_gradient(resolve(tfloss, function), grad_loss=grad_loss, **kwargs)
     problems = []

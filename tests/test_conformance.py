@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,22 @@ def runs():
 
 
 # --- the recorded results ------------------------------------------------------------------------
+
+
+def test_the_catalogue_does_not_depend_on_numpys_simd_loops(runs):
+    # NumPy picks SIMD loops by the CPU (float64 exp has one only on AVX-512, which rounds
+    # differently): a catalogue built from them held other inputs on another machine, and the
+    # recorded results went stale there.  Build it again with every SIMD loop NumPy would
+    # dispatch here turned off.
+    umath = pytest.importorskip("numpy._core._multiarray_umath")
+    features = [name for name in umath.__cpu_dispatch__ if umath.__cpu_features__.get(name)]
+    if not features:
+        pytest.skip("NumPy dispatches no SIMD loop on this CPU")
+    code = "from tfloss.conformance import catalogue, golden; print(golden.catalogue_hash(catalogue.runs()))"
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(features)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.stdout.strip() == golden.catalogue_hash(runs), features
 
 
 def test_recorded_results_are_fresh_against_the_catalogue(runs):

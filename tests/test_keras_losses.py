@@ -222,6 +222,26 @@ def test_one_class_warns():
         K.losses.categorical_crossentropy(np.ones((2, 1)), np.ones((2, 1)))
 
 
+def test_softmax_over_an_axis_of_one_warns_as_keras_ops_softmax_does():
+    # keras.ops.softmax (Keras 3.15.1, ops/nn.py) warns for an int axis of length 1, so the focal
+    # loss with from_logits=True on one class warns twice (the one-class warning first).
+    message = ("You are using a softmax over axis -1 of a tensor of shape (1, 1). This axis has size 1. The softmax "
+               "operation will always return the value 1, which is likely not what you intended. Did you mean to "
+               "use a sigmoid instead?")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        K.losses.categorical_focal_crossentropy(np.ones((1, 1), np.float32), np.ones((1, 1), np.float32),
+                                               from_logits=True)
+    assert [(w.category, str(w.message)) for w in caught][1:] == [(UserWarning, message)]
+    assert caught[0].category is SyntaxWarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        K.ops.softmax(np.ones((3, 1), np.float32), axis=1)
+        K.ops.softmax(np.ones((3, 1), np.float32), axis=0)  # length 3: no warning
+        K.ops.softmax(np.ones((1, 1), np.float32), axis=None)  # not an int axis: no warning
+    assert [str(w.message) for w in caught] == [message.replace("axis -1", "axis 1").replace("(1, 1)", "(3, 1)")]
+
+
 def test_caller_arrays_are_not_modified():
     y, p, w = YB.copy(), L.copy(), np.array([1.0, 0.0, 2.0])
     with warnings.catch_warnings():

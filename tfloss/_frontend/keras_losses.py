@@ -274,8 +274,21 @@ def _sigmoid_activation(y_pred: np.ndarray):
     return with_logits(_ops.sigmoid(_plain(y_pred)), y_pred)
 
 
+def warn_softmax_over_one(x, axis) -> None:
+    """``keras.ops.softmax``'s warning for a softmax over an axis of length 1 (always 1)."""
+    shape = np.shape(x)
+    if isinstance(axis, int) and -len(shape) <= axis < len(shape) and shape[axis] == 1:
+        warnings.warn(
+            f"You are using a softmax over axis {axis} of a tensor of shape {_shape(x)}. This axis has size 1. "
+            "The softmax operation will always return the value 1, which is likely not what you intended. "
+            "Did you mean to use a sigmoid instead?",
+            stacklevel=3,
+        )
+
+
 def _softmax_activation(y_pred: np.ndarray, axis):
     """``ops.softmax(y_pred, axis)`` (all elements for ``axis=None``), remembering the logits."""
+    warn_softmax_over_one(y_pred, axis)
     if axis is None:
         output = _ops.softmax(_plain(y_pred).reshape(-1), -1).reshape(np.shape(y_pred))
     else:

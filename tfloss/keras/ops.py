@@ -42,6 +42,7 @@ def softmax(x, axis=-1):
         The probabilities, an ``ndarray`` whose ``_keras_logits`` is ``x``.
     """
     logits = _keras_losses.keras_convert(x)
+    _keras_losses.warn_softmax_over_one(logits, axis)
     if axis is None:
         flat = _ops.softmax(np.asarray(logits).reshape(-1), -1)
         output = flat.reshape(np.shape(logits))
