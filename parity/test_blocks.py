@@ -128,15 +128,15 @@ def mismatch(function: str, args, kwargs) -> str | None:
     return compare(function, args, kwargs, expected, actual)
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_GAPS[c[0]], strict=True)) if c[0] in KNOWN_GAPS else c
-    for c in CASES], ids=[c[0] for c in CASES])
 def _softmax_gap(function: str, args) -> str:
     """The platform gap of ``tf.nn.softmax`` on this CPU (float32 under Eigen's kernel), or ``""``."""
     dtype = getattr(args[0], "dtype", None) if args else None
     return declared.softmax_gap(dtype) if function == "nn.softmax" and dtype is not None else ""
 
 
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_GAPS[c[0]], strict=True)) if c[0] in KNOWN_GAPS else c
+    for c in CASES], ids=[c[0] for c in CASES])
 def test_matches_tf(case):
     _, function, args, kwargs = case
     gap = _softmax_gap(function, args)
