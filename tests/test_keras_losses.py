@@ -234,6 +234,11 @@ def test_softmax_over_an_axis_of_one_warns_as_keras_ops_softmax_does():
                                                from_logits=True)
     assert [(w.category, str(w.message)) for w in caught][1:] == [(UserWarning, message)]
     assert caught[0].category is SyntaxWarning
+    with warnings.catch_warnings(record=True) as caught:  # the tape runs the forward once: one each
+        warnings.simplefilter("always")
+        tfloss.value_and_gradient(K.losses.categorical_focal_crossentropy, y_true=np.ones((1, 1), np.float32),
+                                  y_pred=np.ones((1, 1), np.float32), from_logits=True)
+    assert [w.category for w in caught] == [SyntaxWarning, UserWarning]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         K.ops.softmax(np.ones((3, 1), np.float32), axis=1)

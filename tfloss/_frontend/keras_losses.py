@@ -269,13 +269,16 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     return backend_categorical_crossentropy(y_true, y_pred, from_logits, axis)
 
 
-def _sigmoid_activation(y_pred: np.ndarray):
+def sigmoid_activation(y_pred: np.ndarray):
     """``ops.sigmoid``: the probabilities, remembering their logits."""
     return with_logits(_ops.sigmoid(_plain(y_pred)), y_pred)
 
 
 def warn_softmax_over_one(x, axis) -> None:
-    """``keras.ops.softmax``'s warning for a softmax over an axis of length 1 (always 1)."""
+    """``keras.ops.softmax``'s warning for a softmax over an axis of length 1 (always 1).
+
+    Given by the public callers, not by :func:`softmax_activation`, which the backward passes
+    call again: TF's tape runs the forward once and warns once."""
     shape = np.shape(x)
     if isinstance(axis, int) and -len(shape) <= axis < len(shape) and shape[axis] == 1:
         warnings.warn(
@@ -286,9 +289,8 @@ def warn_softmax_over_one(x, axis) -> None:
         )
 
 
-def _softmax_activation(y_pred: np.ndarray, axis):
+def softmax_activation(y_pred: np.ndarray, axis):
     """``ops.softmax(y_pred, axis)`` (all elements for ``axis=None``), remembering the logits."""
-    warn_softmax_over_one(y_pred, axis)
     if axis is None:
         output = _ops.softmax(_plain(y_pred).reshape(-1), -1).reshape(np.shape(y_pred))
     else:
@@ -304,7 +306,7 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
     if label_smoothing:
         y_true = _smooth(y_true, label_smoothing, 0.5 * label_smoothing)
     if from_logits:
-        y_pred = _sigmoid_activation(y_pred)  # the bce below then finds the logits: stable
+        y_pred = sigmoid_activation(y_pred)  # the bce below then finds the logits: stable
     bce = _t(backend_binary_crossentropy(y_true, y_pred, False))
     z, p = _t(y_true), _t(y_pred)
     p_t = z * p + (_const(1, z) - z) * (_const(1, p) - p)
@@ -326,7 +328,8 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     if label_smoothing:
         y_true = _smooth_categorical(y_true, label_smoothing, y_pred.dtype)
     if from_logits:
-        y_pred = _softmax_activation(y_pred, axis)
+        warn_softmax_over_one(y_pred, axis)
+        y_pred = softmax_activation(y_pred, axis)
     # Renormalised, so always the clipped path (even for a softmax that remembers its logits).
     total = _ops.reduce(_plain(y_pred), axis, True, "Sum")
     output = _clip(_t(y_pred) / CpuTensor(total))

@@ -413,7 +413,7 @@ def _binary_focal_backward(y_true, y_pred, options: dict, grad: np.ndarray):
     logits = None
     if options.get("from_logits", False):
         logits = np.asarray(y_pred).view(np.ndarray)
-        y_pred = _kl._sigmoid_activation(y_pred)
+        y_pred = _kl.sigmoid_activation(y_pred)
     elif hasattr(y_pred, "_keras_logits"):
         logits = False  # bce came from the logits, which are not y_pred: no gradient that way
     z, p = _t(y_true), _t(y_pred)
@@ -458,7 +458,7 @@ def _categorical_focal_backward(y_true, y_pred, options: dict, grad: np.ndarray)
     if ls:
         y_true = _kl._smooth_categorical(y_true, ls, y_pred.dtype)
     logits = np.asarray(y_pred).view(np.ndarray)
-    o = np.asarray(_kl._softmax_activation(y_pred, axis)).view(np.ndarray) if options.get("from_logits", False) else logits
+    o = np.asarray(_kl.softmax_activation(y_pred, axis)).view(np.ndarray) if options.get("from_logits", False) else logits
     a = axis % o.ndim
     total = CpuTensor(_ops.reduce(o, axis, True, "Sum"))
     ratio = _t(o) / total

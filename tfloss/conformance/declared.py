@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from ml_dtypes import bfloat16
+
+from .compare import FLOAT_DTYPES
 
 #: compat.v1 functions that keep TF 2.10/2.11's ``_sentinel`` first parameter.
 SENTINEL_FUNCTIONS = (
@@ -184,10 +185,11 @@ def platform_gap(case, target) -> str:
     batched matmul, which is then Eigen's (another summation order).  tfloss reproduces TF with
     oneDNN on, its default on current x86 servers.
     """
-    if not softmax_gap("float32"):  # float32 is oneDNN's whenever oneDNN is on
+    float32_gap = softmax_gap("float32")
+    if not float32_gap:  # float32 is oneDNN's whenever oneDNN is on
         return ""
     if target.name == "textbook.naive_softmax_cross_entropy" and case.dtype == "float32":
-        return softmax_gap("float32")
+        return float32_gap
     if target.name in _SOFTMAX_OP_HVP and case.dtype != "float64":
         return (f"{PLATFORM_GAP}: with oneDNN off TF's second-order softmax term uses Eigen's "
                 "rcpps-based softmax and Eigen's matmul order, which tfloss does not reproduce")
@@ -213,9 +215,8 @@ def _case_dtype(case) -> str:
     if case.dtype != "-":
         return case.dtype
     logits = case.inputs.get("logits") if isinstance(case.inputs, dict) else None
-    if isinstance(logits, (np.ndarray, np.generic)) and (logits.dtype.kind == "f" or logits.dtype == bfloat16):
-        return "bfloat16" if logits.dtype == bfloat16 else logits.dtype.name
-    return "-"
+    name = logits.dtype.name if isinstance(logits, (np.ndarray, np.generic)) else "-"
+    return name if name in FLOAT_DTYPES else "-"
 
 
 #: The functions whose TF result depends on the CPU's ``tf.nn.softmax`` kernel (oneDNN or Eigen).

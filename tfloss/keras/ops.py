@@ -21,10 +21,7 @@ array([16.118095], dtype=float32)
 
 from __future__ import annotations
 
-import numpy as np
-
 from .._frontend import keras_losses as _keras_losses
-from .._frontend import wrappers as _ops
 
 
 def softmax(x, axis=-1):
@@ -43,18 +40,12 @@ def softmax(x, axis=-1):
     """
     logits = _keras_losses.keras_convert(x)
     _keras_losses.warn_softmax_over_one(logits, axis)
-    if axis is None:
-        flat = _ops.softmax(np.asarray(logits).reshape(-1), -1)
-        output = flat.reshape(np.shape(logits))
-    else:
-        output = _ops.softmax(np.asarray(logits), axis)
-    return _keras_losses.with_logits(output, logits)
+    return _keras_losses.softmax_activation(logits, axis)
 
 
 def sigmoid(x):
     """``tf.nn.sigmoid(x)``, remembering ``x`` (see the module docstring)."""
-    logits = _keras_losses.keras_convert(x)
-    return _keras_losses.with_logits(_ops.sigmoid(np.asarray(logits)), logits)
+    return _keras_losses.sigmoid_activation(_keras_losses.keras_convert(x))
 
 
 __all__ = ["softmax", "sigmoid"]
