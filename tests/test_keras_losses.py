@@ -222,7 +222,7 @@ def test_one_class_warns():
         K.losses.categorical_crossentropy(np.ones((2, 1)), np.ones((2, 1)))
 
 
-def test_softmax_over_an_axis_of_one_warns_as_keras_ops_softmax_does():
+def test_softmax_over_an_axis_of_one_warns_quirk():
     # keras.ops.softmax (Keras 3.15.1, ops/nn.py) warns for an int axis of length 1, so the focal
     # loss with from_logits=True on one class warns twice (the one-class warning first).
     message = ("You are using a softmax over axis -1 of a tensor of shape (1, 1). This axis has size 1. The softmax "
