@@ -20,7 +20,10 @@ reshapes of :mod:`tfloss._frontend.wrappers` are unchanged), but the graph is th
 
 Reductions (the softmax losses): XLA's CPU reduction loop adds a row's elements in order into
 one accumulator of the storage type, except 16-bit types, whose sums accumulate in float32
-(``XlaHelpers::SumAccumulationType``).  See :func:`_row_sum`.
+(``XlaHelpers::SumAccumulationType``); a row of more than 32 elements is split into windows of
+32 first.  See :func:`row_sum`.  From 32768 input elements on, XLA hands a plain row max or sum
+to YNNPACK instead, whose order of additions is not reproduced here (docs/quirks.md, "What changes
+when you turn on ``jit_compile``").
 
 Every function takes NumPy arrays already converted and checked by the wrappers, and returns
 NumPy arrays.  The compiled engine (:mod:`tfloss._engine`) does not serve this target: these
