@@ -5,6 +5,8 @@
     python -m parity.record_xla            # writes tests/data/xla_cpu_tf<version>.{npz,json}
     python -m parity.record_xla --float16  # the float16 cases only, on this CPU: writes
                                            # tests/data/xla_cpu_float16_<cpu>_tf<version>.{npz,json}
+    python -m parity.record_xla --ynn      # float32 softmax losses just below and from 32768 elements
+                                           # (XLA's YNNPACK row sums): tests/data/xla_cpu_ynn_tf<version>.*
 
 XLA's float16 arithmetic depends on the CPU (its multiply-adds are fused only with AVX512-FP16),
 so the float16 cases are also recorded on a CPU of the other kind; ``<cpu>`` is ``fp16`` or
@@ -105,11 +107,28 @@ def _cases():
     return cases
 
 
-def _record(float16_only=False):
+def _ynn_cases():
+    """Sparse and dense float32 losses on either side of 32768 logits, where XLA starts handing the
+    sum of the exponentials to YNNPACK: 2520 x 13 (32760) sums in XLA's loop, 2521 x 13 (32773) and
+    2048 x 16 (32768) in YNNPACK."""
+    rng = np.random.default_rng(20261204)
+    cases = []
+    for rows, classes, wrt in ((2520, 13, ()), (2521, 13, ("logits",))):
+        x = (rng.standard_normal((rows, classes)) * 30).astype(np.float32)
+        labels = rng.integers(0, classes, rows).astype(np.int32)
+        cases.append((f"ynn_sparse_float32_{rows}x{classes}", SPARSE, {"labels": labels, "logits": x}, wrt, None))
+    x = (rng.standard_normal((2048, 16)) * 30).astype(np.float32)
+    z = rng.random((2048, 16))
+    cases.append(("ynn_dense_float32_2048x16", DENSE, {"labels": (z / z.sum(-1, keepdims=True)).astype(np.float32),
+                                                       "logits": x}, (), None))
+    return cases
+
+
+def _record(float16_only=False, ynn=False):
     import tensorflow as tf
 
     arrays, index = {}, []
-    cases = _cases()
+    cases = _ynn_cases() if ynn else _cases()
     if float16_only:
         cases = [case for case in cases if any(isinstance(v, np.ndarray) and v.dtype == np.float16 for v in case[2].values())]
 
@@ -155,6 +174,9 @@ def _record(float16_only=False):
 
         stem = DATA / f"xla_cpu_float16_{'fp16' if native_float16() else 'no_fp16'}_tf{tf.__version__}"
         meta["cpu_features"] = _cpu_features()
+    elif ynn:
+        stem = DATA / f"xla_cpu_ynn_tf{tf.__version__}"
+        meta["cpu_features"] = _cpu_features()
     else:
         stem = DATA / f"xla_cpu_tf{tf.__version__}"
     bits = sorted(k for k, v in arrays.items() if v.dtype == ml_dtypes.bfloat16)
@@ -166,4 +188,4 @@ def _record(float16_only=False):
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.exit(_record(float16_only="--float16" in sys.argv[1:]))
+    sys.exit(_record(float16_only="--float16" in sys.argv[1:], ynn="--ynn" in sys.argv[1:]))

@@ -21,6 +21,8 @@ FORWARD = [name for name, case in CASES.items() if not case["wrt"]]
 GRADIENT = [name for name, case in CASES.items() if case["wrt"]]
 # The float16 cases again, recorded on an EPYC (Zen 4: no AVX512-FP16)
 _NO_FP16 = Recording("xla_cpu_float16_no_fp16_tf2.21.0")
+# float32 softmax losses on either side of 32768 logits, recorded on an AMD EPYC (AVX2)
+_YNN = Recording("xla_cpu_ynn_tf2.21.0")
 
 
 _array, _kwargs = _RECORDING.array, _RECORDING.kwargs
@@ -219,6 +221,46 @@ def test_xla_sums_rows_in_windows_of_32():
     assert sequential == np.float32(1.0)  # one by one, each 2**-24 is lost
     for name in ("dense_float32_16x37", "dense_float32_6x100", "sparse_float32_6x100"):
         assert _bits(_loss(name)) == _bits(_array(CASES[name]["loss"])), name
+
+
+def _ynn_run(name):
+    case = _YNN.cases[name]
+    with tfloss.target("xla-cpu"):
+        if case["wrt"]:
+            return tfloss.value_and_gradient(getattr(tfloss.nn, case["op"]), **_YNN.kwargs(case))
+        return getattr(tfloss.nn, case["op"])(**_YNN.kwargs(case)), {}
+
+
+def test_xla_large_float32_row_sums_are_ynnpacks(monkeypatch):
+    # From 32768 logits on, XLA stores the exponentials and hands their row sums to YNNPACK
+    # (16 lanes, folded as 4 vectors of 4); below, its own loop fuses exp's last multiply into the
+    # sum.  TF's losses and gradient are replayed bit for bit on both sides of the threshold.
+    assert _YNN.record["tensorflow"] == "2.21.0"
+    for name, case in _YNN.cases.items():
+        loss, grads = _ynn_run(name)
+        want = _YNN.array(case["loss"])
+        assert loss.dtype == want.dtype and _same_bits(loss, want).all(), name
+        for key in case["wrt"]:
+            assert _same_bits(grads[key], _YNN.array(case[f"grad_{key}"])).all(), (name, key)
+    # The threshold matters: summing the 32773-logit case in XLA's loop instead misses TF's bits.
+    monkeypatch.setattr(xla_cpu, "YNN_MIN_ELEMENTS", 10 ** 9)
+    name = "ynn_sparse_float32_2521x13"
+    assert not _same_bits(_ynn_run(name)[0], _YNN.array(_YNN.cases[name]["loss"])).all()
+
+
+def test_xla_ynn_row_sum_order():
+    # 16 lanes from +0, then (v0 + v1) + (v2 + v3) over four vectors of 4, then (l0 + l1) + (l2 + l3).
+    a = xla_cpu.Arithmetic(np.float32)
+    big, tiny = np.float32(2.0 ** 24), np.float32(1.0)
+    row = np.zeros((1, 17), np.float32)
+    row[0, 0], row[0, 16], row[0, 1] = big, tiny, tiny  # lane 0: 2**24 + 1 rounds to 2**24 (ties to even)
+    assert xla_cpu.ynn_row_sum(row, a)[0] == big  # lane 0 lost its 1; lane 1's 1 is lost against 2**24
+    row[0, 16] = 0
+    row[0, 5] = tiny  # lanes 1 and 5 meet in (v0 + v1) before lane 0's 2**24: their 2 survives
+    assert np.float32(np.float32(big + tiny) + tiny) == big  # added one by one, both would be lost
+    assert xla_cpu.ynn_row_sum(row, a)[0] == big + 2
+    assert xla_cpu.ynn_row_sum(np.full((1, 3), -0.0, np.float32), a)[0] == 0  # the initial +0 is added
+    assert not np.signbit(xla_cpu.ynn_row_sum(np.full((1, 3), -0.0, np.float32), a)[0])
 
 
 def test_xla_float32_subnormal_inputs_read_as_zero():
