@@ -40,6 +40,18 @@ def _loss(name):
         return getattr(tfloss.nn, case["op"])(**_kwargs(case))
 
 
+def _replay(recording, name):
+    """``(loss, gradients)`` of a recorded case under the xla-cpu target (``{}`` for a forward
+    case), with the recorded upstream gradient."""
+    case = recording.cases[name]
+    op, kwargs = getattr(tfloss.nn, case["op"]), recording.kwargs(case)
+    with tfloss.target("xla-cpu"):
+        if not case["wrt"]:
+            return op(**kwargs), {}
+        upstream = recording.array(case["grad_loss"]) if "grad_loss" in case else None
+        return tfloss.value_and_gradient(op, grad_loss=upstream, **kwargs)
+
+
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
@@ -71,9 +83,7 @@ def test_xla_matches_recorded_tf(name):
 @pytest.mark.parametrize("name", GRADIENT)
 def test_xla_gradient_matches_recorded_tf(name):
     case = CASES[name]
-    upstream = _array(case["grad_loss"]) if "grad_loss" in case else None
-    with tfloss.target("xla-cpu"):
-        loss, grads = tfloss.value_and_gradient(getattr(tfloss.nn, case["op"]), grad_loss=upstream, **_kwargs(case))
+    loss, grads = _replay(_RECORDING, name)
     assert _same_bits(loss, _array(case["loss"])).all()
     for key in case["wrt"]:
         want = _array(case[f"grad_{key}"])
@@ -85,13 +95,7 @@ def test_xla_float16_without_avx512_fp16_matches_recorded_tf(name, x86_cpu):
     x86_cpu("zen4")
     assert "avx512_fp16" not in _NO_FP16.record["cpu_features"]
     case = _NO_FP16.cases[name]
-    upstream = _NO_FP16.array(case["grad_loss"]) if "grad_loss" in case else None
-    with tfloss.target("xla-cpu"):
-        if case["wrt"]:
-            loss, grads = tfloss.value_and_gradient(getattr(tfloss.nn, case["op"]), grad_loss=upstream,
-                                                    **_NO_FP16.kwargs(case))
-        else:
-            loss, grads = getattr(tfloss.nn, case["op"])(**_NO_FP16.kwargs(case)), {}
+    loss, grads = _replay(_NO_FP16, name)
     want = _NO_FP16.array(case["loss"])
     assert loss.dtype == want.dtype and _same_bits(loss, want).all()
     for key in case["wrt"]:
@@ -223,21 +227,13 @@ def test_xla_sums_rows_in_windows_of_32():
         assert _bits(_loss(name)) == _bits(_array(CASES[name]["loss"])), name
 
 
-def _ynn_run(name):
-    case = _YNN.cases[name]
-    with tfloss.target("xla-cpu"):
-        if case["wrt"]:
-            return tfloss.value_and_gradient(getattr(tfloss.nn, case["op"]), **_YNN.kwargs(case))
-        return getattr(tfloss.nn, case["op"])(**_YNN.kwargs(case)), {}
-
-
 def test_xla_large_float32_row_sums_are_ynnpacks(monkeypatch):
     # From 32768 logits on, XLA stores the exponentials and hands their row sums to YNNPACK
     # (16 lanes, folded as 4 vectors of 4); below, its own loop fuses exp's last multiply into the
     # sum.  TF's losses and gradient are replayed bit for bit on both sides of the threshold.
     assert _YNN.record["tensorflow"] == "2.21.0"
     for name, case in _YNN.cases.items():
-        loss, grads = _ynn_run(name)
+        loss, grads = _replay(_YNN, name)
         want = _YNN.array(case["loss"])
         assert loss.dtype == want.dtype and _same_bits(loss, want).all(), name
         for key in case["wrt"]:
@@ -245,7 +241,7 @@ def test_xla_large_float32_row_sums_are_ynnpacks(monkeypatch):
     # The threshold matters: summing the 32773-logit case in XLA's loop instead misses TF's bits.
     monkeypatch.setattr(xla_cpu, "YNN_MIN_ELEMENTS", 10 ** 9)
     name = "ynn_sparse_float32_2521x13"
-    assert not _same_bits(_ynn_run(name)[0], _YNN.array(_YNN.cases[name]["loss"])).all()
+    assert not _same_bits(_replay(_YNN, name)[0], _YNN.array(_YNN.cases[name]["loss"])).all()
 
 
 def test_xla_ynn_row_sum_order():

@@ -219,8 +219,9 @@ def ynn_row_sum(values: np.ndarray, arithmetic: Arithmetic) -> np.ndarray:
     The row is read 16 elements at a time (the last block padded with zeros) into 16 lane
     accumulators, starting from ``+0``; the lanes are then folded as four vectors of 4,
     ``(v0 + v1) + (v2 + v3)``, that vector's lanes as ``(l0 + l1) + (l2 + l3)``, and the result is
-    added to the initial value 0 (each add as XLA's, flushing subnormals).  Measured against TF 2.21.0's ``reduce_sum`` under XLA on an AMD
-    EPYC (AVX2): bit for bit on rows of 13 to 32768 elements.
+    added to the initial value 0 (each add as XLA's, flushing subnormals).  Measured against TF
+    2.21.0's ``reduce_sum`` under XLA on an AMD EPYC (AVX2): bit for bit on rows of 13 to 32768
+    elements.
     """
     rows, count = values.shape
     blocks = -(-count // YNN_LANES)
