@@ -4,23 +4,14 @@ For each case tfloss's ``value_and_gradient`` must give TF's loss and TF's gradi
 watched input, bit for bit (NaN payloads not compared, as in ``parity/test_blocks.py``), or
 TF's None.
 
-Declared relaxations: float32 (and 16-bit) gradients through TF's float32 Reciprocal op, which
-on whole packets uses the CPU's approximate ``rcpps`` and a Newton step (measured on this
-suite's machine: a third of ``tf.math.reciprocal`` results differ from ``1 / x`` in the last
-bit; float64 is exact), are judged by ``parity.compare.compare_arrays``'s ULP bound: the Keras
-probability paths (Log's gradient is ``g * reciprocal(x)``) and the sigmoid cross-entropy's
-gradient (Log1p's).  In particular the float32 logits gradient of ``compat.v1.losses.sigmoid_cross_entropy``
-is the gradient of ``tf.nn.sigmoid_cross_entropy_with_logits`` (``tfloss._gradients.SigmoidGradient``,
-not new here), which on this suite's machine differs from TF by 1 ulp on a few elements (also for
-the plain op: x = -0.7450849, z = 0.8976776 in a 12-element tensor).  The main parity suite
-accepts that within its ULP bound; here too, with ``parity.compare.compare_arrays``, for that
-gradient only.
-
-The focal losses follow the same rule.  Measured on this suite's cases: float64 and 16-bit
-gradients bit for bit (float64 functions 144 of 144 elements, 16-bit 1056 of 1056), float32-computed
-``y_pred`` gradients 839 of 912 elements (92%) bit for bit and the rest within the bound (all
-through Log's Reciprocal), ``sample_weight`` gradients 256 of 256.  Their ``y_true`` gradients
-(no Reciprocal on that path) are compared bit for bit: 184 cases, 2208 elements, all equal.
+Where tfloss cannot run the CPU's ``rcpps`` (``tfloss.config.reproduces_rcpps()`` false: no
+numba, or not an x86), one relaxation: float32 (and 16-bit) gradients through TF's float32
+Reciprocal op, which on whole packets refines ``rcpps``'s estimate by a Newton step (a third of
+``tf.math.reciprocal``'s results differ from ``1 / x`` in the last bit; float64 is exact), are
+then judged by ``tfloss.conformance.compare.compare_arrays``'s ULP bound: the Keras probability
+paths (Log's gradient is ``g * reciprocal(x)``), the focal losses, and the sigmoid
+cross-entropy's gradient (Log1p's), which ``compat.v1.losses.sigmoid_cross_entropy`` inherits.
+Where tfloss runs ``rcpps`` (every x86 with numba), everything is compared bit for bit.
 """
 
 from __future__ import annotations
@@ -120,7 +111,7 @@ def test_gradient_matches_tape(case):
             problems.append(f"{name}: TF {want.dtype}{want.shape}, tfloss {got.dtype}{got.shape}")
             continue
         bad = differing(got, want)
-        if (function, kwargs["logits"].dtype.name if "logits" in kwargs else "", name) in ULP_BOUND:
+        if not tfloss.config.reproduces_rcpps() and (function, kwargs["logits"].dtype.name if "logits" in kwargs else "", name) in ULP_BOUND:
             # The gradient is u * (sigmoid(x) - z), u the upstream from the reduction: terms of
             # magnitude |u|, which sets the ULP bound (as the main suite's term magnitudes do).
             per_element = tfloss.compat.v1.losses.sigmoid_cross_entropy(**{**kwargs, "reduction": "none", "weights": 1.0})
@@ -264,7 +255,8 @@ def test_keras_gradient_matches_tape(case):
         if want.dtype != got.dtype or want.shape != got.shape:
             problems.append(f"{name}: TF {want.dtype}{want.shape}, tfloss {got.dtype}{got.shape}")
             continue
-        if name not in ("loss", "y_true") and np.dtype(compute_dtype) != np.float64 and _float32_reciprocal_path(target, init, kwargs):
+        if (not tfloss.config.reproduces_rcpps() and name not in ("loss", "y_true") and np.dtype(compute_dtype) != np.float64
+                and _float32_reciprocal_path(target, init, kwargs)):
             # Judged in the compute dtype (a float64 input's gradient is a float32 one, cast).
             as_computed = np.dtype(compute_dtype) if np.dtype(compute_dtype) != want.dtype and want.dtype == np.float64 else want.dtype
             comparison = compare_arrays(got.astype(as_computed), want.astype(as_computed),

@@ -51,6 +51,21 @@ def _numba_importable() -> bool:
     return True
 
 
+def rcpps(values: np.ndarray) -> np.ndarray | None:
+    """The CPU's ``rcpps`` of every float32 in ``values`` (:func:`tfloss._machine.cpu.rcpps`), or None
+    where numba cannot be imported or the CPU has no such instruction."""
+    if not _numba_importable():
+        return None
+    from . import _float
+
+    if not _float.HAS_RCPPS:
+        return None
+    flat = np.ascontiguousarray(values, np.float32).reshape(-1)
+    estimates = np.empty_like(flat)
+    _float.rcpps_array(flat, estimates)
+    return estimates.reshape(np.shape(values))
+
+
 def get_engine() -> str:
     """The engine in use: ``"numba"`` or ``"numpy"``."""
     global _selected

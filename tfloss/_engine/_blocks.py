@@ -21,7 +21,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ._eigen import exp, log1p
+from ._eigen import exp, log1p, reciprocal
 from ._float import (F32, F64, add, constant, div, ftz32, jit, mul, op, packet_size, quiet, read, scratch, store, sub,
                      wide_vectors, x86_nan)
 from ._kernels import MAX, SUM, row_reduce
@@ -150,9 +150,9 @@ def softmax(logits, out, start, stop):
         for j in range(packets, classes):
             work[j] = op(exp(sub(read(row[j]), m, kind), False), kind)
         total = row_reduce(work, 0, classes, r * classes, zero, running, accumulators, kind, SUM)
-        reciprocal = div(constant(zero, 1.0), total, kind)
+        inverse = reciprocal(total, r < batch - batch % p, kind)  # Eigen's .inverse() of the [B] sums
         for j in range(classes):
-            out_row[j] = store(mul(work[j], reciprocal, kind), kind)
+            out_row[j] = store(mul(work[j], inverse, kind), kind)
 
 
 

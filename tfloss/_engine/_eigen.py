@@ -1,4 +1,5 @@
-"""TF's CPU ``exp``, ``log`` and ``log1p``, one element at a time: :mod:`tfloss._machine.eigen_math` compiled.
+"""TF's CPU ``exp``, ``log``, ``log1p`` and ``reciprocal``, one element at a time: :mod:`tfloss._machine.eigen_math`
+(and :func:`tfloss._machine.cpu.reciprocal`) compiled.
 
 Each function takes one float32 or float64 value and a flag ``packet``: whether Eigen evaluates
 this element in a SIMD packet (its polynomial) or on the scalar path (the C library).  Which
@@ -21,7 +22,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ._float import F32, F64, U32, U64, bits_f32, bits_f64, constant, f32_bits, f64_bits, ftz32, ftz64, jit, quiet
+from ._float import (F32, F64, HAS_RCPPS, U32, U64, add, bits_f32, bits_f64, constant, div, f32_bits, f64_bits, ftz32, ftz64, jit,
+                     mul, quiet, rcpps, sub)
 
 _NAN32_ALL_ONES = U32(0xFFFFFFFF)
 _NAN64_ALL_ONES = U64(0xFFFFFFFFFFFFFFFF)
@@ -322,3 +324,29 @@ def _log1p(x, packet, unrolled):
     if x == types.float64:
         return lambda x, packet, unrolled: log1p64(x, packet, unrolled)
     return lambda x, packet, unrolled: log1p32(x, packet)
+
+
+def reciprocal(a, packet, kind):
+    """TF's Reciprocal (Eigen's ``scalar_inverse_op``) of one compute-dtype value stored as
+    ``kind``: :func:`tfloss._machine.cpu.reciprocal`.  On the packet path of a float32 tensor,
+    the CPU's ``rcpps`` estimate ``r`` refined by one Newton step, ``r*(1 - a*r) + r`` in four
+    rounded ops, or ``r`` itself where ``1 - a*r`` is NaN (``a`` zero, infinite or NaN); else
+    ``1 / a``."""
+
+
+@overload(reciprocal)
+def _reciprocal(a, packet, kind):
+    if kind.dtype != types.float32 or not HAS_RCPPS:  # 16-bit and float64 divide (cpu.reciprocal)
+        return lambda a, packet, kind: div(constant(a, 1.0), a, kind)
+
+    def newton(a, packet, kind):
+        one = F32(1.0)
+        if not packet:
+            return div(one, a, kind)
+        estimate = rcpps(a)
+        residual = sub(one, mul(a, estimate, kind), kind)
+        if residual != residual:
+            return estimate
+        return add(mul(estimate, residual, kind), estimate, kind)
+
+    return newton

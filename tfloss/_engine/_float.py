@@ -19,6 +19,7 @@ because the NumPy path uses those; ``tests/test_engine.py`` checks them on every
 from __future__ import annotations
 
 import functools
+import platform
 
 import numpy as np
 from llvmlite import ir
@@ -97,6 +98,42 @@ def wide_vectors(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+# --------------------------------------------------------------------------------------------
+# The CPU's approximate reciprocal
+
+#: Whether this machine has x86's ``rcpps`` (the engine is compiled for the machine it runs on).
+HAS_RCPPS = platform.machine().lower() in ("x86_64", "amd64")
+
+
+@intrinsic
+def rcpps(typingctx, x):
+    """The CPU's own ``rcpps`` estimate of ``1 / x`` for one float32 (``vrcpss``: the same table
+    as the packed instruction).  Its bits are not specified: Intel and AMD differ, so they are
+    read from the CPU, never computed.  Not affected by MXCSR: a subnormal ``x`` reads as zero
+    (inf), a result too small for a normal float is zero.  On a CPU without it, the exact
+    ``1 / x`` (``HAS_RCPPS`` is false there, and nothing in tfloss then asks for an estimate)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        if not HAS_RCPPS:
+            return builder.fdiv(ir.Constant(ir.FloatType(), 1.0), args[0])
+        vector = ir.VectorType(ir.FloatType(), 4)
+        lane0 = ir.Constant(ir.IntType(32), 0)
+        estimate = builder.module.declare_intrinsic("llvm.x86.sse.rcp.ss", fnty=ir.FunctionType(vector, [vector]))
+        packed = builder.insert_element(ir.Constant(vector, None), args[0], lane0)
+        return builder.extract_element(builder.call(estimate, [packed]), lane0)
+
+    return types.float32(x), codegen
+
+
+@jit
+def rcpps_array(values, out):
+    """:func:`rcpps` of every element of a flat float32 array (for :func:`tfloss._machine.cpu.rcpps`)."""
+    for i in range(values.size):
+        out[i] = rcpps(values[i])
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import overload
 
-from ._eigen import exp, log, log1p
+from ._eigen import exp, log, log1p, reciprocal
 from ._float import (add, constant, div, ftz, jit, jit_borrowing, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub,
                      wide_vectors, widen, x86_nan)
 
@@ -467,7 +467,7 @@ def sigmoid_cross_entropy_grad(z, x, g, kind, packet):
     grad_product = -g
     from_product = mul(grad_product, z, kind)
     from_relu = g if cond else zero
-    grad_neg_abs = mul(mul(g, div(one, add(one, exp_neg_abs, kind), kind), kind), exp_neg_abs, kind)
+    grad_neg_abs = mul(mul(g, reciprocal(add(one, exp_neg_abs, kind), packet, kind), kind), exp_neg_abs, kind)
     from_negated = -(grad_neg_abs if cond else zero)
     from_unnegated = zero if cond else grad_neg_abs
     grad_logits = add(add(add(from_relu, from_product, kind), from_negated, kind), from_unnegated, kind)
@@ -504,7 +504,7 @@ def weighted_cross_entropy_grad(z, x, q1, g, kind, packet, unrolled):
     grad_softplus = mul(log_weight, g, kind)
     grad_log_weight = mul(g, softplus, kind)
     from_relu = -mul(grad_softplus, one if relu_neg_logits > zero else zero, kind)
-    grad_neg_abs = mul(mul(grad_softplus, div(one, add(one, exp_neg_abs, kind), kind), kind), exp_neg_abs, kind)
+    grad_neg_abs = mul(mul(grad_softplus, reciprocal(add(one, exp_neg_abs, kind), packet, kind), kind), exp_neg_abs, kind)
     from_abs = mul(-grad_neg_abs, _sign(x), kind)
     grad_logits = add(add(from_linear, from_relu, kind), from_abs, kind)
     grad_labels = add(-grad_complement, mul(q1, grad_log_weight, kind), kind)

@@ -45,8 +45,8 @@ from .._frontend import wrappers as _ops
 from .._targets import deterministic as _deterministic
 from .._targets import xla_cpu as _xla
 from .._frontend.convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
-from .._machine.cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log1p, reduce_sum, relu,
-                   where)
+from .._machine.cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log1p, reciprocal,
+                   reduce_sum, relu, where)
 from .._machine.math_ops import softmax, sum_op
 from .._machine.cpu import silent_floating_point as _quiet
 from ..compat.v1 import nn as nn_v1
@@ -59,10 +59,6 @@ from ..compat.v1 import nn as nn_v1
 def _zero(like: CpuTensor) -> CpuTensor:
     """TF's ``zeros([], dtype)``: the scalar that SelectV2's gradient selects against."""
     return CpuTensor(np.zeros((), like.dtype))
-
-
-def _reciprocal(x: CpuTensor) -> CpuTensor:
-    return 1 / x
 
 
 def _reciprocal_grad(y: CpuTensor, dy: CpuTensor) -> CpuTensor:
@@ -264,7 +260,7 @@ class SigmoidGradient:
         grad_product = -grad_loss
         from_product = grad_product * labels
         from_relu = where(cond, grad_loss, _zero(grad_loss))  # SelectV2's gradient
-        grad_neg_abs = grad_loss * _reciprocal(1 + exp_neg_abs) * exp_neg_abs  # Log1p's, then Exp's
+        grad_neg_abs = grad_loss * reciprocal(1 + exp_neg_abs) * exp_neg_abs  # Log1p's, then Exp's
         from_negated = -where(cond, grad_neg_abs, _zero(grad_neg_abs))
         from_unnegated = where(cond, _zero(grad_neg_abs), grad_neg_abs)
         # The tape aggregates the left branch's gradients first (order verified bitwise in bfloat16).
@@ -276,15 +272,15 @@ class SigmoidGradient:
         cond = logits >= CpuTensor(np.zeros_like(logits.value))
         exp_neg_abs = exp(where(cond, -logits, logits))
         one_plus = 1 + exp_neg_abs
-        reciprocal = _reciprocal(one_plus)
-        grad_exp = grad_loss * reciprocal
+        inverse = reciprocal(one_plus)
+        grad_exp = grad_loss * inverse
         # Outer pass: the vector reaches every AddN input; only the product term holds labels.
         zero = _zero(vector)
         d_grad_neg_abs = _add_n(where(cond, -vector, zero), where(cond, zero, vector))
         d_grad_exp = d_grad_neg_abs * exp_neg_abs
         d_exp_direct = grad_exp * d_grad_neg_abs
         d_reciprocal = grad_loss * d_grad_exp
-        d_exp = _add_n(d_exp_direct, _reciprocal_grad(reciprocal, d_reciprocal))
+        d_exp = _add_n(d_exp_direct, _reciprocal_grad(inverse, d_reciprocal))
         d_neg_abs = d_exp * exp_neg_abs
         d_logits = _add_n(-where(cond, d_neg_abs, _zero(d_neg_abs)), where(cond, _zero(d_neg_abs), d_neg_abs))
         return {"labels": -grad_loss * vector, "logits": d_logits}
@@ -326,7 +322,7 @@ class WeightedGradient:
         grad_softplus = _unbroadcast(log_weight * grad_weighted, softplus.shape)
         grad_log_weight = _unbroadcast(grad_weighted * softplus, log_weight.shape)
         from_relu = -_relu_grad(grad_softplus, relu_neg)
-        grad_neg_abs = grad_softplus * _reciprocal(1 + exp_neg_abs) * exp_neg_abs
+        grad_neg_abs = grad_softplus * reciprocal(1 + exp_neg_abs) * exp_neg_abs
         from_abs = -grad_neg_abs * _sign(logits)
         # Aggregated as for sigmoid: the linear term's gradient first (verified bitwise in bfloat16).
         grad_logits = _add_n(from_linear, from_relu, from_abs)
@@ -343,8 +339,8 @@ class WeightedGradient:
         grad_weighted = _unbroadcast(grad_loss, weighted_shape)
         grad_softplus = _unbroadcast(log_weight * grad_weighted, softplus.shape)
         one_plus = 1 + exp_neg_abs
-        reciprocal = _reciprocal(one_plus)
-        grad_exp = grad_softplus * reciprocal
+        inverse = reciprocal(one_plus)
+        grad_exp = grad_softplus * inverse
         sign = _sign(logits)
         # Outer pass, from the three AddN inputs (from_linear, from_abs, from_relu) back.
         d_complement = grad_linear * vector
@@ -352,9 +348,9 @@ class WeightedGradient:
         d_softplus_from_relu = _relu_grad(-vector, relu_neg)  # ReluGrad's gradient
         d_grad_exp = d_grad_neg_abs * exp_neg_abs
         d_exp_direct = grad_exp * d_grad_neg_abs
-        d_softplus_from_log1p = d_grad_exp * reciprocal
+        d_softplus_from_log1p = d_grad_exp * inverse
         d_reciprocal = grad_softplus * d_grad_exp
-        d_exp = _add_n(d_exp_direct, _reciprocal_grad(reciprocal, d_reciprocal))
+        d_exp = _add_n(d_exp_direct, _reciprocal_grad(inverse, d_reciprocal))
         d_magnitude = -(d_exp * exp_neg_abs)
         from_abs_path = d_magnitude * sign
         # ReluGrad's gradient w.r.t. its features is zeros_like, which Relu and Neg pass back;

@@ -29,7 +29,7 @@ from .._frontend import wrappers as _ops
 from .._machine import math_ops as _tf_math_ops
 from .._frontend import v1_losses as _v1_losses
 from .._frontend.convert import FLOAT_DTYPES, cast, convert_to_tensor, reduction_indices, check_reduction_indices, softmax_axis
-from .._machine.cpu import CpuTensor, exp
+from .._machine.cpu import CpuTensor, exp, reciprocal
 from . import _Inputs, _unbroadcast, register_composite
 from ..compat.v1 import losses as v1_losses
 
@@ -253,11 +253,9 @@ from ..keras import losses as keras_losses  # noqa: E402
 
 
 def _log_grad(grad: CpuTensor, x: CpuTensor) -> CpuTensor:
-    """``grad * reciprocal(x)``.  The reciprocal is taken as an exact division; TF's float32
-    Reciprocal uses the CPU's approximate ``rcpps`` plus a Newton step on whole packets (about
-    a third of its results differ in the last bit on an x86 with AVX-512), which is not
-    reproduced: float32 gradients through a log are within the ULP bound, not exact."""
-    return grad * (1 / x)
+    """``grad * reciprocal(x)``: TF's Reciprocal op, whose float32 packets refine the CPU's
+    approximate ``rcpps`` by one Newton step (:func:`tfloss._machine.cpu.reciprocal`)."""
+    return grad * reciprocal(x)
 
 
 def _clip_grad(grad: CpuTensor, output: np.ndarray) -> CpuTensor:

@@ -20,10 +20,11 @@ behave like one TF CPU operation.  Four platform facts are emulated:
   after compilation, and a maximum that skips NaNs in its SIMD lanes): see :func:`reduce_max`
   and :func:`_eigen_sum`.
 
-Two more facts of the CPU are reproduced here and in :mod:`tfloss._machine.eigen_math`: the bits of Eigen's ``exp``/
+Three more facts of the CPU are reproduced here and in :mod:`tfloss._machine.eigen_math`: the bits of Eigen's ``exp``/
 ``log``/``log1p`` (packet polynomials, and the C library for the elements Eigen evaluates one by
-one; see :mod:`tfloss._machine.eigen_math`), and Eigen's order of summation, including where its tree
-reduction splits a long row (:func:`reduce_sum`).
+one; see :mod:`tfloss._machine.eigen_math`), Eigen's order of summation, including where its tree
+reduction splits a long row (:func:`reduce_sum`), and Eigen's float32 ``reciprocal``, which refines
+the CPU's own approximate ``rcpps`` (:func:`reciprocal`; the instruction is run, not emulated).
 
 The compiled engine (:mod:`tfloss._engine`) computes the same thing one element at a time
 (:mod:`tfloss._engine._float`); ``tests/test_engine.py`` holds the two to the same bits.
@@ -258,6 +259,43 @@ def scalar_log(x: CpuTensor) -> CpuTensor:
 def log1p(x: CpuTensor) -> CpuTensor:
     """TF's Log1p op, with Eigen's and the C library's rounding (see ``_eigen_math``)."""
     return _apply(_eigen_math.log1p, x)
+
+
+def reciprocal(x: CpuTensor) -> CpuTensor:
+    """TF's Reciprocal op (Eigen's ``scalar_inverse_op``; also Eigen's ``.inverse()``).
+
+    float32 on whole packets of 8 (the tensor's first ``size - size % 8`` elements, as for
+    :func:`exp`) is Eigen's ``preciprocal``: the CPU's approximate reciprocal ``r = rcpps(a)``
+    (about 12 bits), refined by one Newton step ``r*(1 - a*r) + r``, four ops each rounded (TF's
+    x86 build has no FMA), and ``r`` itself where ``1 - a*r`` is NaN (``a`` zero, infinite or
+    NaN).  That is up to 2 ULP from ``1/a``; about a third of the packets' results differ from
+    it in the last bit.  The last ``size % 8`` elements, and every other dtype, divide: ``1/a``
+    (16-bit types in float32, rounded once).  ``rcpps``'s bits differ between Intel and AMD, so
+    they are read from this CPU (:func:`rcpps`); where they cannot be, the packets divide too.
+    """
+    flat = x.value.reshape(-1)
+    packets = flat.size - flat.size % _packet_size(x.dtype)
+    estimate = rcpps(flat[:packets]) if x.dtype == np.float32 and packets else None
+    if estimate is None:
+        return 1 / x
+    a, r = CpuTensor(flat[:packets]), CpuTensor(estimate)
+    residual = 1 - a * r  # Eigen's pnmadd(a, r, 1)
+    refined = where(np.isnan(residual.value), r, r * residual + r)
+    tail = 1 / CpuTensor(flat[packets:])
+    return CpuTensor(np.concatenate([refined.value, tail.value]).reshape(x.shape))
+
+
+def rcpps(values: np.ndarray) -> np.ndarray | None:
+    """The CPU's own approximate reciprocal (x86 ``rcpps``) of float32 ``values``, or None.
+
+    The instruction's bits are a table inside the CPU, not a formula, and AMD's differs from
+    Intel's; NumPy cannot run it, so it is run through the engine's compiled instruction
+    (:func:`tfloss._engine.rcpps`, under either engine).  None where numba cannot be imported
+    or the CPU is not an x86.
+    """
+    from .. import _engine
+
+    return _engine.rcpps(values)
 
 
 def abs(x: CpuTensor) -> CpuTensor:  # noqa: A001 - mirrors tf.math.abs

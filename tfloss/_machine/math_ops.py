@@ -37,6 +37,7 @@ from .cpu import (
     flush_denormals,
     log,
     log1p,
+    reciprocal,
     reduce_max,
     reduce_sum,
     where,
@@ -120,7 +121,7 @@ def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
         result = _onednn_softmax_rows(flat).astype(x.dtype).reshape(rows.shape)
     else:
         unnormalized = exp(rows - reduce_max(rows, axis=-1, keepdims=True))
-        result = (unnormalized * (1 / reduce_sum(unnormalized, axis=-1, keepdims=True))).value
+        result = (unnormalized * reciprocal(reduce_sum(unnormalized, axis=-1, keepdims=True))).value
     return CpuTensor(np.moveaxis(result, -1, axis))
 
 

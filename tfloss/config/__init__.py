@@ -63,4 +63,23 @@ def softmax_kernel(dtype) -> str:
     return "oneDNN" if _onednn_runs(np.dtype(dtype)) else "Eigen"
 
 
-__all__ = ["threading", "set_engine", "get_engine", "softmax_kernel"]
+def reproduces_rcpps() -> bool:
+    """Whether tfloss reads this CPU's approximate reciprocal instruction (x86 ``rcpps``).
+
+    TF's float32 Reciprocal op, and Eigen's float32 ``tf.nn.softmax`` (the kernel TF runs with
+    oneDNN off), refine ``rcpps``'s estimate by one Newton step, so their last bits depend on the
+    CPU: Intel's and AMD's estimates differ.  tfloss runs the instruction itself (through numba,
+    under either engine), so it gives TF's bits on the machine it runs on.  False where numba
+    cannot be imported or the CPU is not an x86: those results then divide exactly and may differ
+    from TF's by a few ULP.  TF has no such function.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> isinstance(tf.config.reproduces_rcpps(), bool)
+    True
+    """
+    return _engine.rcpps(np.ones(1, np.float32)) is not None
+
+
+__all__ = ["threading", "set_engine", "get_engine", "softmax_kernel", "reproduces_rcpps"]

@@ -180,19 +180,20 @@ def platform_gap(case, target) -> str:
     With oneDNN off (``TF_ENABLE_ONEDNN_OPTS=0``, or by default on CPUs without AVX512-VNNI,
     AVX512-BF16, AVX-VNNI or AMX), ``tf.nn.softmax`` in float32 is Eigen's kernel, which
     multiplies by ``1 / sum`` computed with the CPU's approximate ``rcpps`` instruction and one
-    Newton step; ``rcpps``'s bits are not specified and differ between Intel and AMD.  The
+    Newton step (:func:`softmax_gap`: a gap only where tfloss cannot run ``rcpps``).  The
     second-order gradients of the softmax and sparse ops also take their ``<u, p>`` from TF's
-    batched matmul, which is then Eigen's (another summation order).  tfloss reproduces TF with
-    oneDNN on, its default on current x86 servers.
+    batched matmul, which is then Eigen's, with a summation order tfloss does not reproduce.
+    tfloss reproduces TF with oneDNN on, its default on current x86 servers.
     """
-    float32_gap = softmax_gap("float32")
-    if not float32_gap:  # float32 is oneDNN's whenever oneDNN is on
+    from tfloss.config import softmax_kernel
+
+    if softmax_kernel("float32") == "oneDNN":  # float32 is oneDNN's whenever oneDNN is on
         return ""
     if target.name == "textbook.naive_softmax_cross_entropy" and case.dtype == "float32":
-        return float32_gap
+        return softmax_gap("float32")
     if target.name in _SOFTMAX_OP_HVP and case.dtype != "float64":
-        return (f"{PLATFORM_GAP}: with oneDNN off TF's second-order softmax term uses Eigen's "
-                "rcpps-based softmax and Eigen's matmul order, which tfloss does not reproduce")
+        return (f"{PLATFORM_GAP}: with oneDNN off TF's second-order softmax term takes <u, p> from "
+                "Eigen's batched matmul, whose summation order tfloss does not reproduce")
     return ""
 
 
@@ -202,9 +203,9 @@ def softmax_gap(dtype) -> str:
     Only float32 under Eigen's kernel (oneDNN off): its reciprocal is the CPU's ``rcpps`` (see
     :func:`platform_gap`).  The parity suite's own softmax tests skip these, as the report does.
     """
-    from tfloss.config import softmax_kernel
+    from tfloss.config import reproduces_rcpps, softmax_kernel
 
-    if np.dtype(dtype) != np.float32 or softmax_kernel("float32") == "oneDNN":
+    if np.dtype(dtype) != np.float32 or softmax_kernel("float32") == "oneDNN" or reproduces_rcpps():
         return ""
     return (f"{PLATFORM_GAP}: with oneDNN off TF's float32 softmax uses the CPU's approximate "
             "rcpps reciprocal, which tfloss does not reproduce")
