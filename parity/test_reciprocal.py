@@ -67,6 +67,19 @@ def test_eigen_float32_softmax(shape):
     assert _bits_equal(tfloss.math.softmax(x), tf.nn.softmax(x).numpy())
 
 
+@pytest.mark.skipif(tfloss.config.softmax_kernel("float32") != "Eigen", reason="TF runs oneDNN's float32 softmax here")
+@pytest.mark.parametrize("shape, axis", [((2, 3, 1, 5), 0), ((2, 41, 7), 0), ((5, 33, 4), 1)])
+def test_eigen_float32_softmax_over_another_axis_swaps_it_with_the_last(shape, axis):
+    # TF swaps the class axis with the last (not moves it), which decides the rows that share a
+    # packet of the reciprocal: the textbook formula, which calls TF's Softmax op, swaps too.
+    tf = tfref.tf()
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal(shape) * 4).astype(F32)
+    z = rng.random(shape).astype(F32)
+    want = (-tf.reduce_sum(z * tf.math.log(tf.nn.softmax(x, axis=axis)), axis=axis)).numpy()
+    assert _bits_equal(tfloss.textbook.naive_softmax_cross_entropy(labels=z, logits=x, axis=axis), want)
+
+
 @pytest.mark.parametrize("engine", ["numba", "numpy"])
 @pytest.mark.parametrize("op", ["sigmoid", "weighted"])
 def test_large_sigmoid_and_weighted_gradients_are_the_tapes(engine, op):

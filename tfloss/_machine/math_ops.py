@@ -114,7 +114,7 @@ def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
     kernel (softmax_op_functor.h) runs: each step is one expression that rounds to the storage
     type, and the row sum is Eigen's inner-dimension sum in the storage type.
     """
-    rows = CpuTensor(np.moveaxis(x.value, axis, -1))
+    rows = CpuTensor(np.ascontiguousarray(np.swapaxes(x.value, axis, -1)))  # TF's _wrap_2d_function swaps
     if _onednn_runs(x.dtype):
         # An explicit row count: with zero classes, -1 cannot be inferred.
         flat = rows.value.reshape(_count(rows.shape[:-1]), rows.shape[-1]).astype(np.float32)
@@ -122,7 +122,7 @@ def softmax(x: CpuTensor, axis: int = -1) -> CpuTensor:
     else:
         unnormalized = exp(rows - reduce_max(rows, axis=-1, keepdims=True))
         result = (unnormalized * reciprocal(reduce_sum(unnormalized, axis=-1, keepdims=True))).value
-    return CpuTensor(np.moveaxis(result, -1, axis))
+    return CpuTensor(np.swapaxes(result, axis, -1))
 
 
 def log_softmax(x: CpuTensor) -> CpuTensor:
