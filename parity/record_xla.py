@@ -7,6 +7,8 @@
                                            # tests/data/xla_cpu_float16_<cpu>_tf<version>.{npz,json}
     python -m parity.record_xla --ynn      # float32 softmax losses just below and from 32768 elements
                                            # (XLA's YNNPACK row sums): tests/data/xla_cpu_ynn_tf<version>.*
+    python -m parity.record_xla --bfloat16 # the sparse op's bfloat16 gradients:
+                                           # tests/data/xla_cpu_bfloat16_grad_tf<version>.*
 
 XLA's float16 arithmetic depends on the CPU (its multiply-adds are fused only with AVX512-FP16),
 so the float16 cases are also recorded on a CPU of the other kind; ``<cpu>`` is ``fp16`` or
@@ -68,7 +70,7 @@ def _cases():
             cases.append((f"sparse_{name}_{rows}x{classes}", SPARSE,
                           {"labels": rng.integers(0, classes, rows).astype(np.int32),
                            "logits": logits((rows, classes), dtype)}, (), None))
-        if dtype != bf16:  # bfloat16 sparse gradients are not reproduced
+        if dtype != bf16:  # bfloat16 sparse gradients: _bfloat16_grad_cases (recorded on another CPU)
             cases.append((f"grad_sparse_{name}", SPARSE, {"labels": rng.integers(0, 10, 60).astype(np.int64),
                                                          "logits": logits((60, 10), dtype)}, ("logits",), None))
         cases.append((f"grad_dense_{name}", DENSE, {"labels": soft_labels((60, 31), dtype), "logits": logits((60, 31), dtype)},
@@ -124,11 +126,31 @@ def _ynn_cases():
     return cases
 
 
-def _record(float16_only=False, ynn=False):
+def _bfloat16_grad_cases():
+    """The sparse op's gradient on bfloat16 logits: unit and random upstream gradients, rows of 7
+    to 8193 classes (the last past YNNPACK's threshold), 3-D logits, and a bad label's NaN row."""
+    rng = np.random.default_rng(20261205)
+    bf16 = ml_dtypes.bfloat16
+    cases = []
+    for rows, classes in ((60, 10), (33, 7), (8, 300), (5, 8193)):
+        x = (rng.standard_normal((rows, classes)) * 3).astype(bf16)
+        labels = rng.integers(0, classes, rows).astype(np.int32)
+        cases.append((f"grad_sparse_bfloat16_{rows}x{classes}", SPARSE, {"labels": labels, "logits": x}, ("logits",), None))
+        cases.append((f"grad_sparse_bfloat16_{rows}x{classes}_upstream", SPARSE, {"labels": labels, "logits": x},
+                      ("logits",), rng.uniform(-2, 2, rows).astype(bf16)))
+    cases.append(("grad_sparse_bfloat16_3d", SPARSE, {"labels": rng.integers(0, 6, (4, 5)).astype(np.int64),
+                                                      "logits": (rng.standard_normal((4, 5, 6)) * 3).astype(bf16)},
+                  ("logits",), None))
+    cases.append(("grad_sparse_bfloat16_bad_label", SPARSE, {"labels": np.array([0, 3, 1], np.int32),
+                                                             "logits": np.array([[0.0, 1.0, 2.0]] * 3, bf16)}, ("logits",), None))
+    return cases
+
+
+def _record(float16_only=False, ynn=False, bfloat16=False):
     import tensorflow as tf
 
     arrays, index = {}, []
-    cases = _ynn_cases() if ynn else _cases()
+    cases = _ynn_cases() if ynn else _bfloat16_grad_cases() if bfloat16 else _cases()
     if float16_only:
         cases = [case for case in cases if any(isinstance(v, np.ndarray) and v.dtype == np.float16 for v in case[2].values())]
 
@@ -177,6 +199,9 @@ def _record(float16_only=False, ynn=False):
     elif ynn:
         stem = DATA / f"xla_cpu_ynn_tf{tf.__version__}"
         meta["cpu_features"] = _cpu_features()
+    elif bfloat16:
+        stem = DATA / f"xla_cpu_bfloat16_grad_tf{tf.__version__}"
+        meta["cpu_features"] = _cpu_features()
     else:
         stem = DATA / f"xla_cpu_tf{tf.__version__}"
     bits = sorted(k for k, v in arrays.items() if v.dtype == ml_dtypes.bfloat16)
@@ -188,4 +213,5 @@ def _record(float16_only=False, ynn=False):
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.exit(_record(float16_only="--float16" in sys.argv[1:], ynn="--ynn" in sys.argv[1:]))
+    sys.exit(_record(float16_only="--float16" in sys.argv[1:], ynn="--ynn" in sys.argv[1:],
+                     bfloat16="--bfloat16" in sys.argv[1:]))

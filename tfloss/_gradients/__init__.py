@@ -727,8 +727,6 @@ def _xla_backward(family: str, op, inputs: _Inputs, upstream: np.ndarray, unit: 
             grads["labels"] = SoftmaxGradient._back(grad_labels, labels_shape, perm, inputs.labels.dtype)
         return grads
     logits = inputs.logits
-    if logits.dtype == bfloat16:
-        _refuse_xla(op, "value_and_gradient on bfloat16 logits")
     precise_dtype = np.dtype(np.float32) if logits.dtype == np.float16 else logits.dtype
     logits_2d = cast(logits, precise_dtype)
     logits_2d = logits_2d if logits_2d.ndim == 2 else _ops._flatten_outer_dims(logits_2d)

@@ -408,6 +408,22 @@ def softmax_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream:
 
 
 def sparse_softmax_cross_entropy_grad(labels: np.ndarray, logits: np.ndarray, upstream: np.ndarray) -> np.ndarray:
-    """``g * (exp(x - max) / sum - onehot(labels))``, a NaN row for a bad label; float32/float64."""
+    """``g * (exp(x - max) / sum - onehot(labels))``, a NaN row for a bad label; float32/float64,
+    and bfloat16 (:func:`_sparse_bfloat16_grad`)."""
+    if logits.dtype == BF16:
+        return _sparse_bfloat16_grad(labels, logits, upstream)
     one_hot = one_hot_labels(labels, logits.shape[1], logits.dtype)
     return softmax_cross_entropy_grad(one_hot, logits, upstream, with_labels=False)[1]
+
+
+def _sparse_bfloat16_grad(labels: np.ndarray, logits: np.ndarray, upstream: np.ndarray) -> np.ndarray:
+    """The bfloat16 backprop: the exponentials and their float32 sum, which the forward pass
+    keeps unrounded (:func:`_sparse_bfloat16`), are both rounded to bfloat16 before the division,
+    and every op after it rounds to bfloat16 (measured, TF 2.21 on an AMD EPYC: rows of 7 to
+    8193 classes, unit and random upstream gradients, bit for bit but for NaN signs)."""
+    a, wide = _arithmetic(BF16), _arithmetic(F32)
+    z = one_hot_labels(labels, logits.shape[1], BF16)
+    exps = wide.exp(a.sub(logits, row_max(logits)[:, None]))
+    sum_exp = row_sum(exps, wide).astype(BF16)
+    probability = a.div(exps.astype(BF16), sum_exp[:, None])
+    return a.mul(upstream[:, None], a.sub(probability, z))
