@@ -51,15 +51,22 @@ def _numba_importable() -> bool:
     return True
 
 
+def has_rcpps() -> bool:
+    """Whether :func:`rcpps` can run the CPU's instruction: numba imports and the CPU is an x86."""
+    if not _numba_importable():
+        return False
+    from . import _float
+
+    return _float.HAS_RCPPS
+
+
 def rcpps(values: np.ndarray) -> np.ndarray | None:
     """The CPU's ``rcpps`` of every float32 in ``values`` (:func:`tfloss._machine.cpu.rcpps`), or None
-    where numba cannot be imported or the CPU has no such instruction."""
-    if not _numba_importable():
+    where it cannot be run (:func:`has_rcpps`)."""
+    if not has_rcpps():
         return None
     from . import _float
 
-    if not _float.HAS_RCPPS:
-        return None
     flat = np.ascontiguousarray(values, np.float32).reshape(-1)
     estimates = np.empty_like(flat)
     _float.rcpps_array(flat, estimates)

@@ -79,7 +79,7 @@ def reproduces_rcpps() -> bool:
     >>> isinstance(tf.config.reproduces_rcpps(), bool)
     True
     """
-    return _engine.rcpps(np.ones(1, np.float32)) is not None
+    return _engine.has_rcpps()
 
 
 __all__ = ["threading", "set_engine", "get_engine", "softmax_kernel", "reproduces_rcpps"]
