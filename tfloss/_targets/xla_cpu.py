@@ -334,8 +334,7 @@ def _sparse_bfloat16(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
     unrounded, and the products feed the float32 loss sum unrounded."""
     a, wide = _arithmetic(BF16), _arithmetic(F32)
     z = one_hot_labels(labels, logits.shape[1], BF16)
-    shifted = a.sub(logits, row_max(logits)[:, None])
-    sum_exp = row_sum(wide.exp(shifted), wide)
+    shifted, _, sum_exp = _bfloat16_exponentials(logits)
     log_sum = a.log(sum_exp.astype(BF16))
     safe = np.where(z == 0, a.const(0), a.sub(shifted, log_sum[:, None]))
     return row_sum(wide.mul(-z, safe), wide).astype(BF16)
@@ -421,9 +420,17 @@ def _sparse_bfloat16_grad(labels: np.ndarray, logits: np.ndarray, upstream: np.n
     keeps unrounded (:func:`_sparse_bfloat16`), are both rounded to bfloat16 before the division,
     and every op after it rounds to bfloat16 (measured, TF 2.21 on an AMD EPYC: rows of 7 to
     8193 classes, unit and random upstream gradients, bit for bit but for NaN signs)."""
-    a, wide = _arithmetic(BF16), _arithmetic(F32)
+    a = _arithmetic(BF16)
     z = one_hot_labels(labels, logits.shape[1], BF16)
-    exps = wide.exp(a.sub(logits, row_max(logits)[:, None]))
-    sum_exp = row_sum(exps, wide).astype(BF16)
-    probability = a.div(exps.astype(BF16), sum_exp[:, None])
+    _, exps, sum_exp = _bfloat16_exponentials(logits)
+    probability = a.div(exps.astype(BF16), sum_exp.astype(BF16)[:, None])
     return a.mul(upstream[:, None], a.sub(probability, z))
+
+
+def _bfloat16_exponentials(logits: np.ndarray) -> tuple:
+    """``(shifted, exps, sum_exp)`` of bfloat16 logits, both passes' start: ``x - max`` in
+    bfloat16, its exponentials in float32 and their float32 row sum, neither rounded."""
+    wide = _arithmetic(F32)
+    shifted = _arithmetic(BF16).sub(logits, row_max(logits)[:, None])
+    exps = wide.exp(shifted)
+    return shifted, exps, row_sum(exps, wide)
