@@ -497,3 +497,30 @@ def test_jobs_fall_back_to_one_process_where_forking_is_unsafe(monkeypatch):
     assert not cli._fork_is_safe()
 
 
+
+
+def test_term_magnitudes_are_computed_only_for_outputs_that_are_not_bit_exact():
+    """The bound only matters where an output differs: an identical output (a NaN's payload
+    included) is judged without its term magnitudes, a differing one with them."""
+    from tfloss.conformance.compare import judge_values
+
+    class Counting:
+        calls = 0
+
+        def magnitudes(self, inputs, expected):
+            Counting.calls += 1
+            return [(np.full(e.shape, 1e3), 1) for e in expected]
+
+    expected = (np.array([1.0, np.float32(np.nan), -0.0], np.float32),)
+    ok, comparisons, problems = judge_values(Counting(), {}, expected, (expected[0].copy(),))
+    assert ok and not problems and Counting.calls == 0
+    assert comparisons[0].n_bit_exact == 3 and comparisons[0].err_ulps.tolist() == [0.0]
+    # 100 ULP off an element of 1 is outside the bound of |expected| (4 ULP of 1) and inside
+    # that of the magnitude 1e3 (4 ULP of 1e3 is 2**-12): so the magnitudes were asked for and used.
+    off = np.array([1 + 100 * 2.0**-23, np.nan, -0.0], np.float32)
+    assert not judge_values(types.SimpleNamespace(magnitudes=None), {}, expected, (off,))[0]  # fallback: |expected|
+    ok, comparisons, problems = judge_values(Counting(), {}, expected, (off,))
+    assert Counting.calls == 1 and ok and comparisons[0].n_bit_exact == 2
+    far = np.array([1.01, np.nan, -0.0], np.float32)
+    ok, _, problems = judge_values(Counting(), {}, expected, (far,))
+    assert Counting.calls == 2 and not ok and "outside the bound" in problems[0]

@@ -150,97 +150,99 @@ def _term(value, shift, kind, with_exp, numbers, packet):
     return read(value)
 
 
-@jit(inline="always")  # into _leaf_sum and _leaf_sum_exp, where with_exp and numbers are constants
-def _leaf(values, lo, n, shift, running, accumulators, kind, with_exp, numbers):
-    """``cpu._eigen_sum`` for one leaf ``values[lo:lo+n]`` (``n`` at most packet * leaf size).
+def _leaf_of(with_exp, numbers):
+    """The leaf ``_leaf_of(with_exp, numbers)(values, lo, n, shift, running, accumulators, kind)``,
+    compiled with ``with_exp`` and ``numbers`` as constants (a function per pair rather than one
+    inlined into each caller: numba copies an inlined function's IR once per call site, which for
+    a function this size cost seconds of compile time per dtype)."""
 
-    Four packet accumulators while four packets remain, folded into the first; then whole
-    packets; the tail one by one into a scalar; ``tail + horizontal_sum(packet)``, with the
-    horizontal sum ``((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`` in the compute dtype.  With
-    ``with_exp`` the terms are ``exp(x - shift)``, in packets from the leaf's start and its
-    last ``n % P`` elements on the scalar path, as Eigen's reducer evaluates ``sum(exp(x))``.
-    Of two NaNs the accumulator's survives, except in the fold of accumulator k into the first
-    (k = 2, 3 in float32; 1, 2, 3 in float64) and in the final ``tail + horizontal sum``, where
-    TF's compiled code keeps the later operand's (``cpu._FOLD_LATER_NAN_WINS``).
+    def leaf(values, lo, n, shift, running, accumulators, kind):
+        """``cpu._eigen_sum`` for one leaf ``values[lo:lo+n]`` (``n`` at most packet * leaf size).
 
-    Lane ``l`` of accumulator ``k`` adds elements ``kP + l``, ``kP + l + 4P``, ... in turn,
-    starting from zero: the four accumulators are a running sum with stride ``4P``, kept in
-    ``running`` (compute-dtype scratch as long as the leaf), whose last ``4P`` values are the
-    accumulators.  So the loop vectorises while keeping each lane's order.
+        Four packet accumulators while four packets remain, folded into the first; then whole
+        packets; the tail one by one into a scalar; ``tail + horizontal_sum(packet)``, with the
+        horizontal sum ``((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7))`` in the compute dtype.  With
+        ``with_exp`` the terms are ``exp(x - shift)``, in packets from the leaf's start and its
+        last ``n % P`` elements on the scalar path, as Eigen's reducer evaluates ``sum(exp(x))``.
+        Of two NaNs the accumulator's survives, except in the fold of accumulator k into the first
+        (k = 2, 3 in float32; 1, 2, 3 in float64) and in the final ``tail + horizontal sum``, where
+        TF's compiled code keeps the later operand's (``cpu._FOLD_LATER_NAN_WINS``).
 
-    ``numbers`` leaves out the NaN steps of the Sub and of every AddV2, and with ``with_exp``
-    the AddV2s' flush too (see :func:`_leaf_sum_exp` for when that is exact).
-    """
-    flush = not with_exp
-    wide_vectors()
-    values = values[lo:lo + n]  # views from 0 (see _loops): the index is never negative
-    running = running[lo:lo + n]
-    zero = constant(running, 0.0)
-    p = packet_size(zero)
-    vectorized = n // p * p
-    unrolled = n // (4 * p) * (4 * p)
-    for j in range(min(unrolled, 4 * p)):  # the first four packets onto the zero accumulators
-        running[j] = _plus(zero, _term(values[j], shift, kind, with_exp, numbers, True), kind, numbers, flush)
-    for j in range(unrolled - 4 * p):
-        running[j + 4 * p] = _plus(running[j], _term(values[j + 4 * p], shift, kind, with_exp, numbers, True), kind,
-                                   numbers, flush)
-    if unrolled:
-        for k in range(4):
+        Lane ``l`` of accumulator ``k`` adds elements ``kP + l``, ``kP + l + 4P``, ... in turn,
+        starting from zero: the four accumulators are a running sum with stride ``4P``, kept in
+        ``running`` (compute-dtype scratch as long as the leaf), whose last ``4P`` values are the
+        accumulators.  So the loop vectorises while keeping each lane's order.
+
+        ``numbers`` leaves out the NaN steps of the Sub and of every AddV2, and with ``with_exp``
+        the AddV2s' flush too (see :func:`_leaf_sum_exp` for when that is exact).
+        """
+        flush = not with_exp
+        wide_vectors()
+        values = values[lo:lo + n]  # views from 0 (see _loops): the index is never negative
+        running = running[lo:lo + n]
+        zero = constant(running, 0.0)
+        p = packet_size(zero)
+        vectorized = n // p * p
+        unrolled = n // (4 * p) * (4 * p)
+        for j in range(min(unrolled, 4 * p)):  # the first four packets onto the zero accumulators
+            running[j] = _plus(zero, _term(values[j], shift, kind, with_exp, numbers, True), kind, numbers, flush)
+        for j in range(unrolled - 4 * p):
+            running[j + 4 * p] = _plus(running[j], _term(values[j + 4 * p], shift, kind, with_exp, numbers, True), kind,
+                                       numbers, flush)
+        if unrolled:
+            for k in range(4):
+                for lane in range(p):
+                    accumulators[k, lane] = running[unrolled - 4 * p + k * p + lane]
+            for k in range(1, 4):
+                later_nan_wins = k > 1 or p == 4
+                for lane in range(p):
+                    a, b = accumulators[0, lane], accumulators[k, lane]
+                    accumulators[0, lane] = _plus(b, a, kind, numbers, flush) if later_nan_wins else _plus(a, b, kind, numbers, flush)
+        else:  # four zero accumulators: their fold is +0 in every lane
             for lane in range(p):
-                accumulators[k, lane] = running[unrolled - 4 * p + k * p + lane]
-        for k in range(1, 4):
-            later_nan_wins = k > 1 or p == 4
+                accumulators[0, lane] = zero
+        for j in range(unrolled, vectorized):  # the terms of the last few packets, in one vector loop
+            running[j] = _term(values[j], shift, kind, with_exp, numbers, True)
+        for start in range(unrolled, vectorized, p):
             for lane in range(p):
-                a, b = accumulators[0, lane], accumulators[k, lane]
-                accumulators[0, lane] = _plus(b, a, kind, numbers, flush) if later_nan_wins else _plus(a, b, kind, numbers, flush)
-    else:  # four zero accumulators: their fold is +0 in every lane
-        for lane in range(p):
-            accumulators[0, lane] = zero
-    for j in range(unrolled, vectorized):  # the terms of the last few packets, in one vector loop
-        running[j] = _term(values[j], shift, kind, with_exp, numbers, True)
-    for start in range(unrolled, vectorized, p):
-        for lane in range(p):
-            accumulators[0, lane] = _plus(accumulators[0, lane], running[start + lane], kind, numbers, flush)
-    tail = zero
-    for j in range(vectorized, n):
-        tail = _plus(tail, _term(values[j], shift, kind, with_exp, numbers, False), kind, numbers, flush)
-    width = p
-    while width > 1:
-        width //= 2
-        for lane in range(width):
-            a, b = accumulators[0, lane], accumulators[0, lane + width]
-            if numbers:
-                accumulators[0, lane] = ftz(a + b) if flush else a + b
-            else:
-                accumulators[0, lane] = ftz(x86_nan(a, b, a + b))
-    return _plus(rounded(accumulators[0, 0], kind), tail, kind, numbers, flush)
+                accumulators[0, lane] = _plus(accumulators[0, lane], running[start + lane], kind, numbers, flush)
+        tail = zero
+        for j in range(vectorized, n):
+            tail = _plus(tail, _term(values[j], shift, kind, with_exp, numbers, False), kind, numbers, flush)
+        width = p
+        while width > 1:
+            width //= 2
+            for lane in range(width):
+                a, b = accumulators[0, lane], accumulators[0, lane + width]
+                if numbers:
+                    accumulators[0, lane] = ftz(a + b) if flush else a + b
+                else:
+                    accumulators[0, lane] = ftz(x86_nan(a, b, a + b))
+        return _plus(rounded(accumulators[0, 0], kind), tail, kind, numbers, flush)
+
+    return jit_borrowing(leaf)
 
 
-@jit_borrowing
-def _leaf_sum(values, lo, n, shift, running, accumulators, kind):
-    """:func:`_leaf` of the values (``shift`` unused)."""
-    return _leaf(values, lo, n, constant(running, 0.0), running, accumulators, kind, False, False)
-
-
-@jit_borrowing
-def _leaf_sum_numbers(values, lo, n, shift, running, accumulators, kind):
-    """:func:`_leaf` of the values, without the NaN steps (row_reduce's SUM_NUMBERS; ``shift``
-    unused)."""
-    return _leaf(values, lo, n, constant(running, 0.0), running, accumulators, kind, False, True)
+#: :func:`_leaf_of` of the values (``shift`` unused), and without the NaN steps (row_reduce's
+#: SUM_NUMBERS: exact unless the sum is a NaN, which the caller checks).
+_leaf_sum = _leaf_of(False, False)
+_leaf_sum_numbers = _leaf_of(False, True)
+_leaf_exp_numbers = _leaf_of(True, True)
+_leaf_exp = _leaf_of(True, False)
 
 
 @jit_borrowing
 def _leaf_sum_exp(values, lo, n, shift, running, accumulators, kind):
-    """:func:`_leaf` of ``exp(values - shift)``, first without the NaN and flush steps.
+    """:func:`_leaf_of` ``exp(values - shift)``, first without the NaN and flush steps.
 
     That is exact unless a NaN appears: every term is then a zero, a normal number or +inf
     (``op`` flushed it), so every partial sum is too, and neither step can change a bit.  A NaN
     term makes the sum a NaN whichever steps are left out; the leaf is then summed again with
     them, which chooses the NaN TF returns.
     """
-    total = _leaf(values, lo, n, shift, running, accumulators, kind, True, True)
+    total = _leaf_exp_numbers(values, lo, n, shift, running, accumulators, kind)
     if total != total:
-        total = _leaf(values, lo, n, shift, running, accumulators, kind, True, False)
+        total = _leaf_exp(values, lo, n, shift, running, accumulators, kind)
     return total
 
 

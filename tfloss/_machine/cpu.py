@@ -62,10 +62,15 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32)
 
 
+#: The smallest normal float32 and float64 (``np.finfo`` is slow to ask once per op).
+_TINY = {np.dtype(t): np.finfo(t).tiny for t in (np.float32, np.float64)}
+
+
 def flush_denormals(values: np.ndarray) -> np.ndarray:
     """Replace subnormal float32/float64 values by a zero of the same sign (FTZ/DAZ), in place."""
-    if values.dtype in (np.float32, np.float64) and values.size:
-        subnormal = np.abs(values) < np.finfo(values.dtype).tiny
+    tiny = _TINY.get(values.dtype)
+    if tiny is not None and values.size:
+        subnormal = np.abs(values) < tiny
         np.copysign(0, values, out=values, where=subnormal)
     return values
 
