@@ -47,7 +47,7 @@ from .._targets import xla_cpu as _xla
 from .._frontend.convert import FLOAT_DTYPES, cast, convert_to_tensor, deprecated_argument_lookup
 from .._machine.cpu import (HALF_TYPES, CpuTensor, bfloat16, compute_dtype, exp, flush_denormals, log1p, reciprocal,
                    reduce_sum, relu, where)
-from .._machine.math_ops import softmax, sum_op
+from .._machine.math_ops import sum_op
 from .._machine.cpu import silent_floating_point as _quiet
 from ..compat.v1 import nn as nn_v1
 
@@ -470,7 +470,7 @@ def _second_order_term(logits: CpuTensor, grad_grad: CpuTensor) -> CpuTensor:
     """
     if logits.value.size == 0:  # no rows or no classes: TF's term is as empty as its input
         return CpuTensor(np.zeros(logits.shape, logits.dtype))
-    probabilities = softmax(logits)
+    probabilities = CpuTensor(_engine.softmax(logits.value))  # math_ops.softmax, compiled where it can be
     return (grad_grad - _row_dot(grad_grad, probabilities)) * probabilities
 
 
