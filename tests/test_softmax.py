@@ -407,3 +407,27 @@ def test_long_rows_match_tf_bits(key):
             results = [softmax(labels=_long_row_labels(rows, classes, dtype), logits=logits)]
     for result in results:
         assert result.view(uint).tolist() == _TF_LONG_ROW_BITS[key]
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_softmax_loss_keeps_the_brackets_nan_when_the_label_is_a_nan_too(monkeypatch, engine):
+    """``labels * (log(S) - shifted)``: where both factors are NaNs, TF's compiled Mul returns
+    the bracket's NaN, not the first operand's as x86's rule alone would say.
+
+    A label NaN ``0x7fc00001`` against a ``-inf`` logit: ``shifted = -inf - -inf`` is x86's
+    default NaN ``0xffc00000``, so are ``S`` and (on the scalar path) ``log(S)`` and the bracket;
+    on the packet path Eigen's ``plog`` ORs a NaN with an all-ones mask, ``0xffffffff``.  So the
+    loss is ``0xffc00000`` for one row, and ``0xffffffff`` for the first 8 of 9 rows (their log
+    runs in one packet), ``0xffc00000`` for the ninth; TF 2.21 returned exactly these (and
+    ``0xffc00002`` for a NaN logit ``0xffc00002``, whatever the label's NaN).
+    """
+    monkeypatch.setenv("TFLOSS_ENGINE", engine)
+    label = np.array([0x7FC00001], np.uint32).view(np.float32)
+    one_row = tfloss.nn.softmax_cross_entropy_with_logits(labels=label.reshape(1, 1), logits=np.array([[-np.inf]], np.float32))
+    assert [hex(b) for b in one_row.view(np.uint32)] == ["0xffc00000"]
+    nine = tfloss.nn.softmax_cross_entropy_with_logits(labels=np.repeat(label.reshape(1, 1), 9, 0),
+                                                       logits=np.full((9, 1), -np.inf, np.float32))
+    assert [hex(b) for b in nine.view(np.uint32)] == ["0xffffffff"] * 8 + ["0xffc00000"]
+    nan_logit = np.array([[0x3F800000, 0xFFC00002]], np.uint32).view(np.float32)  # [1, NaN]
+    both = tfloss.nn.softmax_cross_entropy_with_logits(labels=np.array([[label[0], 0.5]], np.float32), logits=nan_logit)
+    assert [hex(b) for b in both.view(np.uint32)] == ["0xffc00002"]

@@ -70,7 +70,9 @@ def softmax_cross_entropy(labels: CpuTensor, logits: CpuTensor) -> tuple[CpuTens
     max_logits = reduce_max(logits, axis=1, keepdims=True)
     shifted_logits = logits - max_logits
     sum_exp = reduce_sum(exp_in_row_sum(shifted_logits), axis=1, keepdims=True)
-    loss = reduce_sum(labels * (log(sum_exp) - shifted_logits), axis=1)
+    # labels * (log(sum_exp) - shifted_logits), written with the bracket first: where both are
+    # NaNs, TF's compiled Mul keeps the bracket's NaN (measured), and x86's rule keeps the first's.
+    loss = reduce_sum((log(sum_exp) - shifted_logits) * labels, axis=1)
     backprop = exp(shifted_logits) / sum_exp - labels
     return loss, backprop
 

@@ -370,16 +370,18 @@ def _row_max_and_sum(logits, r, work, accumulators, kind):
 @jit(inline="always")  # with numbers a constant
 def _label_sum(label_row, label_columns, row, r, m, log_sum_exp, work, partial, accumulators, kind, numbers):
     """Row ``r``'s loss ``sum_j z_j * (log_sum_exp - shifted_j)``; with ``numbers`` without the
-    NaN steps, which is exact unless the loss is a NaN (a NaN anywhere makes it one)."""
+    NaN steps, which is exact unless the loss is a NaN (a NaN anywhere makes it one).  The product
+    keeps the bracket's NaN when both factors are NaNs, as TF's compiled Mul does (see
+    :func:`tfloss._kernels.softmax_cross_entropy`)."""
     classes = row.size
     if label_columns:
         for j in range(classes):
             shifted = _minus(read(row[j]), m, kind, numbers)
-            work[j] = _times(read(label_row[j]), _minus(log_sum_exp, shifted, kind, numbers), kind, numbers)
+            work[j] = _times(_minus(log_sum_exp, shifted, kind, numbers), read(label_row[j]), kind, numbers)
     else:  # one label for the whole row
         z = read(label_row[0])
         for j in range(classes):
-            work[j] = _times(z, _minus(log_sum_exp, _minus(read(row[j]), m, kind, numbers), kind, numbers), kind, numbers)
+            work[j] = _times(_minus(log_sum_exp, _minus(read(row[j]), m, kind, numbers), kind, numbers), z, kind, numbers)
     if numbers:
         return row_reduce(work, 0, classes, r * classes, constant(work, 0.0), partial, accumulators, kind, SUM_NUMBERS)
     return row_reduce(work, 0, classes, r * classes, constant(work, 0.0), partial, accumulators, kind, SUM)
