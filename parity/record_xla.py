@@ -9,6 +9,8 @@
                                            # (XLA's YNNPACK row sums): tests/data/xla_cpu_ynn_tf<version>.*
     python -m parity.record_xla --bfloat16 # the sparse op's bfloat16 gradients:
                                            # tests/data/xla_cpu_bfloat16_grad_tf<version>.*
+    python -m parity.record_xla --pos-weight  # the weighted op's gradients with a tensor pos_weight:
+                                              # tests/data/xla_cpu_pos_weight_grad_tf<version>.*
 
 XLA's float16 arithmetic depends on the CPU (its multiply-adds are fused only with AVX512-FP16),
 so the float16 cases are also recorded on a CPU of the other kind; ``<cpu>`` is ``fp16`` or
@@ -146,11 +148,41 @@ def _bfloat16_grad_cases():
     return cases
 
 
-def _record(float16_only=False, ynn=False, bfloat16=False):
+def _pos_weight_grad_cases():
+    """The weighted op's gradients with a tensor pos_weight (watched by the tape, so it gets a
+    gradient: ``reduce_sum(g * softplus * z)`` over its broadcast axes), in every dtype: shaped
+    ``(C,)`` (a column sum), like the logits (no sum), ``(B.., 1)`` (a row sum), ``(C,)`` against
+    rank 3 (a sum over two axes) and against 40 rows (XLA's windows of 32); unit and random upstream
+    gradients.  The last case, 27 float32 rows, is one XLA's vectorized loop sums out of order:
+    tfloss refuses it."""
+    rng = np.random.default_rng(20261206)
+    bf16 = ml_dtypes.bfloat16
+    cases = []
+    for d, dtype in enumerate((np.float16, bf16, np.float32, np.float64)):
+        name = np.dtype(dtype).name
+        for k, (kind, shape, pw_shape) in enumerate((("C", (6, 7), (7,)), ("full", (5, 4), (5, 4)), ("B1", (4, 9), (4, 1)),
+                                                     ("rank3_C", (2, 3, 5), (5,)), ("windows_C", (40, 2), (2,)))):
+            x = (rng.standard_normal(shape) * 3).astype(dtype)
+            inputs = {"labels": rng.random(shape).astype(dtype), "logits": x,
+                      "pos_weight": rng.uniform(0.1, 4.0, pw_shape).astype(dtype)}
+            # each kind runs with the unit upstream gradient in two dtypes, a random one in the others
+            upstream = rng.uniform(-2, 2, shape).astype(dtype) if (d + k) % 2 else None
+            cases.append((f"grad_weighted_pw_{kind}_{name}{'_upstream' if upstream is not None else ''}", WEIGHTED,
+                          inputs, ("labels", "logits", "pos_weight"), upstream))
+    x = (rng.standard_normal((27, 9)) * 3).astype(np.float32)
+    cases.append(("grad_weighted_pw_vectorized_float32", WEIGHTED,
+                  {"labels": rng.random((27, 9)).astype(np.float32), "logits": x,
+                   "pos_weight": rng.uniform(0.1, 4.0, 9).astype(np.float32)},
+                  ("labels", "logits", "pos_weight"), rng.uniform(-2, 2, (27, 9)).astype(np.float32)))
+    return cases
+
+
+def _record(float16_only=False, ynn=False, bfloat16=False, pos_weight=False):
     import tensorflow as tf
 
     arrays, index = {}, []
-    cases = _ynn_cases() if ynn else _bfloat16_grad_cases() if bfloat16 else _cases()
+    cases = (_ynn_cases() if ynn else _bfloat16_grad_cases() if bfloat16 else _pos_weight_grad_cases() if pos_weight
+             else _cases())
     if float16_only:
         cases = [case for case in cases if any(isinstance(v, np.ndarray) and v.dtype == np.float16 for v in case[2].values())]
 
@@ -202,6 +234,9 @@ def _record(float16_only=False, ynn=False, bfloat16=False):
     elif bfloat16:
         stem = DATA / f"xla_cpu_bfloat16_grad_tf{tf.__version__}"
         meta["cpu_features"] = _cpu_features()
+    elif pos_weight:
+        stem = DATA / f"xla_cpu_pos_weight_grad_tf{tf.__version__}"
+        meta["cpu_features"] = _cpu_features()
     else:
         stem = DATA / f"xla_cpu_tf{tf.__version__}"
     bits = sorted(k for k, v in arrays.items() if v.dtype == ml_dtypes.bfloat16)
@@ -214,4 +249,4 @@ def _record(float16_only=False, ynn=False, bfloat16=False):
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.exit(_record(float16_only="--float16" in sys.argv[1:], ynn="--ynn" in sys.argv[1:],
-                     bfloat16="--bfloat16" in sys.argv[1:]))
+                     bfloat16="--bfloat16" in sys.argv[1:], pos_weight="--pos-weight" in sys.argv[1:]))

@@ -29,6 +29,7 @@ from tfloss.conformance.check import Checker, LiveReference
 from tfloss.conformance.compare import judge
 from tfloss.conformance.functions import applicable as applicable_targets  # noqa: F401
 from tfloss.conformance.functions import call_inputs  # noqa: F401
+from tfloss.conformance.functions import gradient_wrt
 from tfloss.conformance.impls import TensorFlow, Tfloss
 
 from . import isolate, modes
@@ -123,7 +124,13 @@ class _TensorFlowInMode(TensorFlow):
 
     def call(self, function, upstream=None):
         if self.mode.name == "xla":  # the whole call compiled, a gradient's tape included
-            return modes.in_mode(self._tfref.bind(function, upstream), self.mode)
+            def compiled(**kwargs):
+                # The tape watches what it watches in eager mode (an array pos_weight included),
+                # decided from the inputs before they become the compiled function's arguments.
+                wrt = gradient_wrt(function.family, kwargs) if function.mode in ("grad", "grad_upstream") else None
+                return modes.in_mode(self._tfref.bind(function, upstream, wrt=wrt), self.mode)(**kwargs)
+
+            return compiled
         return self._tfref.bind(function, upstream, wrap=lambda fn: modes.in_mode(fn, self.mode))
 
 

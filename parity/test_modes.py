@@ -72,3 +72,25 @@ def test_xla_mode_runs_in_fresh_processes_and_reports_what_one_process_would():
     assert seen == [(i, len(alone)) for i in range(1, len(alone) + 1)]
     with processes._pool(xla, 1) as pool:  # one slice per child: no child lives on to a second
         assert len({pool.submit(os.getpid).result() for _ in range(2)}) == 2
+
+
+def test_xla_mode_reproduces_the_gradient_of_a_tensor_pos_weight():
+    # A NumPy pos_weight of the logits' dtype is a compiled function's argument that the tape
+    # watches: tfloss's xla-cpu target returns its gradient (and the labels' and logits') with
+    # TF's bits, in every dtype, for the catalogue's (C,), full and (B.., 1) shapes.  The tape in TF
+    # watches it as in eager mode (parity.runner decides from the NumPy inputs).
+    from parity import targets
+    from tfloss.conformance import catalogue
+
+    xla = modes.MODES["xla"]
+    chosen = [t for t in targets.gradient_targets() if modes.runs(xla, t.name) and "nn.weighted" in t.name]
+    cases = [c for c in catalogue.all_cases(large=False)
+             if c.family == "weighted" and c.group == "values" and "/pw_array_" in c.id
+             and c.id.split("/")[2] in ("matrix", "rank3", "one_class", "rank4")]
+    assert {c.dtype for c in cases} == {"float16", "bfloat16", "float32", "float64"}
+    records = _xla_in_this_process(cases, chosen)
+    assert any(r.target.startswith("grad_upstream:") for r in records)
+    assert all(r.status == "pass" for r in records), [(r.case_id, r.target, r.status, r.detail) for r in records
+                                                      if r.status != "pass"][:5]
+    # bit for bit, NaN payloads aside (the special regime's NaNs)
+    assert all(r.n_bit_exact == r.n_elements for r in records if r.kind == "value" and "/special/" not in r.case_id)

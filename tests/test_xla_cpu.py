@@ -25,6 +25,9 @@ _NO_FP16 = Recording("xla_cpu_float16_no_fp16_tf2.21.0")
 _YNN = Recording("xla_cpu_ynn_tf2.21.0")
 # The sparse op's bfloat16 gradients, recorded on an AMD EPYC (AVX2)
 _BF16_GRAD = Recording("xla_cpu_bfloat16_grad_tf2.21.0")
+# The weighted op's gradients with a tensor pos_weight, recorded on an AMD EPYC (AVX2, no AVX512-FP16)
+_PW_GRAD = Recording("xla_cpu_pos_weight_grad_tf2.21.0")
+_PW_REFUSED = "grad_weighted_pw_vectorized_float32"
 
 
 _array, _kwargs = _RECORDING.array, _RECORDING.kwargs
@@ -258,6 +261,37 @@ def test_xla_bfloat16_sparse_gradient_rounds_the_exponentials_and_their_sum(name
     assert _same_bits(grads["logits"], want_grad).all()
 
 
+@pytest.mark.parametrize("name", sorted(set(_PW_GRAD.cases) - {_PW_REFUSED}))
+def test_xla_tensor_pos_weight_gradient_sums_the_fused_products_over_its_broadcast_axes(name, x86_cpu):
+    # d/dpos_weight = sum(g * softplus * z) over the broadcast axes: one accumulator, each product
+    # fused into it (float32 for 16-bit types, a bfloat16 product unrounded), XLA's windows of 32
+    # for 40 rows; d/dlogits fuses the linear term's product where relu(-x) > 0.
+    assert "avx512_fp16" not in _PW_GRAD.record["cpu_features"]
+    x86_cpu("zen4")  # the recording CPU's kind: float16 multiply-adds not fused
+    case = _PW_GRAD.cases[name]
+    loss, grads = _replay(_PW_GRAD, name)
+    want = _PW_GRAD.array(case["loss"])
+    assert loss.dtype == want.dtype and _same_bits(loss, want).all()
+    for key in case["wrt"]:
+        want = _PW_GRAD.array(case[f"grad_{key}"])
+        got = grads[key]
+        assert got.dtype == want.dtype and got.shape == want.shape, key
+        assert _same_bits(got, want).all(), key
+
+
+def test_xla_tensor_pos_weight_gradient_refuses_a_vectorized_float32_sum():
+    # 27 float32 rows: LLVM splits XLA's reduce loop into vector lanes, and summing the fused
+    # products in order misses TF's bits, so tfloss refuses instead of guessing.
+    case = _PW_GRAD.cases[_PW_REFUSED]
+    with pytest.raises(NotImplementedError, match="tensor|pos_weight"):
+        _replay(_PW_GRAD, _PW_REFUSED)
+    kwargs = _PW_GRAD.kwargs(case)
+    assert not xla_cpu.reproduces_broadcast_sum(kwargs["pos_weight"].shape, kwargs["logits"].shape, np.float32)
+    *_, in_order = xla_cpu.weighted_cross_entropy_grad_pos_weight(
+        *xla_cpu.stored(kwargs["labels"], kwargs["logits"], kwargs["pos_weight"], _PW_GRAD.array(case["grad_loss"])))
+    assert not _same_bits(in_order, _PW_GRAD.array(case["grad_pos_weight"])).all()
+
+
 def test_xla_ynn_row_sum_order():
     # 16 lanes from +0, then (v0 + v1) + (v2 + v3) over four vectors of 4, then (l0 + l1) + (l2 + l3).
     a = xla_cpu.Arithmetic(np.float32)
@@ -299,8 +333,9 @@ def test_xla_zero_classes_error_is_raised_at_compile_time():
     lambda: tfloss.keras.losses.sparse_categorical_crossentropy(np.array([0]), np.array([[1.0, 2.0]]), from_logits=True),
     lambda: tfloss.compat.v1.losses.sigmoid_cross_entropy([[1.0]], [[0.0]]),
     lambda: tfloss.hessian_vector_product(tfloss.nn.sigmoid_cross_entropy_with_logits, [1.0], labels=[0.0], logits=[1.0]),
-    lambda: tfloss.value_and_gradient(tfloss.nn.weighted_cross_entropy_with_logits, labels=[1.0], logits=[1.0],
-                                      pos_weight=np.array([2.0], np.float32)),
+    # a float32 pos_weight's gradient summed over 27 rows, which XLA's vectorized loop reorders
+    lambda: tfloss.value_and_gradient(tfloss.nn.weighted_cross_entropy_with_logits, labels=np.zeros((27, 3), np.float32),
+                                      logits=np.zeros((27, 3), np.float32), pos_weight=np.ones(3, np.float32)),
 ])
 def test_xla_unreproduced_functions_raise(call):
     with tfloss.target("xla-cpu"), pytest.raises(NotImplementedError, match="xla-cpu"):

@@ -694,6 +694,22 @@ def _refuse_xla(op, what: str):
     )
 
 
+def _xla_pos_weight_backward(op, inputs: _Inputs, upstream: np.ndarray) -> dict:
+    """The weighted op under ``"xla-cpu"`` with a tensor ``pos_weight`` that the tape watches:
+    ``pos_weight - 1`` is computed inside the compiled function and pos_weight gets its
+    gradient (:func:`tfloss._targets.xla_cpu.weighted_cross_entropy_grad_pos_weight`)."""
+    pos_weight = np.asarray(convert_to_tensor(inputs.pos_weight))
+    shape, labels_shape = inputs.logits.shape, inputs.labels.shape
+    if np.broadcast_shapes(pos_weight.shape, labels_shape) != labels_shape:
+        _refuse_xla(op, "value_and_gradient with a pos_weight that broadcasts the labels")
+    if not _xla.reproduces_broadcast_sum(pos_weight.shape, shape, pos_weight.dtype):
+        _refuse_xla(op, f"value_and_gradient with a {pos_weight.dtype} pos_weight of shape {pos_weight.shape} summed "
+                        f"from {shape} (XLA's vectorized reduce order)")
+    grad_labels, grad_logits, grad_pos_weight = _xla.weighted_cross_entropy_grad_pos_weight(
+        *_xla.stored(inputs.labels, inputs.logits, pos_weight.astype(inputs.logits.dtype), upstream))
+    return {"labels": grad_labels, "logits": grad_logits, "pos_weight": grad_pos_weight}
+
+
 def _xla_backward(family: str, op, inputs: _Inputs, upstream: np.ndarray, unit: bool) -> dict:
     """Target ``"xla-cpu"``: the tape's gradient ops compiled with the forward pass
     (:mod:`tfloss._targets.xla_cpu`), around the same wrapper steps as on CPU.  ``unit``: the
@@ -709,7 +725,7 @@ def _xla_backward(family: str, op, inputs: _Inputs, upstream: np.ndarray, unit: 
     if family == "weighted":
         minus_one, differentiable = _pos_weight_tensor(inputs)
         if differentiable:
-            _refuse_xla(op, "value_and_gradient with a tensor pos_weight")
+            return _xla_pos_weight_backward(op, inputs, upstream)
         grad_labels, grad_logits = _xla.weighted_cross_entropy_grad(
             *_xla.stored(inputs.labels, inputs.logits, minus_one.value, upstream))
         return {"labels": grad_labels, "logits": grad_logits, "pos_weight": None}

@@ -206,13 +206,16 @@ TEXTBOOK_COMPOSITIONS = {
 }
 
 
-def bind(function, upstream=None, wrap=None):
+def bind(function, upstream=None, wrap=None, wrt=None):
     """The TF side of ``function``: a callable taking its adapted keywords, returning tensors.
 
     ``upstream`` is the ``output_gradients`` of a ``grad_upstream`` function (see
     :func:`tfloss.conformance.functions.upstream_gradient`).  ``wrap``, if given, is applied to
     the TF op or composition itself (the tapes of a gradient function stay outside it): the
-    parity suite's ``function`` mode wraps it in ``tf.function``.
+    parity suite's ``function`` mode wraps it in ``tf.function``.  ``wrt``, if given, names the
+    inputs the tape watches instead of :func:`~tfloss.conformance.functions.gradient_wrt` of the
+    keywords (the parity suite's ``xla`` mode decides from the NumPy inputs, which reach the tape
+    as the compiled function's symbolic tensors).
     """
     wrap = wrap or (lambda fn: fn)
     if function.name in TEXTBOOK_COMPOSITIONS:
@@ -223,10 +226,11 @@ def bind(function, upstream=None, wrap=None):
     family, mode = function.family, function.mode
 
     def call(**kwargs):
+        watched = gradient_wrt(family, kwargs) if wrt is None else wrt
         if mode == "grad":
-            return tf_value_and_gradient(tf_op, kwargs, gradient_wrt(family, kwargs))
+            return tf_value_and_gradient(tf_op, kwargs, watched)
         if mode == "grad_upstream":
-            return tf_value_and_gradient(tf_op, kwargs, gradient_wrt(family, kwargs), grad_loss=upstream)
+            return tf_value_and_gradient(tf_op, kwargs, watched, grad_loss=upstream)
         return tf_hessian_vector_product(tf_op, kwargs, case_vector(kwargs))
 
     return call
