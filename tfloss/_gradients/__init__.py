@@ -707,7 +707,8 @@ def _xla_pos_weight_backward(op, inputs: _Inputs, upstream: np.ndarray) -> dict:
                         f"from {shape} (XLA's vectorized reduce order)")
     grad_labels, grad_logits, grad_pos_weight = _xla.weighted_cross_entropy_grad_pos_weight(
         *_xla.stored(inputs.labels, inputs.logits, pos_weight.astype(inputs.logits.dtype), upstream))
-    return {"labels": grad_labels, "logits": grad_logits, "pos_weight": grad_pos_weight}
+    # in pos_weight's own dtype, as on CPU (a NumPy pos_weight of another dtype is cast for the op)
+    return {"labels": grad_labels, "logits": grad_logits, "pos_weight": cast(grad_pos_weight, pos_weight.dtype)}
 
 
 def _xla_backward(family: str, op, inputs: _Inputs, upstream: np.ndarray, unit: bool) -> dict:
