@@ -29,7 +29,7 @@ from tfloss.conformance.check import Checker, LiveReference
 from tfloss.conformance.compare import judge
 from tfloss.conformance.functions import applicable as applicable_targets  # noqa: F401
 from tfloss.conformance.functions import call_inputs  # noqa: F401
-from tfloss.conformance.functions import gradient_wrt
+from tfloss.conformance.functions import gradient_wrt, upstream_gradient
 from tfloss.conformance.impls import TensorFlow, Tfloss
 
 from . import isolate, modes
@@ -214,6 +214,14 @@ def _eager_tf_agrees(case, target, args, kwargs, tfloss_out) -> bool:
     eager_args = tuple(tf_present(a, case.layout) for a in args)
     eager_kwargs = {k: tf_present(v, case.layout) for k, v in kwargs.items()}
     eager_out = tfref.run_tf(target.tf_callable(), eager_args, eager_kwargs)
+    if target.mode == "grad_upstream":
+        # The checker took the upstream gradient from TF in this mode, whose forward op may have
+        # raised (a default upstream then); eager TF's is shaped like eager TF's loss, so tfloss
+        # is asked again with that one.
+        loss = tfref.forward_loss(target.op_name, eager_kwargs)
+        tfloss_out = _checker(False).impl.run(target, tuple(tf_present(a, case.layout) for a in args),
+                                              {k: tf_present(v, case.layout) for k, v in kwargs.items()},
+                                              upstream_gradient(target.op_name, loss))
     eager_out, tfloss_out = modes.normalise(eager_out, tfloss_out, MODE)  # tfloss's message may be reduced already
     return judge(target, case.inputs, eager_out, tfloss_out)[0]
 

@@ -94,3 +94,20 @@ def test_xla_mode_reproduces_the_gradient_of_a_tensor_pos_weight():
                                                       if r.status != "pass"][:5]
     # bit for bit, NaN payloads aside (the special regime's NaNs)
     assert all(r.n_bit_exact == r.n_elements for r in records if r.kind == "value" and "/special/" not in r.case_id)
+
+
+def test_xla_mode_judges_a_grad_upstream_fallback_with_eager_tfs_upstream():
+    # Under XLA a float16 NumPy pos_weight with float32 logits is a float16 argument: TF raises a
+    # TypeError while tracing (Mul of float32 and float16), eager TF casts the array and returns
+    # values, as tfloss does.  The checker's upstream then came from XLA's forward loss, which
+    # raised; the eager fallback must judge tfloss with eager TF's upstream, so the run is a mode
+    # difference, not a failure.
+    from parity import targets
+    from tfloss.conformance import catalogue
+
+    chosen = [t for t in targets.gradient_targets() if t.name.startswith("grad_upstream:") and "nn.weighted" in t.name]
+    cases = [c for c in catalogue.error_cases() if c.id == "errors/weighted/pos_weight_other_dtype"]
+    assert len(cases) == 1 and len(chosen) == 2
+    records = _xla_in_this_process(cases, chosen)
+    assert [r.status for r in records] == ["mode", "mode"], [(r.target, r.status, r.detail) for r in records]
+    assert all("TypeError" in r.detail for r in records)
