@@ -524,3 +524,30 @@ def test_term_magnitudes_are_computed_only_for_outputs_that_are_not_bit_exact():
     far = np.array([1.01, np.nan, -0.0], np.float32)
     ok, _, problems = judge_values(Counting(), {}, expected, (far,))
     assert Counting.calls == 2 and not ok and "outside the bound" in problems[0]
+
+
+def test_an_identical_output_is_checked_once_and_judged_as_compare_arrays_judges_it(monkeypatch):
+    """An output identical to TF's is judged by one bit comparison (or one digest), with the
+    fields compare_arrays and compare_digest give it: every element bit-exact, 0 ULP at every
+    finite non-zero."""
+    from tfloss.conformance import compare
+
+    expected = np.array([[1.5, np.inf], [-0.0, np.nan], [3.0, -2.0]], np.float32)
+    full = compare.compare_arrays(expected.copy(), expected)
+    big = np.arange(5000, dtype=np.float64) - 7.0
+    recorded = compare.Digest(dtype=big.dtype, shape=big.shape, sha256=compare.digest(big),
+                              sample=big[compare.sample_positions(big.size, 64)])
+    calls = {"bits": 0, "digest": 0}
+    same_bits, digest = compare._same_bits, compare.digest
+    monkeypatch.setattr(compare, "_same_bits", lambda a, b: calls.__setitem__("bits", calls["bits"] + 1) or same_bits(a, b))
+    monkeypatch.setattr(compare, "digest", lambda a: calls.__setitem__("digest", calls["digest"] + 1) or digest(a))
+    ok, (small, large), problems = compare.judge_values(None, {}, (expected, recorded), (expected.copy(), big.copy()))
+    assert ok and not problems and calls == {"bits": 1, "digest": 1}
+    assert (small.ok, small.n_elements, small.n_bit_exact, small.err_ulps.tolist()) == (
+        full.ok, full.n_elements, full.n_bit_exact, full.err_ulps.tolist()) == (True, 6, 6, [0.0] * 3)
+    assert (large.ok, large.n_elements, large.n_bit_exact) == (True, 5000, 5000)
+    # an output that differs still takes the full comparison
+    off = expected.copy()
+    off[2, 0] = 3.5
+    ok, (cmp,), problems = compare.judge_values(types.SimpleNamespace(magnitudes=None), {}, (expected,), (off,))
+    assert not ok and cmp.n_bit_exact == 5 and calls["bits"] == 3

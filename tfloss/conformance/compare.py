@@ -279,6 +279,14 @@ def _compare_complex(actual, expected, magnitude, n_terms) -> ValueComparison:
     return by_part
 
 
+def _bit_exact(expected_flat: np.ndarray) -> ValueComparison:
+    """The comparison of a float output identical to TF's bit for bit: the same pattern, and no
+    error, 0 ULP at every finite non-zero element."""
+    e64 = expected_flat.astype(np.float64)
+    return ValueComparison(n_elements=int(expected_flat.size), n_bit_exact=int(expected_flat.size),
+                           err_ulps=np.zeros(int(np.count_nonzero(np.isfinite(e64) & (e64 != 0)))))
+
+
 def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> ValueComparison:
     """Compare tfloss's ``actual`` array with TF's ``expected`` one.
 
@@ -329,10 +337,8 @@ def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> V
     e_flat = np.ascontiguousarray(expected).reshape(-1)
     same = _same_bits(a_flat, e_flat)
     result.n_bit_exact = int(np.count_nonzero(same))
-    if result.n_bit_exact == same.size:  # the same pattern, and no error: 0 ULP at every finite non-zero
-        e64 = e_flat.astype(np.float64)
-        result.err_ulps = np.zeros(int(np.count_nonzero(np.isfinite(e64) & (e64 != 0))))
-        return result
+    if result.n_bit_exact == same.size:
+        return _bit_exact(e_flat)
     a_class = special_class(a_flat)
     e_class = special_class(e_flat)
 
@@ -528,15 +534,21 @@ def _stand_in(expected):
     return expected
 
 
-def _identical(actual, expected) -> bool:
-    """Whether ``actual`` is an array with ``expected``'s dtype, shape and bits (NaN payloads
-    included); for a recorded digest, whether the digests agree.  Such an output compares the
-    same whatever its term magnitudes, so they are computed only for the other outputs."""
+def _identical(actual, expected) -> ValueComparison | None:
+    """The comparison of ``actual`` where it is an array with ``expected``'s dtype, shape and
+    bits (NaN payloads included; for a recorded digest, where the digests agree), else ``None``.
+    Such an output compares the same whatever its term magnitudes, so they are computed only for
+    the other outputs, and its bits are checked once."""
     if not isinstance(actual, np.ndarray) or actual.dtype != expected.dtype or actual.shape != expected.shape:
-        return False
+        return None
     if isinstance(expected, Digest):
-        return digest(actual) == expected.sha256
-    return bool(np.all(_same_bits(actual, np.asarray(expected))))
+        same = digest(actual) == expected.sha256
+        return ValueComparison(n_elements=expected.size, n_bit_exact=expected.size) if same else None
+    expected = np.asarray(expected)
+    if expected.dtype.name not in RTOL or expected.size == 0:
+        return None  # compare_arrays' own rules (integers, complex, empty)
+    e_flat = np.ascontiguousarray(expected).reshape(-1)
+    return _bit_exact(e_flat) if np.all(_same_bits(np.ascontiguousarray(actual).reshape(-1), e_flat)) else None
 
 
 def judge_values(function, inputs, expected: tuple, actual: tuple):
@@ -555,17 +567,16 @@ def judge_values(function, inputs, expected: tuple, actual: tuple):
             if (e is None) != (a is None):
                 problems.append(f"output {i}: got {'None' if a is None else 'array'}, TF {'None' if e is None else 'array'}")
             continue
-        if _identical(a, e):  # the bound cannot matter: no term magnitudes needed
-            magnitude, n_terms = None, 1
-        else:
+        cmp = _identical(a, e)  # the bound cannot matter: no term magnitudes needed
+        if cmp is None:
             if magnitudes is None:
                 try:
                     magnitudes = function.magnitudes(inputs, tuple(_stand_in(e) for e in expected))
                 except Exception:  # noqa: BLE001 - odd inputs: fall back to |expected|
                     magnitudes = [(None, 1)] * len(expected)
             magnitude, n_terms = magnitudes[i] if i < len(magnitudes) else (None, 1)
-        cmp = compare_digest(a, e, magnitude, n_terms) if isinstance(e, Digest) else compare_arrays(
-            a, e, magnitude, n_terms)
+            cmp = compare_digest(a, e, magnitude, n_terms) if isinstance(e, Digest) else compare_arrays(
+                a, e, magnitude, n_terms)
         comparisons.append(cmp)
         problems += [f"output {i}: {p}" if len(expected) > 1 else p for p in cmp.problems]
     return not problems, comparisons, problems
