@@ -338,7 +338,9 @@ def compare_arrays(actual, expected: np.ndarray, magnitude=None, n_terms=1) -> V
     same = _same_bits(a_flat, e_flat)
     result.n_bit_exact = int(np.count_nonzero(same))
     if result.n_bit_exact == same.size:
-        return _bit_exact(e_flat)
+        exact = _bit_exact(e_flat)
+        exact.ok, exact.problems = result.ok, result.problems  # a non-array result stays a problem
+        return exact
     a_class = special_class(a_flat)
     e_class = special_class(e_flat)
 
