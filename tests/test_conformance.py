@@ -485,6 +485,37 @@ def test_jobs_split_the_replay_across_processes_with_the_same_outcomes():
     assert results["1"] == results["2"] and int(results["1"].split()[0]) > 200
 
 
+def test_each_dtypes_kernels_are_compiled_by_one_worker_before_the_rest_of_the_runs(runs):
+    from tfloss.conformance import cli
+
+    waves = cli._compile_waves(runs)
+    tasks = [task for wave in waves for task in wave]
+    dtypes = [{runs[i].case.dtype for i in task} for task in tasks]
+    assert all(len(d) == 1 for d in dtypes)  # one dtype per task: one worker compiles its kernels
+    order = [d.pop() for d in dtypes]
+    assert len(order) == len(set(order)) == len({run.case.dtype for run in runs if run.case.group == "values"})
+    # float32's kernels are compiled in a wave before the 16-bit types', which use some of them.
+    wave_of = {runs[task[0]].case.dtype: w for w, wave in enumerate(waves) for task in wave}
+    assert wave_of["float32"] < wave_of["float16"] and wave_of["float32"] < wave_of["bfloat16"]
+    # Every function's first value run of each dtype is in its dtype's task, once.
+    firsts = {}
+    for i, run in enumerate(runs):
+        if run.case.group == "values":
+            firsts.setdefault((run.function.name, run.case.dtype), i)
+    assert sorted(i for task in tasks for i in task) == sorted(firsts.values())
+
+
+def test_the_engines_closures_keep_a_disk_cache_index_each():
+    # numba names a function's cache index after its qualified name; leaves or trees sharing one
+    # would rewrite each other's entries when two processes compile them at once.
+    from tfloss._engine import _kernels
+
+    functions = [_kernels._leaf_sum, _kernels._leaf_sum_numbers, _kernels._leaf_exp, _kernels._leaf_exp_numbers,
+                 *_kernels._TREES.values()]
+    names = [f.py_func.__qualname__ for f in functions]
+    assert len(set(names)) == len(names) and not any("<locals>" in name for name in names)
+
+
 def test_jobs_fall_back_to_one_process_where_forking_is_unsafe(monkeypatch):
     from tfloss.conformance import cli
 

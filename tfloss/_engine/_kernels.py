@@ -220,6 +220,9 @@ def _leaf_of(with_exp, numbers):
                     accumulators[0, lane] = ftz(x86_nan(a, b, a + b))
         return _plus(rounded(accumulators[0, 0], kind), tail, kind, numbers, flush)
 
+    # A name of its own: numba's disk cache keeps one index file per name, which two processes
+    # compiling two of these leaves at once would each rewrite, losing the other's entry.
+    leaf.__name__ = leaf.__qualname__ = f"leaf_{'exp' if with_exp else 'sum'}{'_numbers' if numbers else ''}"
     return jit_borrowing(leaf)
 
 
@@ -323,6 +326,7 @@ def _tree_reduce(leaf, maximum):
             starts[depth], counts[depth], stages[depth] = child_start, child_count, 0
         return results[0]
 
+    tree.__name__ = tree.__qualname__ = f"tree_of_{leaf.__name__.lstrip('_')}"  # a cache index of its own, as for the leaves
     return jit(tree)
 
 

@@ -8,6 +8,8 @@ ranges to threads without changing a bit.
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _kernels
 from ._float import jit, narrow, packet_size, read, wide_vectors, widen
 
@@ -99,9 +101,9 @@ def checked_sparse_softmax_cross_entropy(labels, logits, out, backprop, upstream
     for label in labels:
         if label < 0 or label >= classes:
             return False
-    # backprop.size != 0 (False here) rather than a literal False: a literal argument would compile
-    # a second specialisation of the whole kernel.
-    _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, backprop.size != 0, upstream, 0,
+    # backprop.size != 0 (False here) and np.int64(0) rather than a literal False and 0: a literal
+    # argument would compile a second specialisation of the whole kernel.
+    _kernels.sparse_softmax_cross_entropy(labels, logits, out, backprop, backprop.size != 0, upstream, np.int64(0),
                                           logits.shape[0])
     return True
 

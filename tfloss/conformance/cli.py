@@ -13,7 +13,6 @@ import multiprocessing
 import os
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from . import check, golden, report
@@ -99,27 +98,30 @@ def _fork_is_safe() -> bool:
     return parallel is None or not getattr(parallel, "_is_initialized", True)
 
 
-def _first_small_runs(runs) -> list:
-    """The first value-catalogue run of each function and dtype (small inputs): the runs that
-    compile an implementation's kernels, given to the workers one at a time before the rest.
+#: The waves in which the workers compile each dtype's kernels, one dtype per worker at a time:
+#: the 16-bit types after float32, since some of their ops run on float32's kernels.
+_COMPILE_WAVES = (("float32", "float64", "-"), ("bfloat16", "float16"))
 
-    Ordered so that runs handed out together are unlikely to need the same kernel (two workers
-    compiling one kernel at once both pay for it; the second to start after the first has
-    finished finds it in the cache): in rounds, the first function of each family in each dtype,
-    then the second, and so on, with each family's dtypes next to each other.
+
+def _compile_waves(runs) -> list:
+    """The first value-catalogue run of each function and dtype (small inputs): the runs that
+    compile an implementation's kernels, as waves of tasks, one task per dtype.
+
+    Kernels are compiled per dtype, and the functions of one dtype share them (the v1 and v2
+    spellings, a gradient and its forward op, the softmax family's row sums); two workers
+    compiling one kernel at once both pay for it, while a worker that meets a kernel another has
+    finished finds it in the cache.  So each dtype's first runs go to one worker, and the rest of
+    the runs only once every wave is done.  (Handing the first runs out one per task, as before,
+    compiled the same kernels in both of two workers: about 45% of their compile time, cold.)
     """
-    seen, rank, chosen = set(), Counter(), []
-    families, dtypes = {}, {}
+    seen, by_dtype = set(), {}
     for i, run in enumerate(runs):
         key = (run.function.name, run.case.dtype)
         if run.case.group == "values" and key not in seen:
             seen.add(key)
-            family, dtype = run.function.family, run.case.dtype
-            families.setdefault(family, len(families))
-            dtypes.setdefault(dtype, len(dtypes))
-            chosen.append((rank[family, dtype], families[family], dtypes[dtype], i))
-            rank[family, dtype] += 1
-    return [i for *_, i in sorted(chosen)]
+            by_dtype.setdefault(run.case.dtype, []).append(i)
+    waves = [[by_dtype.pop(dtype) for dtype in wave if dtype in by_dtype] for wave in _COMPILE_WAVES]
+    return [wave for wave in waves + [list(by_dtype.values())] if wave]
 
 
 def _run_all(checker, runs, jobs, progress):
@@ -139,15 +141,18 @@ def _run_all(checker, runs, jobs, progress):
             finish([i], [checker.check(runs[i])])
         return results
     _STATE.update(checker=checker, runs=runs)
-    # First the first small run of each function and dtype, one per task: the workers compile the
-    # kernels those need on every core at once, into the implementation's disk cache (numba's, for
-    # tfloss), where every worker then finds them; then the rest in batches.
-    first = _first_small_runs(runs)
-    chosen = set(first)
+    # First the waves that compile the kernels, each finished before the next starts, into the
+    # implementation's disk cache (numba's, for tfloss), where every worker then finds them; then
+    # the rest in batches.
+    waves = _compile_waves(runs)
+    chosen = {i for wave in waves for task in wave for i in task}
     rest = [i for i in range(len(runs)) if i not in chosen]
     chunk = max(50, min(400, len(rest) // (jobs * 8) or 1))
-    tasks = [[i] for i in first] + [rest[start:start + chunk] for start in range(0, len(rest), chunk)]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for wave in waves:
+            for task, outcomes in zip(wave, pool.imap(_work, wave)):
+                finish(task, outcomes)
+        tasks = [rest[start:start + chunk] for start in range(0, len(rest), chunk)]
         for task, outcomes in zip(tasks, pool.imap(_work, tasks)):
             finish(task, outcomes)
     return results
