@@ -114,3 +114,27 @@ def test_keras_gradient_at_uniform_probabilities_depends_on_the_packet_quirk():
     assert gradient(2).tolist() == [[other, F32(np.float64(other) - np.float64(inverse)), other, other]] * 2
     if inverse != F32(4):
         assert other != F32(1)
+
+
+@pytest.mark.skipif(not tfloss.config.reproduces_rcpps(), reason="tfloss cannot run rcpps on this machine")
+def test_the_packed_estimate_is_the_scalar_one():
+    # The engine's gradient loops take rcpps 8 lanes at a time (vrcpps), the rest one by one
+    # (vrcpss); the CPU uses one table for both, for every float32 bit pattern.
+    from tfloss._engine import _float
+
+    if not _float.HAS_RCPPS_PACKET:
+        pytest.skip("no AVX: the engine takes the scalar estimate only")
+
+    @_float.jit
+    def packed(values, out):
+        for k in range(0, values.size - values.size % 8, 8):
+            _float.rcpps_packet(values, k, out)
+
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 2**32, 1 << 20, dtype=np.uint64).astype(np.uint32).view(F32)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-39, 1.1754942e-38, 3.4e38, 2.0**126], F32)
+    values = np.concatenate([values, specials, np.ones(6, F32)])  # a whole number of packets
+    scalar, vector = np.empty_like(values), np.empty_like(values)
+    _float.rcpps_array(values, scalar)
+    packed(values, vector)
+    assert np.array_equal(vector.view(np.uint32), scalar.view(np.uint32))

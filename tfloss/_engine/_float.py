@@ -129,6 +129,41 @@ def rcpps(typingctx, x):
     return types.float32(x), codegen
 
 
+def _host_has(feature: str) -> bool:
+    """Whether LLVM reports this machine's CPU feature (what numba compiles for)."""
+    from llvmlite import binding
+
+    return bool(binding.get_host_cpu_features().get(feature, False))
+
+
+#: Whether :func:`rcpps_packet` can run here: the 8-lane ``vrcpps`` is an AVX instruction.
+HAS_RCPPS_PACKET = HAS_RCPPS and _host_has("avx")
+
+
+@intrinsic
+def rcpps_packet(typingctx, values, start, out):
+    """:func:`rcpps` of the 8 float32 ``values[start:start + 8]`` into ``out[start:start + 8]``,
+    with the packed ``vrcpps`` (the same estimates: one table serves both).  A loop can be
+    vectorised around this, never around the scalar instruction.  Only where
+    :data:`HAS_RCPPS_PACKET`; the caller keeps ``start + 8`` within both arrays."""
+    if not (isinstance(values, types.Array) and isinstance(out, types.Array) and values.dtype == types.float32
+            and out.dtype == types.float32 and isinstance(start, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        vector = ir.VectorType(ir.FloatType(), 8)
+        source = context.make_array(signature.args[0])(context, builder, args[0]).data
+        target = context.make_array(signature.args[2])(context, builder, args[2]).data
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        loaded = builder.load(builder.bitcast(builder.gep(source, [index]), vector.as_pointer()), align=4)
+        estimate = builder.module.declare_intrinsic("llvm.x86.avx.rcp.ps.256", fnty=ir.FunctionType(vector, [vector]))
+        builder.store(builder.call(estimate, [loaded]), builder.bitcast(builder.gep(target, [index]), vector.as_pointer()),
+                      align=4)
+        return context.get_dummy_value()
+
+    return types.none(values, start, out), codegen
+
+
 @jit
 def rcpps_array(values, out):
     """:func:`rcpps` of every element of a flat float32 array (for :func:`tfloss._machine.cpu.rcpps`)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import overload
 
-from ._eigen import exp, log, log1p, reciprocal
+from ._eigen import exp, log, log1p
 from ._float import (add, constant, div, ftz, jit, jit_borrowing, leaf_size, mul, op, packet_size, read, rounded, scratch, store, sub,
                      wide_vectors, widen, x86_nan)
 
@@ -461,28 +461,47 @@ def sparse_softmax_cross_entropy(labels, logits, out, backprop, with_backprop, u
 
 # --------------------------------------------------------------------------------------------
 # Gradients: _gradients.SigmoidGradient.backward, one element at a time
+#
+# Each gradient's Reciprocal of ``1 + e`` (``e = exp(-|x|)``) is an argument, ``inverse``: the
+# loops compute the ``*_denominator`` of a block of elements, their reciprocals
+# (``_eigen.reciprocal``; float32's is the CPU's rcpps, a scalar instruction to numba, which would
+# keep the whole loop from being vectorised), and then the gradients.
 
 
 @jit(inline="always")
-def sigmoid_cross_entropy_grad(z, x, g, kind, packet):
+def _sigmoid_exp_neg_abs(x, kind, packet):
+    """``exp(-|x|)`` of a read ``x``, with ``-|x|`` from ``x >= 0`` as the sigmoid loss forms it."""
+    return op(exp(-x if x >= constant(x, 0.0) else x, packet), kind)
+
+
+@jit(inline="always")
+def sigmoid_grad_denominator(x, kind, packet):
+    """``1 + exp(-|x|)`` of stored ``x``, whose Reciprocal :func:`sigmoid_cross_entropy_grad` takes."""
+    x = read(x)
+    return add(constant(x, 1.0), _sigmoid_exp_neg_abs(x, kind, packet), kind)
+
+
+@jit(inline="always")
+def sigmoid_cross_entropy_grad(z, x, g, kind, packet, inverse):
     """``(d/dlabels, d/dlogits)`` of element ``i`` as TF's tape chains the forward ops' gradients:
     ``d/dx = where(x >= 0, g, 0) + (-g)*z - where(x >= 0, g/(1+e)*e, 0) + where(x >= 0, 0, g/(1+e)*e)``
-    with ``e = exp(-|x|)``, and ``d/dz = (-g) * x`` (``SigmoidGradient.backward``)."""
+    with ``e = exp(-|x|)``, and ``d/dz = (-g) * x`` (``SigmoidGradient.backward``); ``inverse``
+    is TF's Reciprocal of :func:`sigmoid_grad_denominator`."""
     x, z, g = read(x), read(z), widen(g)  # the upstream gradient is not read as an input (no DAZ)
-    zero, one = constant(x, 0.0), constant(x, 1.0)
+    zero = constant(x, 0.0)
     cond = x >= zero
-    exp_neg_abs = op(exp(-x if cond else x, packet), kind)
+    exp_neg_abs = _sigmoid_exp_neg_abs(x, kind, packet)
     grad_product = -g
     from_product = mul(grad_product, z, kind)
     from_relu = g if cond else zero
-    grad_neg_abs = mul(mul(g, reciprocal(add(one, exp_neg_abs, kind), packet, kind), kind), exp_neg_abs, kind)
+    grad_neg_abs = mul(mul(g, inverse, kind), exp_neg_abs, kind)
     from_negated = -(grad_neg_abs if cond else zero)
     from_unnegated = zero if cond else grad_neg_abs
     grad_logits = add(add(add(from_relu, from_product, kind), from_negated, kind), from_unnegated, kind)
     return store(mul(grad_product, x, kind), kind), store(grad_logits, kind)
 
 
-@jit
+@jit(inline="always")
 def _sign(x):
     """Eigen's sign, as ``_gradients._sign`` stores it: -1, +0 or 1, and the plain NaN for a NaN."""
     one = constant(x, 1.0)
@@ -494,11 +513,19 @@ def _sign(x):
 
 
 @jit(inline="always")
-def weighted_cross_entropy_grad(z, x, q1, g, kind, packet, unrolled):
+def weighted_grad_denominator(x, kind, packet):
+    """``1 + exp(-|x|)`` of stored ``x``, whose Reciprocal :func:`weighted_cross_entropy_grad` takes."""
+    x = read(x)
+    return add(constant(x, 1.0), op(exp(-abs(x), packet), kind), kind)
+
+
+@jit(inline="always")
+def weighted_cross_entropy_grad(z, x, q1, g, kind, packet, unrolled, inverse):
     """``(d/dlabels, d/dlogits)`` of one element, the ops of ``WeightedGradient.backward`` for
     same-shape tensors: with ``l = 1 + (q - 1)*z`` and ``s = log1p(e) + relu(-x)``,
     ``e = exp(-|x|)``: ``d/dx = (g*(1 - z) - (l*g)*[relu(-x) > 0]) + (-(l*g)/(1+e)*e) * sign(x)``
-    and ``d/dz = -(g*x) + (q - 1)*(g*s)``."""
+    and ``d/dz = -(g*x) + (q - 1)*(g*s)``; ``inverse`` is TF's Reciprocal of
+    :func:`weighted_grad_denominator`."""
     x, z, q1, g = read(x), read(z), read(q1), widen(g)  # the upstream gradient is not read as an input
     zero, one = constant(x, 0.0), constant(x, 1.0)
     log_weight = add(one, mul(q1, z, kind), kind)
@@ -512,7 +539,7 @@ def weighted_cross_entropy_grad(z, x, q1, g, kind, packet, unrolled):
     grad_softplus = mul(log_weight, g, kind)
     grad_log_weight = mul(g, softplus, kind)
     from_relu = -mul(grad_softplus, one if relu_neg_logits > zero else zero, kind)
-    grad_neg_abs = mul(mul(grad_softplus, reciprocal(add(one, exp_neg_abs, kind), packet, kind), kind), exp_neg_abs, kind)
+    grad_neg_abs = mul(mul(grad_softplus, inverse, kind), exp_neg_abs, kind)
     from_abs = mul(-grad_neg_abs, _sign(x), kind)
     grad_logits = add(add(from_linear, from_relu, kind), from_abs, kind)
     grad_labels = add(-grad_complement, mul(q1, grad_log_weight, kind), kind)

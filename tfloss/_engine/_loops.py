@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
-from ._float import jit, narrow, packet_size, read, wide_vectors, widen
+from ._eigen import reciprocal, reciprocals
+from ._float import jit, narrow, packet_size, read, scratch, wide_vectors, widen
 
 
 @jit
@@ -65,18 +66,37 @@ def weighted_cross_entropy(labels, logits, pos_weight_minus_one, pos_weight_step
                                                False, False)
 
 
+#: Elements per block of the gradient loops: their denominators and reciprocals stay in cache.
+_BLOCK = 1024
+
+
+@jit(inline="always")
+def _inverses(x, count, block, estimates, kind, denominator):
+    """``block[k]`` = TF's Reciprocal of ``denominator(x[k])`` on the packet path, for the first
+    ``count`` elements: the denominators, then their reciprocals (``_eigen.reciprocals``: float32's
+    rcpps in packets, which a loop around the per-element reciprocal could not vectorise)."""
+    for k in range(count):
+        block[k] = denominator(x[k], kind, True)
+    reciprocals(block, estimates, count, kind)
+
+
 @jit
 def sigmoid_cross_entropy_grad(labels, logits, grad_loss, grad_labels, grad_logits, start, stop):
     wide_vectors()
     n, kind = grad_logits.size, grad_logits.dtype
     p = packet_size(read(logits[0]))
     middle = _packet_end(start, stop, n - n % p)
-    z, x, g, dz, dx = labels[start:middle], logits[start:middle], grad_loss[start:middle], grad_labels[start:middle], grad_logits[start:middle]
-    for k in range(middle - start):
-        dz[k], dx[k] = _kernels.sigmoid_cross_entropy_grad(z[k], x[k], g[k], kind, True)
+    block, estimates = scratch(kind, _BLOCK), scratch(kind, _BLOCK)
+    for first in range(start, middle, _BLOCK):
+        last = min(first + _BLOCK, middle)
+        z, x, g, dz, dx = labels[first:last], logits[first:last], grad_loss[first:last], grad_labels[first:last], grad_logits[first:last]
+        _inverses(x, last - first, block, estimates, kind, _kernels.sigmoid_grad_denominator)
+        for k in range(last - first):
+            dz[k], dx[k] = _kernels.sigmoid_cross_entropy_grad(z[k], x[k], g[k], kind, True, block[k])
     z, x, g, dz, dx = labels[middle:stop], logits[middle:stop], grad_loss[middle:stop], grad_labels[middle:stop], grad_logits[middle:stop]
     for k in range(stop - middle):
-        dz[k], dx[k] = _kernels.sigmoid_cross_entropy_grad(z[k], x[k], g[k], kind, False)
+        inverse = reciprocal(_kernels.sigmoid_grad_denominator(x[k], kind, False), False, kind)
+        dz[k], dx[k] = _kernels.sigmoid_cross_entropy_grad(z[k], x[k], g[k], kind, False, inverse)
 
 
 @jit
@@ -87,12 +107,17 @@ def weighted_cross_entropy_grad(labels, logits, pos_weight_minus_one, grad_loss,
     split, unrolled = n - n % p, n - n % (4 * p)
     middle = _packet_end(start, stop, split)
     q1 = pos_weight_minus_one[0]
-    z, x, g, dz, dx = labels[start:middle], logits[start:middle], grad_loss[start:middle], grad_labels[start:middle], grad_logits[start:middle]
-    for k in range(middle - start):
-        dz[k], dx[k] = _kernels.weighted_cross_entropy_grad(z[k], x[k], q1, g[k], kind, True, start + k < unrolled)
+    block, estimates = scratch(kind, _BLOCK), scratch(kind, _BLOCK)
+    for first in range(start, middle, _BLOCK):
+        last = min(first + _BLOCK, middle)
+        z, x, g, dz, dx = labels[first:last], logits[first:last], grad_loss[first:last], grad_labels[first:last], grad_logits[first:last]
+        _inverses(x, last - first, block, estimates, kind, _kernels.weighted_grad_denominator)
+        for k in range(last - first):
+            dz[k], dx[k] = _kernels.weighted_cross_entropy_grad(z[k], x[k], q1, g[k], kind, True, first + k < unrolled, block[k])
     z, x, g, dz, dx = labels[middle:stop], logits[middle:stop], grad_loss[middle:stop], grad_labels[middle:stop], grad_logits[middle:stop]
     for k in range(stop - middle):
-        dz[k], dx[k] = _kernels.weighted_cross_entropy_grad(z[k], x[k], q1, g[k], kind, False, False)
+        inverse = reciprocal(_kernels.weighted_grad_denominator(x[k], kind, False), False, kind)
+        dz[k], dx[k] = _kernels.weighted_cross_entropy_grad(z[k], x[k], q1, g[k], kind, False, False, inverse)
 
 
 softmax_cross_entropy = _kernels.softmax_cross_entropy
