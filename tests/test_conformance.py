@@ -582,3 +582,32 @@ def test_an_identical_output_is_checked_once_and_judged_as_compare_arrays_judges
     off[2, 0] = 3.5
     ok, (cmp,), problems = compare.judge_values(types.SimpleNamespace(magnitudes=None), {}, (expected,), (off,))
     assert not ok and cmp.n_bit_exact == 5 and calls["bits"] == 3
+
+
+EIGEN_EVERYWHERE = {"float16": "Eigen", "bfloat16": "Eigen", "float32": "Eigen", "float64": "Eigen"}
+
+
+@pytest.mark.parametrize("function, dtype, gap", [
+    # The float16 second-order term runs TF's float32 Softmax and batched matmul: oneDNN's on a Zen 4,
+    # where float16's own softmax is still Eigen's.
+    ("hvp:nn.softmax_cross_entropy_with_logits", "float16", "float32"),
+    ("hvp:compat.v1.nn.sparse_softmax_cross_entropy_with_logits", "float16", "float32"),
+    ("hvp:nn.softmax_cross_entropy_with_logits", "bfloat16", "bfloat16"),
+    ("hvp:nn.sparse_softmax_cross_entropy_with_logits", "float32", "float32"),
+    ("hvp:nn.softmax_cross_entropy_with_logits", "float64", ""),  # Eigen on every CPU
+    ("textbook.naive_softmax_cross_entropy", "float16", ""),  # tf.nn.softmax in float16: Eigen's
+    ("textbook.naive_softmax_cross_entropy", "bfloat16", "bfloat16"),
+    ("grad:nn.softmax_cross_entropy_with_logits", "float32", ""),  # the xent kernel: no tf.nn.softmax
+])
+def test_results_recorded_on_an_avx2_cpu_are_a_platform_gap_where_a_zen4_runs_onednn(function, dtype, gap):
+    from tfloss.conformance import declared
+
+    case = catalogue.Case(f"gap/{dtype}", "softmax", {}, dtype=dtype)  # x86_cpu (conftest): a Zen 4
+    reason = declared.kernel_gap(case, types.SimpleNamespace(name=function), EIGEN_EVERYWHERE)
+    if gap:
+        assert reason.startswith(declared.PLATFORM_GAP) and f"Eigen {gap} softmax" in reason, reason
+    else:
+        assert reason == ""
+    # Recorded on a CPU like this one, nothing is a gap.
+    here = {name: tfloss.config.softmax_kernel(name) for name in EIGEN_EVERYWHERE}
+    assert declared.kernel_gap(case, types.SimpleNamespace(name=function), here) == ""
