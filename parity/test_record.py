@@ -34,5 +34,10 @@ def test_tensorflow_as_the_implementation_is_bit_exact_with_its_recording():
     results = conformance.run_checks("tensorflow", cases=["nn.*:float16:special:*", "grad_upstream:nn.*:bfloat16:ordinary:*",
                                                          "hvp:nn.*:float32:tiny:*", "*:-:errors.label_range:*",
                                                          "nn.*:bfloat16:large.*:*"])
+    # TF on a CPU that runs the other softmax kernel than the recording CPU (kernel_gap) differs
+    # from its recording there in the last bits: those runs are compared only on a like CPU.
+    kernels = golden.load().manifest["softmax_kernels"]
+    gaps = {r.id for r in catalogue.runs() if declared.kernel_gap(r.case, r.function, kernels)}
+    results = [r for r in results if r.id not in gaps]
     assert results and {r.outcome for r in results} == {"bit-exact"}, [
         (r.id, r.outcome, r.detail) for r in results if r.outcome != "bit-exact"][:5]

@@ -230,7 +230,9 @@ def test_every_recorded_run_replays_against_tfloss_without_tensorflow(tmp_path):
     assert totals["expected_fail"] > 0
     assert {c["reason"] for c in report["cases"] if c["outcome"] == "expected fail"} == {
         "declared difference compat-v1-sentinel"}
-    assert totals["outcomes"]["bit-exact"] > 0.9 * totals["cases"]
+    # of the runs this CPU can compare (a CPU that runs another softmax kernel than the recording
+    # CPU leaves the kernel-dependent runs out: declared.kernel_gap)
+    assert totals["outcomes"]["bit-exact"] > 0.9 * (totals["cases"] - totals["not_supported"])
     assert report["implementation"]["name"] == "tfloss" and report["against"]["name"] == "golden"
 
 
