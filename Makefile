@@ -13,7 +13,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_PY    := $(BENCH_VENV)/bin/python
 BENCH_ARGS  ?=
 
-.PHONY: test parity golden frameworks bench figures matrix clean
+.PHONY: test parity golden golden-kernels frameworks bench figures matrix clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ parity: $(STAMP)
 ## (what `python -m tfloss.conformance` replays without TensorFlow).
 golden: $(STAMP)
 	$(PY) -m parity.record
+
+## make golden-kernels: on a CPU where TF runs other softmax kernels than the recording CPU
+## (oneDNN's on an AVX-512 server, when `make golden` ran Eigen's), record the runs that depend
+## on them as a supplement the replay picks on such CPUs.
+golden-kernels: $(STAMP)
+	$(PY) -m parity.record --kernel-dependent
 
 # The frameworks compared with TF get their own environment, without TensorFlow (the checker
 # replays TF's recorded results); Keras runs on its numpy, jax and torch backends there. torch

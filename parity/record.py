@@ -4,6 +4,12 @@ Every case of :mod:`tfloss.conformance.catalogue` on every public function it ru
 textbook formulas, gradients and Hessian-vector products), called in the installed TensorFlow
 exactly as the parity suite calls it, is stored in ``tfloss/conformance/golden/`` (see
 :mod:`tfloss.conformance.golden`).  Only TF's outcomes are stored; tfloss is not called.
+
+``--kernel-dependent`` (``make golden-kernels``) records only the runs whose TF result depends
+on the softmax kernel TF picks by the CPU, as a supplement named after this CPU's kernels
+(``tf2.21.0-onednn``): run it on a CPU that runs other kernels than the main recording's.  On an
+AVX-512 CPU with oneDNN on, ``TF_ENABLE_ONEDNN_OPTS=0`` gives Eigen's kernels, so one such
+machine can record both (``make golden``, then ``TF_ENABLE_ONEDNN_OPTS=0 make golden-kernels``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import os
 import sys
 import time
 
-from tfloss.conformance import catalogue, golden
+from tfloss.config import onednn_lanes
+from tfloss.conformance import catalogue, declared, golden
 from tfloss.conformance import tensorflow as tfref
 from tfloss.conformance.functions import call_inputs
 
@@ -53,6 +60,7 @@ def manifest() -> dict:
         "machine": env["machine"],
         "platform": env["platform"],
         "softmax_kernels": env["softmax_kernels"],
+        "onednn_lanes": onednn_lanes(),
         "numpy": env["numpy"],
         "ml_dtypes": env["ml_dtypes"],
         "python": env["python"],
@@ -76,18 +84,46 @@ def record(runs, progress=True):
     return outcomes
 
 
+def supplement_name(kernels: dict, lanes: int) -> str:
+    """The supplement's name for a CPU whose TF runs ``kernels``: ``eigen``, ``onednn``
+    (float32 and bfloat16), ``onednn-fp16`` (float16 too), with ``-8lanes`` on AVX2."""
+    if "oneDNN" not in kernels.values():
+        return "eigen"
+    return "onednn" + ("-fp16" if kernels.get("float16") == "oneDNN" else "") + ("" if lanes == 16 else f"-{lanes}lanes")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m parity.record", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(golden.DATA_DIR), help="directory for the npz and the manifest")
+    parser.add_argument("--kernel-dependent", action="store_true",
+                        help="record only the softmax-kernel-dependent runs, as a supplement named after this CPU's kernels")
     opts = parser.parse_args(argv)
     if not tfref.is_target_release():
         print(f"record: TF {tfref.tf_version()} is not tfloss's target release {tfref.TARGET_TF_VERSION}; "
               "recording it anyway under its own name", file=sys.stderr)
     runs = catalogue.runs()
-    print(f"record: {len(runs)} runs of {len({r.case.id for r in runs})} cases on TF {tfref.tf_version()}")
+    supplement = ""
+    if opts.kernel_dependent:
+        info = manifest()
+        main_manifest = golden.load(runs, version=info["tensorflow"], directory=opts.out).manifest
+        if (main_manifest.get("softmax_kernels") == info["softmax_kernels"]
+                and main_manifest.get("onednn_lanes", info["onednn_lanes"]) == info["onednn_lanes"]):
+            print(f"record: TF runs the softmax kernels of the main recording on this CPU "
+                  f"({info['softmax_kernels']}); there is nothing to add", file=sys.stderr)
+            return 2
+        supplement = supplement_name(info["softmax_kernels"], info["onednn_lanes"])
+        runs = [run for run in runs if run.function.name in declared.KERNEL_DEPENDENT]
+    print(f"record: {len(runs)} runs of {len({r.case.id for r in runs})} cases on TF {tfref.tf_version()}"
+          + (f" (supplement {supplement})" if supplement else ""))
     outcomes = record(runs)
-    npz_path, json_path = golden.write(opts.out, runs, outcomes, manifest())
+    npz_path, json_path = golden.write(opts.out, runs, outcomes, manifest(), supplement=supplement)
     print(f"record: wrote {npz_path} ({npz_path.stat().st_size / 1e6:.2f} MB) and {json_path}")
+    if not supplement:
+        try:
+            golden.load(runs, version=tfref.tf_version(), directory=opts.out)
+        except golden.GoldenError as exc:  # a supplement recorded for the old catalogue
+            print(f"record: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -49,6 +49,10 @@ CPUS = {
                                   "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"}),
     # Intel Skylake-SP: AVX-512 without neural-network features, so oneDNN is off by default.
     "skylake": frozenset({"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"}),
+    # Intel Alder Lake: AVX-VNNI without AVX-512, so oneDNN is on, on 8 lanes, for float32 only.
+    "alder-lake": frozenset({"avx2", "fma", "f16c", "avx_vnni"}),
+    # AMD EPYC (Zen 2/3): AVX2 only, oneDNN off by default; Eigen's softmax everywhere.
+    "avx2-epyc": frozenset({"avx2", "fma", "f16c"}),
 }
 
 

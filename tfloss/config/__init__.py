@@ -20,7 +20,7 @@ array([0.6931472], dtype=float32)
 import numpy as np
 
 from .. import _engine
-from .._machine.math_ops import _onednn_runs
+from .._machine.math_ops import _onednn_lanes, _onednn_runs
 from . import threading
 
 
@@ -63,6 +63,22 @@ def softmax_kernel(dtype) -> str:
     return "oneDNN" if _onednn_runs(np.dtype(dtype)) else "Eigen"
 
 
+def onednn_lanes() -> int:
+    """How many float32 lanes oneDNN's softmax kernel runs on this CPU, where TF runs it.
+
+    16 on CPUs with AVX-512 (F, BW, VL and DQ), else 8: the lanes fix the order of its row sums,
+    so a oneDNN result recorded on an AVX-512 CPU may differ in the last bit from one computed
+    with AVX2.  Only 16 lanes were checked against TF.  TF has no such function.
+
+    Examples
+    --------
+    >>> import tfloss as tf
+    >>> tf.config.onednn_lanes() in (8, 16)
+    True
+    """
+    return _onednn_lanes()
+
+
 def reproduces_rcpps() -> bool:
     """Whether tfloss reads this CPU's approximate reciprocal instruction (x86 ``rcpps``).
 
@@ -82,4 +98,4 @@ def reproduces_rcpps() -> bool:
     return _engine.has_rcpps()
 
 
-__all__ = ["threading", "set_engine", "get_engine", "softmax_kernel", "reproduces_rcpps"]
+__all__ = ["threading", "set_engine", "get_engine", "softmax_kernel", "onednn_lanes", "reproduces_rcpps"]

@@ -117,7 +117,7 @@ def apply_expectations(results, expectations) -> list:
 
 
 class GoldenReference:
-    """TF's recorded outcomes."""
+    """TF's recorded outcomes (the main recording and its supplements)."""
 
     name = "golden"
 
@@ -126,8 +126,27 @@ class GoldenReference:
         self.manifest = golden.manifest
         self.version = golden.manifest.get("tensorflow", "")
 
-    def outcome(self, run):
-        return self.golden.outcome(run.id)
+    def recording_for(self, run):
+        """``(recording, "")`` for the recording of ``run`` made with the softmax kernels TF runs
+        on this CPU, or ``(None, why)`` where none was (:func:`declared.kernel_gap`)."""
+        gaps = []
+        for recording in self.golden.recordings():
+            kernels = recording.manifest.get("softmax_kernels")
+            if run.id not in recording:
+                continue
+            gap = declared.kernel_gap(run.case, run.function, kernels, recording.manifest.get("onednn_lanes")) \
+                if kernels else ""
+            if not gap:
+                return recording, ""
+            gaps.append((recording.name, gap))
+        if not gaps:
+            return None, ""
+        prefix = f"{declared.PLATFORM_GAP}: "
+        return None, gaps[0][1] + "".join(f" (and in {name}: {gap.removeprefix(prefix)})" for name, gap in gaps[1:])
+
+    def outcome(self, run, recording=None):
+        """TF's recorded outcome of ``run`` (from ``recording``, one of the recordings, if given)."""
+        return (recording or self.golden).outcome(run.id)
 
     def forward_loss(self, run, op_run_id):
         out = self.golden.outcome(op_run_id)
@@ -208,8 +227,13 @@ class Checker:
         self.normalise = normalise
         # run id of each (case, op) forward run, for the upstream gradients of grad_upstream
         self.op_run_ids = op_run_ids or {}
-        kernels = (reference.manifest or {}).get("softmax_kernels")
-        self.recorded_kernels = kernels if (kernels and impl.declares_tfloss_differences) else None
+        # An implementation that runs this CPU's TF kernels (tfloss, live TF) is judged against
+        # the recording made with them, where there is one; any other against the main recording.
+        self.by_kernels = isinstance(reference, GoldenReference) and impl.follows_this_cpus_kernels
+
+    def recording(self, run):
+        """The recording ``run`` is judged against (None: the main one, or a live reference)."""
+        return self.reference.recording_for(run)[0] if self.by_kernels else None
 
     def _upstream(self, run):
         if run.function.mode != "grad_upstream":
@@ -228,8 +252,10 @@ class Checker:
         """TF's outcome and the implementation's (NotSupported propagates), and the inputs given."""
         case, function = run.case, run.function
         upstream = self._upstream(run)
-        expected = (self.reference.outcome(run) if isinstance(self.reference, GoldenReference)
-                    else self.reference.outcome(run, upstream))
+        if isinstance(self.reference, GoldenReference):
+            expected = self.reference.outcome(run, self.recording(run))
+        else:
+            expected = self.reference.outcome(run, upstream)
         args, kwargs = call_inputs(case, function)
         our_args = tuple(present(a, case.layout, self.impl.to_tensor) for a in args)
         our_kwargs = {k: present(v, case.layout, self.impl.to_tensor) for k, v in kwargs.items()}
@@ -239,8 +265,8 @@ class Checker:
     def unsupported(self, run) -> str:
         """Why the implementation cannot run ``run`` at all (before calling anything), or ``""``."""
         reason = self.impl.supports(run.function, run.case)
-        if not reason and self.recorded_kernels:
-            reason = declared.kernel_gap(run.case, run.function, self.recorded_kernels)
+        if not reason and self.by_kernels:
+            reason = self.reference.recording_for(run)[1]
         return reason
 
     def assess(self, run) -> Verdict:

@@ -199,7 +199,9 @@ def _show(checker, run):
         except Exception as exc:  # noqa: BLE001 - NotSupported and friends: say so and go on
             print(f"  not run: {exc}")
             return
-        for label, outcome in (("TF", expected), (checker.impl.name, actual)):
+        recording = checker.recording(run)
+        tf_label = f"TF ({recording.name})" if recording is not None and recording is not checker.reference.golden else "TF"
+        for label, outcome in ((tf_label, expected), (checker.impl.name, actual)):
             if outcome.raised:
                 print(f"  {label}: raised {outcome.error_kind}.{outcome.error_name}: {outcome.message}")
             else:

@@ -189,9 +189,10 @@ def platform_gap(case, target) -> str:
 
     if softmax_kernel("float32") == "oneDNN":  # float32 is oneDNN's whenever oneDNN is on
         return ""
-    if target.name == "textbook.naive_softmax_cross_entropy" and case.dtype == "float32":
+    dtype = _case_dtype(case)
+    if target.name == "textbook.naive_softmax_cross_entropy" and dtype == "float32":
         return softmax_gap("float32")
-    if target.name in _SOFTMAX_OP_HVP and case.dtype != "float64":
+    if target.name in _SOFTMAX_OP_HVP and dtype != "float64":
         return (f"{PLATFORM_GAP}: with oneDNN off TF's second-order softmax term takes <u, p> from "
                 "Eigen's batched matmul, whose summation order tfloss does not reproduce")
     return ""
@@ -212,10 +213,14 @@ def softmax_gap(dtype) -> str:
 
 
 def _case_dtype(case) -> str:
-    """The case's dtype; for a dtype-less case (an error case), its float logits' dtype."""
+    """The dtype TF computes the case's softmax in: the case's dtype, except that TF converts
+    Python lists of floats (the ``list`` layout, a case given as lists) to float32; for another
+    dtype-less case (an error case), its float logits' dtype."""
+    logits = case.inputs.get("logits") if isinstance(case.inputs, dict) else None
+    if case.layout == "list" or isinstance(logits, list):
+        return "float32"
     if case.dtype != "-":
         return case.dtype
-    logits = case.inputs.get("logits") if isinstance(case.inputs, dict) else None
     name = logits.dtype.name if isinstance(logits, (np.ndarray, np.generic)) else "-"
     return name if name in FLOAT_DTYPES else "-"
 
@@ -224,14 +229,16 @@ def _case_dtype(case) -> str:
 KERNEL_DEPENDENT = ("textbook.naive_softmax_cross_entropy",) + _SOFTMAX_OP_HVP
 
 
-def kernel_gap(case, function, recorded_kernels: dict) -> str:
+def kernel_gap(case, function, recorded_kernels: dict, recorded_lanes=None) -> str:
     """Why tfloss on this CPU cannot match results TF recorded on another, or ``""``.
 
     ``recorded_kernels`` maps dtype names to the softmax kernel TF ran when the results were
-    recorded (the recorded results' manifest says).  Where this CPU makes TF, and so tfloss,
-    run the other kernel, a kernel-dependent function's last bits legitimately differ.
+    recorded, and ``recorded_lanes`` is the float32 lanes oneDNN's kernel ran there (the recorded
+    results' manifest says both).  Where this CPU makes TF, and so tfloss, run the other kernel,
+    or oneDNN's on vectors of another width, a kernel-dependent function's last bits
+    legitimately differ.
     """
-    from tfloss.config import softmax_kernel
+    from tfloss.config import onednn_lanes, softmax_kernel
 
     dtype = _case_dtype(case)  # an error case too: oneDNN and Eigen refuse a scalar differently
     if function.name not in KERNEL_DEPENDENT or dtype not in recorded_kernels:
@@ -245,4 +252,7 @@ def kernel_gap(case, function, recorded_kernels: dict) -> str:
         if kernel_dtype in recorded_kernels and here != recorded_kernels[kernel_dtype]:
             return (f"{PLATFORM_GAP}: TF's results were recorded with its {recorded_kernels[kernel_dtype]} "
                     f"{kernel_dtype} softmax; on this CPU TF runs {here}'s")
+        if here == "oneDNN" and recorded_lanes and recorded_lanes != onednn_lanes():
+            return (f"{PLATFORM_GAP}: TF's results were recorded with oneDNN's {kernel_dtype} softmax on "
+                    f"{recorded_lanes} float32 lanes; this CPU runs it on {onednn_lanes()}")
     return ""

@@ -13,6 +13,12 @@ in real TensorFlow and stores what TF did, in ``tfloss/conformance/golden/``:
     The manifest: TF's version, the CPU and its features, the softmax kernel TF ran per dtype,
     the mode, a hash of the catalogue (every run id and every input bit), run counts per
     function and dtype, and the npz's sha256.
+``tf<version>-<kernels>.npz`` and ``.json``
+    A supplement (``make golden-kernels``): only the runs whose result depends on TF's softmax
+    kernel (:data:`~tfloss.conformance.declared.KERNEL_DEPENDENT`), recorded on a CPU where TF
+    runs the other kernels, e.g. ``tf2.21.0-onednn`` on an AVX-512 CPU with oneDNN on when the
+    main recording ran Eigen's.  Its manifest lists the functions it covers; a replay takes each
+    such run from the recording whose kernels this CPU runs (:meth:`Golden.recordings`).
 
 The large cases (hundreds of thousands of elements, vocabulary-sized rows) would not fit in the
 size budget, so for them the file keeps each output's dtype, shape and sha256 digest plus
@@ -192,11 +198,13 @@ class _Writer:
         return cols
 
 
-def write(directory, runs, outcomes, manifest: dict) -> tuple[Path, Path]:
+def write(directory, runs, outcomes, manifest: dict, supplement: str = "") -> tuple[Path, Path]:
     """Write ``tf<version>.npz`` and ``tf<version>.json`` for ``runs`` and TF's ``outcomes``.
 
     ``manifest`` carries what only the recorder knows (TF version, CPU, kernels, mode); the
-    catalogue hash, counts, sizes and checksum are added here.
+    catalogue hash, counts, sizes and checksum are added here.  With ``supplement`` (a name such
+    as ``"onednn"``) the files are ``tf<version>-<supplement>.*`` and the manifest lists the
+    functions ``runs`` cover, which are all the catalogue's runs of those functions.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -206,10 +214,12 @@ def write(directory, runs, outcomes, manifest: dict) -> tuple[Path, Path]:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **writer.columns(run.id for run in runs))
     payload = buffer.getvalue()
-    stem = f"tf{manifest['tensorflow']}"
+    stem = f"tf{manifest['tensorflow']}" + (f"-{supplement}" if supplement else "")
     npz_path, json_path = directory / f"{stem}.npz", directory / f"{stem}.json"
     npz_path.write_bytes(payload)
     full = dict(manifest)
+    if supplement:
+        full.update(supplement=supplement, functions=sorted({run.function.name for run in runs}))
     full.update(
         format_version=FORMAT_VERSION,
         catalogue_hash=catalogue_hash(runs),
@@ -234,6 +244,8 @@ class Golden:
 
     def __init__(self, manifest: dict, columns: dict):
         self.manifest = manifest
+        #: The supplements recorded with other softmax kernels (see the module's docstring).
+        self.supplements = []
         self._c = columns
         strings = json.loads(bytes(columns["strings"]).decode())
         self._dtypes = [_dtype(n) for n in strings["dtypes"]]
@@ -243,6 +255,15 @@ class Golden:
 
     def __contains__(self, run_id) -> bool:
         return run_id in self._index
+
+    @property
+    def name(self) -> str:
+        """The recording's file stem (``tf2.21.0``, ``tf2.21.0-onednn``)."""
+        return Path(self.manifest.get("npz", "")).stem
+
+    def recordings(self) -> list:
+        """This recording, then its supplements: where a replay looks a run up, in order."""
+        return [self] + list(self.supplements)
 
     def _array(self, i: int) -> np.ndarray:
         c = self._c
@@ -274,31 +295,23 @@ class Golden:
         return Outcome(values=tuple(values))
 
 
-def paths(version: str = RECORDED_TF, directory=None) -> tuple[Path, Path]:
-    """The npz and manifest of a recorded TF release."""
+def paths(version: str = RECORDED_TF, directory=None, supplement: str = "") -> tuple[Path, Path]:
+    """The npz and manifest of a recorded TF release (or of one of its supplements)."""
     directory = Path(directory) if directory is not None else DATA_DIR
-    return directory / f"tf{version}.npz", directory / f"tf{version}.json"
+    stem = f"tf{version}" + (f"-{supplement}" if supplement else "")
+    return directory / f"{stem}.npz", directory / f"{stem}.json"
 
 
-def load(runs=None, version: str = RECORDED_TF, directory=None, verify: bool = True) -> Golden:
-    """Load recorded results, checking checksum, catalogue hash and counts against ``runs``.
+def supplements(version: str = RECORDED_TF, directory=None) -> list:
+    """The names of the supplements recorded for a TF release (``["onednn"]``)."""
+    directory = Path(directory) if directory is not None else DATA_DIR
+    prefix = f"tf{version}-"
+    return sorted(p.stem[len(prefix):] for p in directory.glob(f"{prefix}*.json"))
 
-    Parameters
-    ----------
-    runs : list of tfloss.conformance.catalogue.Run, optional
-        The catalogue's runs (default: the whole catalogue); what the results must describe.
-    verify : bool
-        Check the catalogue hash and counts (the checksum is always checked).
 
-    Raises
-    ------
-    GoldenError
-        Missing files, a checksum mismatch, or results recorded for another catalogue (stale:
-        run ``make golden``).
-    """
-    npz_path, json_path = paths(version, directory)
+def _read(npz_path: Path, json_path: Path) -> Golden:
     if not npz_path.exists() or not json_path.exists():
-        raise GoldenError(f"no recorded results for TF {version} in {npz_path.parent} (run `make golden`)")
+        raise GoldenError(f"no recorded results {npz_path.stem} in {npz_path.parent} (run `make golden`)")
     manifest = json.loads(json_path.read_text())
     payload = npz_path.read_bytes()
     if hashlib.sha256(payload).hexdigest() != manifest.get("npz_sha256"):
@@ -308,7 +321,32 @@ def load(runs=None, version: str = RECORDED_TF, directory=None, verify: bool = T
                           f"this tfloss reads {FORMAT_VERSION}")
     with np.load(io.BytesIO(payload), allow_pickle=False) as data:
         columns = {name: data[name] for name in data.files}
-    golden = Golden(manifest, columns)
+    return Golden(manifest, columns)
+
+
+def load(runs=None, version: str = RECORDED_TF, directory=None, verify: bool = True) -> Golden:
+    """Load recorded results and their supplements, checking checksum, catalogue hash and counts
+    against ``runs``.
+
+    Parameters
+    ----------
+    runs : list of tfloss.conformance.catalogue.Run, optional
+        The catalogue's runs (default: the whole catalogue); what the results must describe (a
+        supplement: all of their runs of the functions it covers).
+    verify : bool
+        Check the catalogue hash and counts (the checksum is always checked).
+
+    Raises
+    ------
+    GoldenError
+        Missing files, a checksum mismatch, or results recorded for another catalogue (stale:
+        run ``make golden``, and ``make golden-kernels`` for a supplement).
+    """
+    npz_path, json_path = paths(version, directory)
+    if not npz_path.exists() or not json_path.exists():
+        raise GoldenError(f"no recorded results for TF {version} in {npz_path.parent} (run `make golden`)")
+    golden = _read(npz_path, json_path)
+    golden.supplements = [_read(*paths(version, directory, name)) for name in supplements(version, directory)]
     if verify:
         if runs is None:
             from .catalogue import runs as catalogue_runs
@@ -318,6 +356,12 @@ def load(runs=None, version: str = RECORDED_TF, directory=None, verify: bool = T
         if stale:
             raise GoldenError("recorded results are stale against the catalogue (run `make golden`): "
                               + "; ".join(stale))
+        for supplement in golden.supplements:
+            covered = set(supplement.manifest.get("functions", ()))
+            stale = stale_reasons(supplement, [run for run in runs if run.function.name in covered])
+            if stale:
+                raise GoldenError(f"recorded results {supplement.name} are stale against the catalogue "
+                                  "(run `make golden-kernels` on a CPU whose TF runs its kernels, or delete them): " + "; ".join(stale))
     return golden
 
 

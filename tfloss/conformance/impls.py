@@ -51,6 +51,10 @@ class Implementation:
 
     #: True where tfloss's declared differences apply (only tfloss itself).
     declares_tfloss_differences = False
+    #: True where the implementation runs the softmax kernels TF runs on this CPU (tfloss and
+    #: live TF): a kernel-dependent run is judged against the recording made with this CPU's
+    #: kernels, and is not supported where there is none (:func:`declared.kernel_gap`).
+    follows_this_cpus_kernels = False
 
     def __init__(self, name, namespace, version="", errors=None):
         self.name = name
@@ -114,6 +118,7 @@ class Tfloss(Implementation):
     """tfloss itself (the default): its declared differences from TF count as expected."""
 
     declares_tfloss_differences = True
+    follows_this_cpus_kernels = True
 
     def __init__(self):
         import tfloss
@@ -123,6 +128,8 @@ class Tfloss(Implementation):
 
 class TensorFlow(Implementation):
     """Live TensorFlow: ``tf.nn``, TF compositions of the textbook formulas, and tapes."""
+
+    follows_this_cpus_kernels = True
 
     def __init__(self):
         try:

@@ -81,17 +81,23 @@ def environment() -> dict:
     import tfloss
 
     return {"tfloss": tfloss.__version__, "target": tfloss.describe_target(),
+            # the softmax kernels TF runs on this CPU, which pick the recording a run is judged by
+            "softmax_kernels": {name: tfloss.config.softmax_kernel(name)
+                                for name in ("float16", "bfloat16", "float32", "float64")},
+            "onednn_lanes": tfloss.config.onednn_lanes(),
             "numpy": np.__version__, "ml_dtypes": ml_dtypes.__version__,
             "python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine()}
 
 
 def to_json(results, impl, reference, seconds, selection) -> dict:
     """The report for programs."""
+    recorded = getattr(reference, "golden", None)  # a GoldenReference's recordings
     return {
         "environment": environment(),
         "implementation": {"name": impl.name, "version": impl.version},
         "against": {"name": reference.name, "version": reference.version},
         "recorded_results": reference.manifest,
+        "recorded_supplements": [r.manifest for r in recorded.supplements] if recorded is not None else [],
         "selection": selection,
         "bound": {"base_ulps": BASE_ULPS, "rtol": RTOL},
         "seconds": round(seconds, 1),
@@ -99,6 +105,11 @@ def to_json(results, impl, reference, seconds, selection) -> dict:
         "summary": rows(results),
         "cases": [r.to_json() for r in results],
     }
+
+
+def _kernels(manifest: dict) -> str:
+    kernels = manifest.get("softmax_kernels", {})
+    return ", ".join(f"{dtype} {kernel}" for dtype, kernel in sorted(kernels.items())) + " softmax"
 
 
 def markdown(report: dict, impl_spec: str, against: str) -> str:
@@ -111,6 +122,9 @@ def markdown(report: dict, impl_spec: str, against: str) -> str:
         f"Against: {ref['name']} {ref['version']}"
         + (f" (recorded {report['recorded_results'].get('date', '?')} on {report['recorded_results'].get('cpu', '?')})"
            if report.get("recorded_results") else "")
+        + "".join(f"; {m.get('npz', '?').rsplit('.', 1)[0]} (recorded {m.get('date', '?')} with "
+                  f"{_kernels(m)}) for the kernel-dependent runs on a CPU that runs those kernels"
+                  for m in report.get("recorded_supplements", ()))
         + f"; tfloss {report['environment']['tfloss']} under {report['environment'].get('target', 'the default target')}"
           f", NumPy {report['environment']['numpy']}, "
           f"{report['environment']['platform']}; {report['seconds']} s.",
