@@ -102,9 +102,9 @@ def main(argv=None) -> int:
         print(f"record: TF {tfref.tf_version()} is not tfloss's target release {tfref.TARGET_TF_VERSION}; "
               "recording it anyway under its own name", file=sys.stderr)
     runs = catalogue.runs()
+    info = manifest()
     supplement = ""
     if opts.kernel_dependent:
-        info = manifest()
         main_manifest = golden.load(runs, version=info["tensorflow"], directory=opts.out).manifest
         if (main_manifest.get("softmax_kernels") == info["softmax_kernels"]
                 and main_manifest.get("onednn_lanes", info["onednn_lanes"]) == info["onednn_lanes"]):
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     print(f"record: {len(runs)} runs of {len({r.case.id for r in runs})} cases on TF {tfref.tf_version()}"
           + (f" (supplement {supplement})" if supplement else ""))
     outcomes = record(runs)
-    npz_path, json_path = golden.write(opts.out, runs, outcomes, manifest(), supplement=supplement)
+    npz_path, json_path = golden.write(opts.out, runs, outcomes, info, supplement=supplement)
     print(f"record: wrote {npz_path} ({npz_path.stat().st_size / 1e6:.2f} MB) and {json_path}")
     if not supplement:
         try:

@@ -30,13 +30,6 @@ def _cpu_model() -> str:
     return _cpuinfo_field("model name") or platform.processor() or "unknown"
 
 
-def _softmax_kernels() -> dict:
-    """Which Softmax kernel tfloss expects TF to run per dtype on this CPU (oneDNN or Eigen)."""
-    from tfloss.config import softmax_kernel
-
-    return {name: softmax_kernel(name) for name in ("float16", "bfloat16", "float32", "float64")}
-
-
 def environment() -> dict:
     """Versions, platform and CPU the run used (TF's softmax kernel depends on the CPU)."""
     import ml_dtypes
@@ -64,7 +57,7 @@ def environment() -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu": _cpu_model(),
-        "softmax_kernels": _softmax_kernels(),
+        "softmax_kernels": declared.softmax_kernels(),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 

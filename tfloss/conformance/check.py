@@ -131,9 +131,9 @@ class GoldenReference:
         on this CPU, or ``(None, why)`` where none was (:func:`declared.kernel_gap`)."""
         gaps = []
         for recording in self.golden.recordings():
-            kernels = recording.manifest.get("softmax_kernels")
             if run.id not in recording:
                 continue
+            kernels = recording.manifest.get("softmax_kernels")
             gap = declared.kernel_gap(run.case, run.function, kernels, recording.manifest.get("onednn_lanes")) \
                 if kernels else ""
             if not gap:

@@ -225,6 +225,14 @@ def _case_dtype(case) -> str:
     return name if name in FLOAT_DTYPES else "-"
 
 
+def softmax_kernels() -> dict:
+    """The ``tf.nn.softmax`` kernel TF runs per float dtype on this CPU (``"oneDNN"`` or
+    ``"Eigen"``), as a recording's manifest states it."""
+    from tfloss.config import softmax_kernel
+
+    return {name: softmax_kernel(name) for name in ("float16", "bfloat16", "float32", "float64")}
+
+
 #: The functions whose TF result depends on the CPU's ``tf.nn.softmax`` kernel (oneDNN or Eigen).
 KERNEL_DEPENDENT = ("textbook.naive_softmax_cross_entropy",) + _SOFTMAX_OP_HVP
 

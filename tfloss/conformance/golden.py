@@ -342,10 +342,7 @@ def load(runs=None, version: str = RECORDED_TF, directory=None, verify: bool = T
         Missing files, a checksum mismatch, or results recorded for another catalogue (stale:
         run ``make golden``, and ``make golden-kernels`` for a supplement).
     """
-    npz_path, json_path = paths(version, directory)
-    if not npz_path.exists() or not json_path.exists():
-        raise GoldenError(f"no recorded results for TF {version} in {npz_path.parent} (run `make golden`)")
-    golden = _read(npz_path, json_path)
+    golden = _read(*paths(version, directory))
     golden.supplements = [_read(*paths(version, directory, name)) for name in supplements(version, directory)]
     if verify:
         if runs is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import declared
 from .check import BIT_EXACT, ERROR_MISMATCH, EXPECTED_FAIL, FAIL, FAILING, NOT_SUPPORTED, UNEXPECTED_PASS, WITHIN
 from .check import summarise_outcomes
 from .compare import BASE_ULPS, RTOL
@@ -82,8 +83,7 @@ def environment() -> dict:
 
     return {"tfloss": tfloss.__version__, "target": tfloss.describe_target(),
             # the softmax kernels TF runs on this CPU, which pick the recording a run is judged by
-            "softmax_kernels": {name: tfloss.config.softmax_kernel(name)
-                                for name in ("float16", "bfloat16", "float32", "float64")},
+            "softmax_kernels": declared.softmax_kernels(),
             "onednn_lanes": tfloss.config.onednn_lanes(),
             "numpy": np.__version__, "ml_dtypes": ml_dtypes.__version__,
             "python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine()}
